@@ -1,0 +1,64 @@
+// Package cli implements the crew command line: one file per subcommand,
+// each parsing its flags into an options struct and making one call into a
+// domain package. Exit codes are decided in exactly one place, exitCode.
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are the standard streams a command reads and writes. Tests pass
+// buffers; the binary passes the process's own.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// StdStreams returns the process's standard input, output and error.
+func StdStreams() Streams {
+	return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+}
+
+// Main runs the crew command line with args (without the program name) and
+// returns the process exit status. ctx is cancelled on SIGINT/SIGTERM.
+func Main(ctx context.Context, args []string, s Streams) int {
+	root := newRootCommand(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return reportError(ctx, s.Err, err)
+}
+
+func newRootCommand(s Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "crew",
+		Short: "Run many tasks at once: shell jobs, downloads, crawls, copies, CPU work",
+		Long: `crew runs many tasks at once — on goroutines, on a pool of OS processes,
+or on a cluster — and ships the everyday jobs that need it.
+
+Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
+130 interrupted (crew run follows GNU parallel instead: see crew run --help).`,
+		Example: `  crew bench --quick                      # reproduce the Python tutorials' timings in Go
+  crew version`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, add := range subcommands {
+		root.AddCommand(add(s))
+	}
+	return root
+}
+
+// subcommands lists the constructors of crew's subcommands; each file
+// adds its own in an init-free way by appending here.
+var subcommands = []func(Streams) *cobra.Command{
+	newVersionCommand,
+}
