@@ -51,10 +51,33 @@ Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for crew; see crew --help", args[0])
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	for _, add := range subcommands {
-		root.AddCommand(add(s))
+		cmd := add(s)
+		cmd.Args = usageArgs(cmd.Args)
+		root.AddCommand(cmd)
 	}
 	return root
+}
+
+// usageArgs makes a command's positional-argument check report a usage
+// error (exit status 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	if check == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 }
 
 // subcommands lists the constructors of crew's subcommands; each file
