@@ -84,4 +84,5 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 // adds its own in an init-free way by appending here.
 var subcommands = []func(Streams) *cobra.Command{
 	newVersionCommand,
+	newBenchCommand,
 }

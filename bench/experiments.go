@@ -1,0 +1,402 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crewrun/crew"
+)
+
+// The experiments' tasks, registered at package level so that worker
+// processes running the crew binary know them.
+var (
+	sumPrimesTask = crew.Register("bench.sum-primes", func(_ context.Context, r Span) (uint64, error) {
+		var s uint64
+		for n := r.Lo; n < r.Hi; n++ {
+			if isPrime6k(n) {
+				s += n
+			}
+		}
+		return s, nil
+	})
+	isPrimeTask = crew.Register("bench.is-prime", func(_ context.Context, n uint64) (bool, error) {
+		return isPrimeTrial(n), nil
+	})
+	hasDivisorTask = crew.Register("bench.has-divisor", func(_ context.Context, d Divisors) (bool, error) {
+		return hasDivisor(d.N, d.Lo, d.Hi), nil
+	})
+	squaresTask = crew.Register("bench.squares", func(_ context.Context, n uint64) (uint64, error) {
+		return sumSquares(n), nil
+	})
+	addTask = crew.Register("bench.add", func(_ context.Context, n int) (int, error) {
+		return n + n, nil
+	})
+	downloadTask = crew.Register("bench.download", func(ctx context.Context, url string) (int, error) {
+		c, err := httpClient.From(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return download(ctx, c, url)
+	})
+	// httpClient is each worker's own HTTP client (the seeds: a
+	// requests.Session per thread, or made by a Pool initializer).
+	httpClient = crew.RegisterInit("bench.http-client", func(context.Context) (*http.Client, error) {
+		return newHTTPClient(), nil
+	})
+)
+
+// Span is a half-open range of integers [Lo, Hi).
+type Span struct {
+	Lo uint64 `json:"lo"`
+	Hi uint64 `json:"hi"`
+}
+
+// Divisors asks whether N has a divisor in [Lo, Hi).
+type Divisors struct {
+	N  uint64 `json:"n"`
+	Lo uint64 `json:"lo"`
+	Hi uint64 `json:"hi"`
+}
+
+const (
+	// screenLimit is how far every number is trial-divided first: composites
+	// with a small factor stop there, as they do sequentially.
+	screenLimit = 1 << 16
+	// divisorChunk is how many candidate divisors one task tries after the
+	// screen, so that a few big primes spread over all workers.
+	divisorChunk = 1 << 20
+)
+
+// parallelIsPrime tests numbers by trial division in two rounds: every
+// number against the divisors below screenLimit, then the survivors'
+// remaining divisors up to √n in chunks, fed in waves (every number's
+// first chunk, then every second chunk, ...) and skipping the numbers a
+// chunk has already proven composite. It does about the sequential loop's
+// work but splits a big prime over every worker instead of leaving it to
+// one. The window is kept small so that few chunks are in flight when a
+// divisor turns up.
+func parallelIsPrime(ctx context.Context, ex crew.Executor, workers int, numbers []uint64) ([]bool, error) {
+	out := make([]bool, len(numbers))
+	var screens []Divisors
+	for _, n := range numbers {
+		screens = append(screens, Divisors{N: n, Lo: 2, Hi: screenLimit})
+	}
+	for r := range crew.Map(ctx, ex, hasDivisorTask, slices.Values(screens), crew.Unordered()) {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		out[r.Index] = !r.Value && numbers[r.Index] >= 2
+	}
+	composite := make([]atomic.Bool, len(numbers))
+	var owner []int // the number each chunk fed belongs to, by Map index
+	var mu sync.Mutex
+	waves := func(yield func(Divisors) bool) {
+		for lo := uint64(screenLimit); ; lo += divisorChunk {
+			any := false
+			for i, n := range numbers {
+				if !out[i] || lo*lo > n || composite[i].Load() {
+					continue
+				}
+				any = true
+				mu.Lock()
+				owner = append(owner, i)
+				mu.Unlock()
+				if !yield(Divisors{N: n, Lo: lo, Hi: lo + divisorChunk}) {
+					return
+				}
+			}
+			if !any {
+				return
+			}
+		}
+	}
+	for r := range crew.Map(ctx, ex, hasDivisorTask, waves, crew.Unordered(), crew.Window(2*workers)) {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		if r.Value {
+			mu.Lock()
+			i := owner[r.Index]
+			mu.Unlock()
+			composite[i].Store(true)
+		}
+	}
+	for i := range out {
+		out[i] = out[i] && !composite[i].Load()
+	}
+	return out, nil
+}
+
+// seedPrimes is the list of numbers the tutorials test for primality.
+var seedPrimes = []uint64{
+	1116281, 1297337, 104395303, 472882027, 533000389, 817504243, 982451653,
+	112272535095293, 112582705942171, 112272535095293, 115280095190773,
+	115797848077099, 1099726899285419,
+}
+
+// experiment is one of the tutorials' timing experiments.
+type experiment struct {
+	name  string
+	title string
+	seed  string
+	// ioBound experiments sweep Config.IOWorkers instead of Config.Workers.
+	ioBound bool
+	opts    []crew.Option // for every executor this experiment runs on
+	seq     func(context.Context) (any, error)
+	par     func(ctx context.Context, ex crew.Executor, workers int) (any, error)
+	// python names the experiment in bench/python/seeds.py; params go with it.
+	python string
+	params map[string]any
+	// ideal returns the best possible wall time on n workers, if known.
+	ideal func(workers int) float64
+	// counter is the shared-counter experiment, which is run differently.
+	counter bool
+}
+
+// chunk is how many numbers one sum-of-primes task tests: small enough
+// that the three unequal sums spread evenly over the workers.
+const chunk = 50_000
+
+func experiments(cfg Config) []experiment {
+	sums := []uint64{1_000_000, 2_000_000, 3_000_000}
+	checks := seedPrimes
+	squares, squareTasks := uint64(20_000_000), 10
+	tiny := 100_000
+	if cfg.Quick {
+		sums = []uint64{100_000, 200_000, 300_000}
+		checks = append(seedPrimes[:7:7], 999_999_999_989) // a prime near 1e12
+		squares = 1_000_000
+		tiny = 10_000
+	}
+	var spans []Span
+	var owner []int // spans[i] adds to the sum of sums[owner[i]]
+	for i, n := range sums {
+		for lo := uint64(2); lo <= n; lo += chunk {
+			spans = append(spans, Span{lo, min(lo+chunk, n+1)})
+			owner = append(owner, i)
+		}
+	}
+	squareInputs := slices.Repeat([]uint64{squares}, squareTasks)
+	return []experiment{
+		{
+			name:  "sum-primes",
+			title: fmt.Sprintf("CPU: sum of primes ≤ %s (trial division by 6k±1, %d chunks)", list(sums), len(spans)),
+			seed:  "003: threads then Pool(2).map over the three sums",
+			seq: func(ctx context.Context) (any, error) {
+				return collect(ctx, len(sums), spans, owner, func(s Span) (uint64, error) { return sumPrimesTask.Call(ctx, s) })
+			},
+			par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
+				out := make([]uint64, len(sums))
+				for r := range crew.Map(ctx, ex, sumPrimesTask, slices.Values(spans), crew.Unordered()) {
+					if r.Err != nil {
+						return nil, r.Err
+					}
+					out[owner[r.Index]] += r.Value
+				}
+				return out, nil
+			},
+			python: "sum-primes",
+			params: map[string]any{"sums": sums, "chunk": chunk},
+		},
+		{
+			name:  "is-prime",
+			title: fmt.Sprintf("CPU: is_prime by trial division over the tutorial's %d numbers (screened, then split)", len(checks)),
+			seed:  "004: ThreadPoolExecutor vs ProcessPoolExecutor map(is_prime, PRIMES)",
+			seq: func(ctx context.Context) (any, error) {
+				out := make([]bool, len(checks))
+				for i, n := range checks {
+					out[i], _ = isPrimeTask.Call(ctx, n)
+				}
+				return out, nil
+			},
+			par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
+				return parallelIsPrime(ctx, ex, workers, checks)
+			},
+			python: "is-prime",
+			params: map[string]any{"numbers": checks, "screen": screenLimit, "chunk": divisorChunk},
+		},
+		{
+			name:  "squares",
+			title: fmt.Sprintf("CPU: \"complex calculation\", %d tasks each squaring 0..%s", squareTasks, list([]uint64{squares})),
+			seed:  "002: Thread/Process/ProcessPoolExecutor(3) running complex_calculation",
+			seq: func(ctx context.Context) (any, error) {
+				var s uint64
+				for _, n := range squareInputs {
+					v, _ := squaresTask.Call(ctx, n)
+					s += v
+				}
+				return s, nil
+			},
+			par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
+				var s uint64
+				for r := range crew.Map(ctx, ex, squaresTask, slices.Values(squareInputs), crew.Unordered()) {
+					if r.Err != nil {
+						return nil, r.Err
+					}
+					s += r.Value
+				}
+				return s, nil
+			},
+			python: "squares",
+			params: map[string]any{"n": squares, "tasks": squareTasks},
+		},
+		ioExperiment(cfg),
+		{
+			name:  "overhead",
+			title: fmt.Sprintf("Overhead: %d tiny tasks (add two ints) through each executor", tiny),
+			seed:  "000: Pool.map(job, range(...)) on a trivial job",
+			seq: func(ctx context.Context) (any, error) {
+				s := 0
+				for i := range tiny {
+					v, _ := addTask.Call(ctx, i)
+					s += v
+				}
+				return s, nil
+			},
+			par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
+				s := 0
+				for r := range crew.Map(ctx, ex, addTask, ints(tiny)) {
+					if r.Err != nil {
+						return nil, r.Err
+					}
+					s += r.Value
+				}
+				return s, nil
+			},
+			python: "overhead",
+			params: map[string]any{"n": tiny},
+		},
+		{
+			name:    "shared-counter",
+			title:   "Shared counter: 8 goroutines × 100k increments, unsynchronised vs atomic vs channel",
+			seed:    "002: threads incrementing a global counter, then a queue-fed counter thread",
+			counter: true,
+			python:  "shared-counter",
+			params:  map[string]any{"threads": counterGoroutines, "increments": counterIncrements},
+		},
+	}
+}
+
+func ioExperiment(cfg Config) experiment {
+	pages := cfg.Pages
+	return experiment{
+		name:    "download",
+		title:   fmt.Sprintf("IO: download %d pages from a loopback server answering after %v", pages, cfg.Latency),
+		seed:    "001/003: download_all_sites sequentially, with threads (a session each), with a Pool initializer",
+		ioBound: true,
+		opts:    []crew.Option{crew.Initialize(httpClient)},
+		seq: func(ctx context.Context) (any, error) {
+			c := newHTTPClient()
+			defer c.CloseIdleConnections()
+			total := 0
+			for _, u := range cfg.urls {
+				n, err := download(ctx, c, u)
+				if err != nil {
+					return nil, err
+				}
+				total += n
+			}
+			return total, nil
+		},
+		par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
+			total := 0
+			for r := range crew.Map(ctx, ex, downloadTask, slices.Values(cfg.urls), crew.Unordered()) {
+				if r.Err != nil {
+					return nil, r.Err
+				}
+				total += r.Value
+			}
+			return total, nil
+		},
+		python: "download",
+		params: map[string]any{"urls": cfg.urls},
+		ideal: func(workers int) float64 {
+			rounds := (pages + workers - 1) / workers
+			return float64(rounds) * cfg.Latency.Seconds()
+		},
+	}
+}
+
+// collect runs fn over spans in order and adds each result to its owner's sum.
+func collect(ctx context.Context, n int, spans []Span, owner []int, fn func(Span) (uint64, error)) ([]uint64, error) {
+	out := make([]uint64, n)
+	for i, s := range spans {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v, err := fn(s)
+		if err != nil {
+			return nil, err
+		}
+		out[owner[i]] += v
+	}
+	return out, nil
+}
+
+func ints(n int) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for i := range n {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+func list(ns []uint64) string {
+	s := ""
+	for i, n := range ns {
+		if i > 0 {
+			s += ", "
+		}
+		s += short(n)
+	}
+	return s
+}
+
+// short writes round numbers as 3e6, others in full.
+func short(n uint64) string {
+	e := 0
+	m := n
+	for m >= 10 && m%10 == 0 {
+		m /= 10
+		e++
+	}
+	if e >= 3 && m < 10 {
+		return fmt.Sprintf("%de%d", m, e)
+	}
+	return fmt.Sprint(n)
+}
+
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+	}
+}
+
+func download(ctx context.Context, c *http.Client, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,202 @@
+"""Python equivalents of crew bench's experiments (standard library only).
+
+Usage: python3 seeds.py EXPERIMENT MODE WORKERS PARAMS_JSON
+MODE is seq, threads or processes. Prints one JSON object:
+{"seconds": wall time of the work, pool start-up included, "check": result}.
+Written for crew; each experiment does the same work, split the same way,
+as its Go counterpart in bench/experiments.go.
+"""
+import json
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import Pool
+
+
+def is_prime_6k(n):
+    if n <= 1:
+        return False
+    if n <= 3:
+        return True
+    if n % 2 == 0 or n % 3 == 0:
+        return False
+    i = 5
+    while i * i <= n:
+        if n % i == 0 or n % (i + 2) == 0:
+            return False
+        i += 6
+    return True
+
+
+def sum_primes_span(span):
+    lo, hi = span
+    return sum(n for n in range(lo, hi) if is_prime_6k(n))
+
+
+def is_prime_trial(n):
+    i = 2
+    while i * i <= n:
+        if n % i == 0:
+            return False
+        i += 1
+    return n > 1
+
+
+def has_divisor(args):
+    n, lo, hi = args
+    d = max(lo, 2)
+    while d < hi and d * d <= n:
+        if n % d == 0:
+            return True
+        d += 1
+    return False
+
+
+def parallel_is_prime(numbers, screen, chunk, mode, workers):
+    # the same rounds as crew's: screen small divisors, then the survivors'
+    # divisor ranges in waves of chunks, skipping numbers found composite
+    with Mapper(mode, workers) as m:
+        screened = m.map(has_divisor, [(n, 2, screen) for n in numbers])
+        out = [not found and n >= 2 for n, found in zip(numbers, screened)]
+        lo = screen
+        while True:
+            wave = [(i, (n, lo, lo + chunk)) for i, n in enumerate(numbers) if out[i] and lo * lo <= n]
+            if not wave:
+                return out
+            for (i, _), found in zip(wave, m.map(has_divisor, [w for _, w in wave])):
+                if found:
+                    out[i] = False
+            lo += chunk
+
+
+MASK = (1 << 64) - 1
+
+
+def sum_squares(n):
+    return sum(x * x for x in range(n)) & MASK
+
+
+def add(n):
+    return n + n
+
+
+_session = None
+
+
+def init_session():
+    # one opener per worker, like a requests.Session per thread/process
+    global _session
+    _session = urllib.request.build_opener()
+
+
+_local = threading.local()
+
+
+def download(url):
+    opener = _session
+    if opener is None:
+        opener = getattr(_local, "opener", None)
+        if opener is None:
+            opener = _local.opener = urllib.request.build_opener()
+    with opener.open(url, timeout=30) as resp:
+        return len(resp.read())
+
+
+class Mapper:
+    """One pool for the whole experiment, started when it is entered."""
+
+    def __init__(self, mode, workers, initializer=None):
+        self.mode, self.workers, self.initializer = mode, workers, initializer
+        self.pool = None
+
+    def __enter__(self):
+        if self.mode == "threads":
+            self.pool = ThreadPoolExecutor(max_workers=self.workers)
+        elif self.mode == "processes":
+            self.pool = Pool(self.workers, initializer=self.initializer)
+        elif self.initializer:
+            self.initializer()
+        return self
+
+    def __exit__(self, *exc):
+        if self.mode == "threads":
+            self.pool.shutdown()
+        elif self.mode == "processes":
+            self.pool.close()
+            self.pool.join()
+
+    def map(self, fn, items):
+        if self.mode == "seq":
+            return [fn(x) for x in items]
+        if self.mode == "threads":
+            return list(self.pool.map(fn, items))
+        return self.pool.map(fn, items)
+
+
+def run_map(fn, items, mode, workers, initializer=None):
+    with Mapper(mode, workers, initializer) as m:
+        return m.map(fn, items)
+
+
+def counter(mode, workers, params):
+    threads, increments = params["threads"], params["increments"]
+    state = {"n": 0}
+    lock = threading.Lock()
+
+    def racy():
+        for _ in range(increments):
+            n = state["n"]
+            state["n"] = n + 1
+
+    def locked():
+        for _ in range(increments):
+            with lock:
+                state["n"] += 1
+
+    target = racy if mode == "unsynchronised" else locked
+    ts = [threading.Thread(target=target) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return state["n"]
+
+
+def main():
+    name, mode, workers, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+    start = time.perf_counter()
+    if name == "sum-primes":
+        spans, owner = [], []
+        for i, n in enumerate(params["sums"]):
+            for lo in range(2, n + 1, params["chunk"]):
+                spans.append((lo, min(lo + params["chunk"], n + 1)))
+                owner.append(i)
+        sums = [0] * len(params["sums"])
+        for i, v in enumerate(run_map(sum_primes_span, spans, mode, workers)):
+            sums[owner[i]] += v
+        check = "[" + " ".join(str(s) for s in sums) + "]"
+    elif name == "is-prime":
+        if mode == "seq":
+            res = [is_prime_trial(n) for n in params["numbers"]]
+        else:
+            res = parallel_is_prime(params["numbers"], params["screen"], params["chunk"], mode, workers)
+        check = "[" + " ".join("true" if r else "false" for r in res) + "]"
+    elif name == "squares":
+        res = run_map(sum_squares, [params["n"]] * params["tasks"], mode, workers)
+        check = str(sum(res) & MASK)
+    elif name == "overhead":
+        check = str(sum(run_map(add, range(params["n"]), mode, workers)))
+    elif name == "download":
+        init = init_session if mode != "threads" else None
+        check = str(sum(run_map(download, params["urls"], mode, workers, init)))
+    elif name == "shared-counter":
+        check = str(counter(mode, workers, params))
+    else:
+        sys.exit("unknown experiment " + name)
+    print(json.dumps({"seconds": time.perf_counter() - start, "check": check}))
+
+
+if __name__ == "__main__":
+    main()
