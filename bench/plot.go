@@ -2,8 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"io"
 	"image/color"
+	"io"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"

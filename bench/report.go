@@ -2,9 +2,9 @@ package bench
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
