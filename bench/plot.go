@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -94,10 +95,16 @@ func panel(e Experiment) (*plot.Plot, bool) {
 	p.X.Label.Text = "workers"
 	p.Y.Label.Text = "speed-up vs seq"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	var ticks []plot.Tick
+	for _, row := range e.Rows {
+		if !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == float64(row.Workers) }) {
+			ticks = append(ticks, plot.Tick{Value: float64(row.Workers), Label: fmt.Sprint(row.Workers)})
+		}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Y.Min = 0
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top = false
+	p.Legend.Left = false
 	for i, k := range order {
 		l, pts, err := plotter.NewLinePoints(series[k])
 		if err != nil {
