@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,109 +147,113 @@ func (c Config) progress(format string, args ...any) {
 
 func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, error) {
 	out := Experiment{Name: e.name, Title: e.title, Seed: e.seed}
-	if e.counter {
-		out.Rows = runCounter(ctx, cfg)
-		if cfg.Python != "" {
-			out.Rows = append(out.Rows, runPython(ctx, cfg, e)...)
-		}
-		return out, nil
-	}
 	maxReps, budget := 3, 3*time.Second
 	if cfg.Quick {
 		maxReps, budget = 2, time.Second
 	}
-	cpus := runtime.NumCPU()
-	workers := cfg.Workers
-	if e.ioBound {
-		workers = cfg.IOWorkers
+	var rows []Row
+	var trials []*trial
+	add := func(row Row, t *trial) {
+		step := fmt.Sprintf("%s: %s %s × %d", e.name, row.Lang, row.Mode, row.Workers)
+		t.before = func() { cfg.progress("%s", step) }
+		rows, trials = append(rows, row), append(trials, t)
 	}
-	cfg.progress("%s: seq", e.name)
-	t, check, err := repeat(ctx, !e.ioBound, maxReps, budget, cpus, e.seq)
-	if err != nil {
-		return out, err
-	}
-	want := fmt.Sprint(check)
-	out.Rows = append(out.Rows, Row{Lang: LangGo, Mode: ModeSeq, Workers: 1, Timing: t, Check: want})
-
-	modes := []string{ModeGoroutines}
-	for name := range cfg.Executors {
-		modes = append(modes, name)
-	}
-	slices.Sort(modes[1:])
-	for _, mode := range modes {
-		newEx := NewExecutor(func(opts ...crew.Option) (crew.Executor, error) { return crew.Goroutines(opts...), nil })
-		if mode != ModeGoroutines {
-			newEx = cfg.Executors[mode]
+	if e.counter {
+		for _, m := range counterModes {
+			row := Row{Lang: LangGo, Mode: m.mode, Workers: counterGoroutines}
+			if m.mode == "unsynchronised" && raceEnabled {
+				row.Error = "skipped under the race detector, which reports this very race"
+				out.Rows = append(out.Rows, row)
+				continue
+			}
+			add(row, &trial{fn: func(context.Context) (any, time.Duration, error) { return m.run(), 0, nil }})
 		}
-		for _, w := range workers {
-			cfg.progress("%s: %s × %d", e.name, mode, w)
-			opts := append([]crew.Option{crew.Workers(w)}, e.opts...)
-			// The executor is made and closed inside the timing, as the
-			// tutorials time their pools.
-			run := func(ctx context.Context) (any, error) {
-				ex, err := newEx(opts...)
-				if err != nil {
-					return nil, err
-				}
-				v, err := e.par(ctx, ex, w)
-				if cerr := ex.Close(); err == nil {
-					err = cerr
-				}
-				return v, err
+		maxReps = 1
+	} else {
+		add(Row{Lang: LangGo, Mode: ModeSeq, Workers: 1}, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
+			v, err := e.seq(ctx)
+			return v, 0, err
+		}})
+		workers := cfg.Workers
+		if e.ioBound {
+			workers = cfg.IOWorkers
+		}
+		modes := []string{ModeGoroutines}
+		for name := range cfg.Executors {
+			modes = append(modes, name)
+		}
+		slices.Sort(modes[1:])
+		for _, mode := range modes {
+			newEx := NewExecutor(func(opts ...crew.Option) (crew.Executor, error) { return crew.Goroutines(opts...), nil })
+			if mode != ModeGoroutines {
+				newEx = cfg.Executors[mode]
 			}
-			row := Row{Lang: LangGo, Mode: mode, Workers: w}
-			t, check, err := repeat(ctx, false, maxReps, budget, cpus, run)
-			if err != nil {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
-				}
-				row.Error = err.Error()
-			} else {
-				row.Timing, row.Check = t, fmt.Sprint(check)
-				if row.Check != want {
-					row.Error = fmt.Sprintf("result %s differs from sequential %s", row.Check, want)
-				}
+			for _, w := range workers {
+				opts := append([]crew.Option{crew.Workers(w)}, e.opts...)
+				// The executor is made and closed inside the timing, as the
+				// tutorials time their pools.
+				add(Row{Lang: LangGo, Mode: mode, Workers: w}, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
+					ex, err := newEx(opts...)
+					if err != nil {
+						return nil, 0, err
+					}
+					v, err := e.par(ctx, ex, w)
+					if cerr := ex.Close(); err == nil {
+						err = cerr
+					}
+					return v, 0, err
+				}})
 			}
-			if e.ideal != nil {
-				row.IdealS = e.ideal(w)
-			}
-			out.Rows = append(out.Rows, row)
 		}
 	}
 	if cfg.Python != "" && e.python != "" {
-		for _, row := range runPython(ctx, cfg, e) {
-			if row.Error == "" && row.Check != want {
-				row.Error = fmt.Sprintf("Python's result %s differs from Go's %s", row.Check, want)
-			}
-			out.Rows = append(out.Rows, row)
-		}
-	}
-	setSpeedups(out.Rows)
-	return out, nil
-}
-
-func runCounter(ctx context.Context, cfg Config) []Row {
-	want := counterGoroutines * counterIncrements
-	var rows []Row
-	for _, m := range counterModes {
-		row := Row{Lang: LangGo, Mode: m.mode, Workers: counterGoroutines}
-		if m.mode == "unsynchronised" && raceEnabled {
-			row.Error = "skipped under the race detector, which reports this very race"
-			rows = append(rows, row)
-			continue
-		}
-		cfg.progress("shared-counter: %s", m.mode)
-		t, check, err := repeat(ctx, false, 1, 0, runtime.NumCPU(), func(context.Context) (any, error) { return m.run(), nil })
+		py, cleanup, err := pythonTrials(cfg, e)
 		if err != nil {
-			row.Error = err.Error()
+			out.Rows = append(out.Rows, Row{Lang: LangPython, Mode: ModeSeq, Error: err.Error()})
+		} else {
+			defer cleanup()
+			for i := range py.rows {
+				add(py.rows[i], py.trials[i])
+			}
 		}
-		row.Timing, row.Check = t, fmt.Sprintf("%d of %d", check, want)
-		if check != want {
-			row.Note = fmt.Sprintf("lost %d increments: a data race (go run -race reports it)", want-check.(int))
-		}
-		rows = append(rows, row)
 	}
-	return rows
+	if err := rounds(ctx, trials, !e.ioBound && !e.counter, maxReps, budget); err != nil {
+		return out, err
+	}
+	cpus := runtime.NumCPU()
+	var want string
+	for i, row := range rows {
+		t := trials[i]
+		if t.err != nil {
+			row.Error = t.err.Error()
+		} else {
+			row.Timing, row.Check = t.timing(cpus), fmt.Sprint(t.check)
+		}
+		switch {
+		case e.counter:
+			total := counterGoroutines * counterIncrements
+			got, _ := strconv.Atoi(row.Check)
+			row.Check = fmt.Sprintf("%d of %d", got, total)
+			if row.Error == "" && got != total {
+				row.Note = fmt.Sprintf("lost %d increments: a data race", total-got)
+				if row.Lang == LangGo {
+					row.Note += " (go run -race reports it)"
+				}
+			}
+		case i == 0:
+			want = row.Check
+		case row.Error == "" && row.Check != want:
+			row.Error = fmt.Sprintf("result %s differs from Go's sequential %s", row.Check, want)
+		}
+		if e.ideal != nil && row.Error == "" {
+			row.IdealS = e.ideal(row.Workers)
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	if !e.counter {
+		setSpeedups(out.Rows)
+	}
+	return out, nil
 }
 
 // setSpeedups fills each row's speed-up against its language's seq row.

@@ -20,51 +20,74 @@ type Timing struct {
 	CPUUtil float64 `json:"cpu_util"`
 }
 
-// repeat runs fn once for warm-up if warm is set, then at least once and
-// up to maxReps times while the repetitions so far took less than budget,
-// and returns the timing with the check value of the last run.
-func repeat(ctx context.Context, warm bool, maxReps int, budget time.Duration, cpus int, fn func(context.Context) (any, error)) (Timing, any, error) {
-	if warm {
-		if _, err := fn(ctx); err != nil {
-			return Timing{}, nil, err
-		}
-	}
-	var (
-		walls []float64
-		cpu   time.Duration
-		total time.Duration
-		check any
-	)
-	for len(walls) < max(1, maxReps) && (len(walls) == 0 || total < budget) {
-		if err := ctx.Err(); err != nil {
-			return Timing{}, nil, err
-		}
-		c0 := cpuTime()
-		t0 := time.Now()
-		v, err := fn(ctx)
-		wall := time.Since(t0)
-		cpu += cpuTime() - c0
-		if err != nil {
-			return Timing{}, nil, err
-		}
-		check = v
-		total += wall
-		walls = append(walls, wall.Seconds())
-	}
-	slices.Sort(walls)
-	t := Timing{
-		MedianS: median(walls),
-		MinS:    walls[0],
-		MaxS:    walls[len(walls)-1],
-		Reps:    len(walls),
-	}
-	if total > 0 && cpus > 0 {
-		t.CPUUtil = cpu.Seconds() / total.Seconds() / float64(cpus)
-	}
-	return t, check, nil
+// trial is one configuration to time: fn runs it once and returns a value
+// to compare between configurations, and optionally the wall time it
+// measured itself (0 means: use the time measured around the call).
+type trial struct {
+	fn     func(context.Context) (check any, self time.Duration, err error)
+	walls  []float64
+	cpu    time.Duration
+	total  time.Duration
+	check  any
+	err    error
+	before func() // progress
 }
 
-func sortFloats(s []float64) { slices.Sort(s) }
+// rounds times trials in interleaved rounds — every trial once per round —
+// so that load from other work on the machine falls on all of them alike.
+// A trial runs in at most maxReps rounds, and in later rounds only while
+// its repetitions so far took less than budget; the first trial, if warm,
+// is run once untimed first (warming caches and the CPU's clock).
+func rounds(ctx context.Context, trials []*trial, warm bool, maxReps int, budget time.Duration) error {
+	if warm && len(trials) > 0 {
+		if _, _, err := trials[0].fn(ctx); err != nil {
+			return err
+		}
+	}
+	for rep := range max(1, maxReps) {
+		for _, t := range trials {
+			if t.err != nil || (rep > 0 && t.total >= budget) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if rep == 0 && t.before != nil {
+				t.before()
+			}
+			c0 := cpuTime()
+			t0 := time.Now()
+			check, self, err := t.fn(ctx)
+			wall := time.Since(t0)
+			t.cpu += cpuTime() - c0
+			if err != nil {
+				t.err = err
+				continue
+			}
+			t.total += wall
+			if self > 0 {
+				wall = self
+			}
+			t.check = check
+			t.walls = append(t.walls, wall.Seconds())
+		}
+	}
+	return ctx.Err()
+}
+
+// timing summarises a trial's repetitions.
+func (t *trial) timing(cpus int) Timing {
+	if len(t.walls) == 0 {
+		return Timing{}
+	}
+	s := slices.Clone(t.walls)
+	slices.Sort(s)
+	tm := Timing{MedianS: median(s), MinS: s[0], MaxS: s[len(s)-1], Reps: len(s)}
+	if t.total > 0 && cpus > 0 {
+		tm.CPUUtil = t.cpu.Seconds() / t.total.Seconds() / float64(cpus)
+	}
+	return tm
+}
 
 func median(sorted []float64) float64 {
 	n := len(sorted)

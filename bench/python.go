@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -35,22 +34,29 @@ func pythonVersion(python string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// runPython runs the experiment's Python equivalent in every mode and
-// worker count; failures become rows with an error rather than aborting
-// the Go results.
-func runPython(ctx context.Context, cfg Config, e experiment) []Row {
+type pyTrials struct {
+	rows   []Row
+	trials []*trial
+}
+
+// pythonTrials prepares the experiment's Python equivalent in every mode
+// and worker count, run from a copy of the embedded script that cleanup
+// removes.
+func pythonTrials(cfg Config, e experiment) (pyTrials, func(), error) {
+	var out pyTrials
 	dir, err := os.MkdirTemp("", "crew-bench-py-")
 	if err != nil {
-		return []Row{{Lang: LangPython, Mode: ModeSeq, Error: err.Error()}}
+		return out, nil, err
 	}
-	defer os.RemoveAll(dir)
+	cleanup := func() { os.RemoveAll(dir) }
 	script := filepath.Join(dir, "seeds.py")
-	if err := os.WriteFile(script, seedsPy, 0o644); err != nil {
-		return []Row{{Lang: LangPython, Mode: ModeSeq, Error: err.Error()}}
-	}
 	params, err := json.Marshal(e.params)
+	if err == nil {
+		err = os.WriteFile(script, seedsPy, 0o644)
+	}
 	if err != nil {
-		return []Row{{Lang: LangPython, Mode: ModeSeq, Error: err.Error()}}
+		cleanup()
+		return out, nil, err
 	}
 	type config struct {
 		mode    string
@@ -71,69 +77,31 @@ func runPython(ctx context.Context, cfg Config, e experiment) []Row {
 			}
 		}
 	}
-	maxReps, budget := 3, 5*time.Second
-	if cfg.Quick || e.counter {
-		maxReps, budget = 1, 0
-	}
-	var rows []Row
 	for _, c := range configs {
-		cfg.progress("%s: python %s × %d", e.name, c.mode, c.workers)
-		row := Row{Lang: LangPython, Mode: c.mode, Workers: c.workers}
-		var reported []float64
-		t, check, err := repeat(ctx, false, maxReps, budget, runtime.NumCPU(), func(ctx context.Context) (any, error) {
-			var out pythonResult
+		out.rows = append(out.rows, Row{Lang: LangPython, Mode: c.mode, Workers: c.workers})
+		out.trials = append(out.trials, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
+			// Python reports the time of the work itself, without the
+			// interpreter's start-up.
 			cmd := exec.CommandContext(ctx, cfg.Python, script, e.python, c.mode, strconv.Itoa(c.workers), string(params))
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			b, err := cmd.Output()
 			if err != nil {
-				return nil, fmt.Errorf("python %s %s: %w: %s", e.python, c.mode, err, strings.TrimSpace(lastLine(stderr.String())))
+				return nil, 0, fmt.Errorf("python %s %s: %w: %s", e.python, c.mode, err, lastLine(stderr.String()))
 			}
-			if err := json.Unmarshal(b, &out); err != nil {
-				return nil, fmt.Errorf("python %s %s: bad output %q: %w", e.python, c.mode, b, err)
+			var res pythonResult
+			if err := json.Unmarshal(b, &res); err != nil {
+				return nil, 0, fmt.Errorf("python %s %s: bad output %q: %w", e.python, c.mode, b, err)
 			}
-			reported = append(reported, out.Seconds)
-			return out.Check, nil
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return rows
-			}
-			row.Error = err.Error()
-			rows = append(rows, row)
-			continue
-		}
-		// Python reports the time of the work itself, without the
-		// interpreter's start-up; keep the CPU share measured around it.
-		util := t.CPUUtil
-		t = timingOf(reported)
-		t.CPUUtil = util
-		row.Timing, row.Check = t, check.(string)
-		if e.counter {
-			want := counterGoroutines * counterIncrements
-			got, _ := strconv.Atoi(row.Check)
-			row.Check = fmt.Sprintf("%d of %d", got, want)
-			if got != want {
-				row.Note = fmt.Sprintf("lost %d increments", want-got)
-			}
-		}
-		if e.ideal != nil {
-			row.IdealS = e.ideal(c.workers)
-		}
-		rows = append(rows, row)
+			return res.Check, time.Duration(res.Seconds * float64(time.Second)), nil
+		}})
 	}
-	return rows
+	return out, cleanup, nil
 }
 
 type pythonResult struct {
 	Seconds float64 `json:"seconds"`
 	Check   string  `json:"check"`
-}
-
-func timingOf(walls []float64) Timing {
-	s := append([]float64(nil), walls...)
-	sortFloats(s)
-	return Timing{MedianS: median(s), MinS: s[0], MaxS: s[len(s)-1], Reps: len(s)}
 }
 
 func lastLine(s string) string {

@@ -16,7 +16,7 @@ func TestBenchCommandWritesFiles(t *testing.T) {
 	if !strings.Contains(stdout, "overhead") || !strings.Contains(stdout, "800000 of 800000") {
 		t.Errorf("table lacks the experiments:\n%s", stdout)
 	}
-	if !strings.Contains(stderr, "overhead: goroutines") {
+	if !strings.Contains(stderr, "overhead: go goroutines × 2") {
 		t.Errorf("no progress on stderr: %q", stderr)
 	}
 	for _, name := range []string{"bench.json", "bench.md", "bench.svg", "bench.png"} {
