@@ -115,21 +115,26 @@ func ExampleRegisterInit() {
 	// Output: 10s <nil>
 }
 
+// flaky fails until it has been called three times for the same key.
+var (
+	attempts = map[string]int{} // one worker below, so no lock needed
+	flaky    = crew.Register("example.flaky", func(_ context.Context, key string) (string, error) {
+		attempts[key]++
+		if attempts[key] < 3 {
+			return "", fmt.Errorf("attempt %d failed", attempts[key])
+		}
+		return "ok after " + fmt.Sprint(attempts[key]) + " attempts", nil
+	})
+)
+
 // Retries reruns failed tasks with jittered exponential backoff.
 func ExampleRetries() {
 	ctx := context.Background()
-	attempts := 0
-	flaky := crew.Register("example.flaky", func(context.Context, int) (string, error) {
-		attempts++ // one worker, so no race
-		if attempts < 3 {
-			return "", fmt.Errorf("attempt %d failed", attempts)
-		}
-		return "ok", nil
-	})
 	ex := crew.Goroutines(crew.Workers(1), crew.Retries(3, time.Millisecond))
 	defer ex.Close()
 
-	s, err := crew.Submit(ctx, ex, flaky, 0).Wait(ctx)
-	fmt.Println(s, err, attempts)
-	// Output: ok <nil> 3
+	key := fmt.Sprint(time.Now().UnixNano()) // fresh on every run of the example
+	s, err := crew.Submit(ctx, ex, flaky, key).Wait(ctx)
+	fmt.Println(s, err)
+	// Output: ok after 3 attempts <nil>
 }

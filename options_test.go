@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,19 +81,24 @@ var divideOrFail = crew.Register("test.divide-or-fail", func(_ context.Context, 
 	return 12 / n, nil
 })
 
+var (
+	builds  atomic.Int64
+	counter = crew.RegisterInit("test.counter", func(context.Context) (int64, error) { return builds.Add(1), nil })
+	fails   = crew.RegisterInit("test.init-fails", func(context.Context) (int, error) { return 0, errors.New("no database") })
+)
+
 func TestInitFromOutsideWorker(t *testing.T) {
 	// A direct Call has no worker to cache the value in: From builds it each time.
-	builds := 0
-	counter := crew.RegisterInit("test.counter", func(context.Context) (int, error) { builds++; return builds, nil })
-	for want := 1; want <= 2; want++ {
-		if got, err := counter.From(t.Context()); err != nil || got != want {
-			t.Errorf("From outside a worker = %d, %v; want a fresh value %d", got, err, want)
-		}
+	first, err := counter.From(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := counter.From(t.Context()); err != nil || second != first+1 {
+		t.Errorf("From outside a worker = %d then %d, %v; want a fresh value each time", first, second, err)
 	}
 }
 
 func TestInitFailure(t *testing.T) {
-	fails := crew.RegisterInit("test.init-fails", func(context.Context) (int, error) { return 0, errors.New("no database") })
 	ex := crew.Goroutines(crew.Workers(1), crew.Initialize(fails))
 	defer ex.Close()
 	_, err := crew.Submit(t.Context(), ex, square, 3).Wait(t.Context())
