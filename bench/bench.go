@@ -147,7 +147,7 @@ func (c Config) progress(format string, args ...any) {
 
 func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, error) {
 	out := Experiment{Name: e.name, Title: e.title, Seed: e.seed}
-	maxReps, budget := 3, 3*time.Second
+	maxReps, budget := 9, time.Second
 	if cfg.Quick {
 		maxReps, budget = 2, time.Second
 	}
