@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/primes"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -135,7 +136,7 @@ func TestParallelIsPrimeAgreesWithTrialDivision(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, n := range nums {
-		if want := isPrimeTrial(n); got[i] != want {
+		if want := primes.IsPrimeTrial(n); got[i] != want {
 			t.Errorf("parallelIsPrime(%d) = %v, trial division says %v", n, got[i], want)
 		}
 	}
@@ -187,20 +188,4 @@ func names(r *Report) []string {
 		out = append(out, e.Name)
 	}
 	return out
-}
-
-func TestIsPrime6kAgreesWithTrialDivision(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	nums := []uint64{0, 1, 2, 3, 4, 5, 25, 49, 1<<32 - 5 /* prime */, 1<<32 - 1, 1 << 32, 1<<32 + 15 /* prime */, 4295098369}
-	for range 2000 {
-		nums = append(nums, r.Uint64N(1<<33))
-	}
-	for n := range uint64(2000) {
-		nums = append(nums, n)
-	}
-	for _, n := range nums {
-		if got, want := isPrime6k(n), isPrimeTrial(n); got != want {
-			t.Errorf("isPrime6k(%d) = %v, trial division says %v", n, got, want)
-		}
-	}
 }

@@ -11,28 +11,23 @@ import (
 	"time"
 
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/primes"
 )
 
 // The experiments' tasks, registered at package level so that worker
 // processes running the crew binary know them.
 var (
 	sumPrimesTask = crew.Register("bench.sum-primes", func(_ context.Context, r Span) (uint64, error) {
-		var s uint64
-		for n := r.Lo; n < r.Hi; n++ {
-			if isPrime6k(n) {
-				s += n
-			}
-		}
-		return s, nil
+		return primes.SumTrialRange(r.Lo, r.Hi)
 	})
 	isPrimeTask = crew.Register("bench.is-prime", func(_ context.Context, n uint64) (bool, error) {
-		return isPrimeTrial(n), nil
+		return primes.IsPrimeTrial(n), nil
 	})
 	hasDivisorTask = crew.Register("bench.has-divisor", func(_ context.Context, d Divisors) (bool, error) {
-		return hasDivisor(d.N, d.Lo, d.Hi), nil
+		return primes.HasDivisor(d.N, d.Lo, d.Hi), nil
 	})
 	squaresTask = crew.Register("bench.squares", func(_ context.Context, n uint64) (uint64, error) {
-		return sumSquares(n), nil
+		return primes.SumSquares(n), nil
 	})
 	addTask = crew.Register("bench.add", func(_ context.Context, n int) (int, error) {
 		return n + n, nil

@@ -85,4 +85,5 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 var subcommands = []func(Streams) *cobra.Command{
 	newVersionCommand,
 	newBenchCommand,
+	newPrimesCommand,
 }

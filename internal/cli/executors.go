@@ -1,0 +1,22 @@
+package cli
+
+import (
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/bench"
+)
+
+// newExecutor makes the executor a --mode flag names.
+func newExecutor(mode string, opts ...crew.Option) (crew.Executor, error) {
+	switch mode {
+	case "goroutines":
+		return crew.Goroutines(opts...), nil
+	case "processes":
+		return nil, usagef("--mode processes needs the process executor, which is not built yet")
+	}
+	return nil, usagef("unknown mode %q", mode)
+}
+
+// benchExecutors returns the executors crew bench runs beyond goroutines.
+func benchExecutors() map[string]bench.NewExecutor {
+	return map[string]bench.NewExecutor{}
+}

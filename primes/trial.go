@@ -1,0 +1,113 @@
+package primes
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// SumOverflows is a limit from which on every sum of primes overflows a
+// uint64: the sum of the primes ≤ n exceeds n²/(2 ln n), which passes
+// 2⁶⁴ before n = 3·10¹⁰. Sums check for overflow below it too.
+const SumOverflows = 30_000_000_000
+
+// ErrOverflow reports a sum of primes too large for a uint64 (it happens
+// for limits above about 2.9e10).
+var ErrOverflow = errors.New("primes: sum overflows uint64")
+
+// IsPrime6k is the tutorials' is_prime: trial division by 2, 3 and the
+// numbers 6k±1 up to √n. Numbers below 2³² are divided in 32 bits, which
+// the hardware divider does faster.
+func IsPrime6k(n uint64) bool {
+	if n < 1<<32 {
+		return isPrime6k32(uint32(n))
+	}
+	if n%2 == 0 || n%3 == 0 {
+		return false
+	}
+	for i := uint64(5); i <= n/i; i += 6 {
+		if n%i == 0 || n%(i+2) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isPrime6k32(n uint32) bool {
+	if n <= 1 {
+		return false
+	} else if n <= 3 {
+		return true
+	} else if n%2 == 0 || n%3 == 0 {
+		return false
+	}
+	for i := uint32(5); uint64(i)*uint64(i) <= uint64(n); i += 6 {
+		if n%i == 0 || n%(i+2) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// IsPrimeTrial is the other tutorial's is_prime: try every divisor from 2
+// up to √n. It is slow on purpose: it is the workload being measured.
+func IsPrimeTrial(n uint64) bool {
+	return n > 1 && !HasDivisor(n, 2, n)
+}
+
+// HasDivisor reports whether n has a divisor d with lo ≤ d < hi and
+// d² ≤ n, trying each in turn. Splitting [2, √n] into ranges lets
+// several workers test one big number.
+func HasDivisor(n, lo, hi uint64) bool {
+	for d := max(lo, 2); d < hi && d <= n/d; d++ {
+		if n%d == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// SumTrial returns the sum of the primes ≤ n by testing each number with
+// IsPrime6k: the tutorials' sum_prime.
+func SumTrial(n uint64) (uint64, error) {
+	if n >= SumOverflows {
+		return 0, fmt.Errorf("%w: sum of primes ≤ %d", ErrOverflow, n)
+	}
+	return SumTrialRange(2, n+1)
+}
+
+// SumTrialRange returns the sum of the primes p with lo ≤ p < hi, by trial
+// division, so that one sum can be split over workers.
+func SumTrialRange(lo, hi uint64) (uint64, error) {
+	var s, carry uint64
+	for p := max(lo, 2); p < hi && p != 0; p++ {
+		if IsPrime6k(p) {
+			s, carry = bits.Add64(s, p, 0)
+			if carry != 0 {
+				return 0, ErrOverflow
+			}
+		}
+	}
+	return s, nil
+}
+
+// CountTrial returns how many primes are ≤ n, by trial division.
+func CountTrial(n uint64) uint64 {
+	var c uint64
+	for p := uint64(2); p <= n && p != 0; p++ {
+		if IsPrime6k(p) {
+			c++
+		}
+	}
+	return c
+}
+
+// SumSquares returns the sum of x² for 0 ≤ x < n, wrapping modulo 2⁶⁴:
+// the tutorials' "complex calculation", without building the list.
+func SumSquares(n uint64) uint64 {
+	var s uint64
+	for x := range n {
+		s += x * x
+	}
+	return s
+}
