@@ -40,9 +40,9 @@ func TestIsPrimeEdgeCases(t *testing.T) {
 	for n, want := range map[uint64]bool{
 		0: false, 1: false, 2: true, 3: true, 4: false, 25: false, 1681: false /* 41² */, 1693: true,
 		1<<61 - 1: true, 1<<64 - 59: true, 1<<64 - 1: false, 1<<32 + 15: true, 4295098369: false, /* 65537² */
-		3215031751: false, // strong pseudoprime to bases 2, 3, 5, 7
+		3215031751:          false, // strong pseudoprime to bases 2, 3, 5, 7
 		3825123056546413051: false, // strong pseudoprime to bases 2..23
-		1116281: true, 1099726899285419: false, 112272535095293: true,
+		1116281:             true, 1099726899285419: false, 112272535095293: true,
 	} {
 		if got := IsPrime(n); got != want {
 			t.Errorf("IsPrime(%d) = %v, want %v", n, got, want)
