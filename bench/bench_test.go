@@ -14,13 +14,18 @@ import (
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/primes"
+	"github.com/crewrun/crew/proc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	proc.ServeIfWorker()
+	goleak.VerifyTestMain(m)
+}
 
 func TestQuickRunEndToEnd(t *testing.T) {
 	var steps []string
-	rep, err := Run(t.Context(), Config{Quick: true, Progress: func(s string) { steps = append(steps, s) }})
+	rep, err := Run(t.Context(), Config{Quick: true, Progress: func(s string) { steps = append(steps, s) },
+		Executors: map[string]NewExecutor{"processes": proc.New}})
 	if err != nil {
 		t.Fatal(err)
 	}

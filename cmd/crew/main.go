@@ -12,9 +12,11 @@ import (
 	"syscall"
 
 	"github.com/crewrun/crew/internal/cli"
+	"github.com/crewrun/crew/proc"
 )
 
 func main() {
+	proc.ServeIfWorker() // in a worker process this serves tasks and never returns
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], cli.StdStreams())
 	stop()

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/bench"
+	"github.com/crewrun/crew/proc"
 )
 
 // newExecutor makes the executor a --mode flag names.
@@ -11,12 +12,12 @@ func newExecutor(mode string, opts ...crew.Option) (crew.Executor, error) {
 	case "goroutines":
 		return crew.Goroutines(opts...), nil
 	case "processes":
-		return nil, usagef("--mode processes needs the process executor, which is not built yet")
+		return proc.New(opts...)
 	}
 	return nil, usagef("unknown mode %q", mode)
 }
 
 // benchExecutors returns the executors crew bench runs beyond goroutines.
 func benchExecutors() map[string]bench.NewExecutor {
-	return map[string]bench.NewExecutor{}
+	return map[string]bench.NewExecutor{"processes": proc.New}
 }

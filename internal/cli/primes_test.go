@@ -7,7 +7,7 @@ import (
 )
 
 func TestPrimesCommand(t *testing.T) {
-	for _, mode := range []string{"seq", "goroutines"} {
+	for _, mode := range []string{"seq", "goroutines", "processes"} {
 		code, out, stderr := runCLI(t, "", "primes", "sum", "1e6", "2e6", "--algo", "trial", "--mode", mode)
 		if code != 0 || out != "sum(1000000) = 37550402023\nsum(2000000) = 142913828922\n" {
 			t.Errorf("crew primes sum (%s): exit %d, out %q, err %q", mode, code, out, stderr)
