@@ -62,7 +62,8 @@ var (
 		return 0, nil
 	})
 	spin = crew.Register("proctest.spin", func(context.Context, int) (int, error) {
-		for { // ignores its context: only a kill stops it
+		//lint:ignore SA5002 the task must ignore its context: only a kill stops it
+		for {
 		}
 	})
 	chatty = crew.Register("proctest.chatty", func(_ context.Context, n int) (int, error) {
