@@ -423,9 +423,11 @@ func (w *procWorker) kill() {
 
 func (p *Pool) read(w *procWorker) {
 	defer p.wg.Done()
+	var buf []byte // reused: a result is decoded before the next frame is read
 	for {
 		var m message
-		err := readFrame(w.from, &m)
+		var err error
+		buf, err = readFrameInto(w.from, buf, &m)
 		if err == nil && m.Type != msgResult {
 			err = fmt.Errorf("proc: unexpected %q message from worker %d", m.Type, w.id)
 		}

@@ -2,11 +2,13 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/crewrun/crew"
 )
@@ -70,26 +72,76 @@ func writeRaw(w *bufio.Writer, b []byte) error {
 }
 
 func readFrame(r *bufio.Reader, m *message) error {
+	_, err := readFrameInto(r, nil, m)
+	return err
+}
+
+// readFrameInto reads a frame into buf (grown as needed) and decodes it
+// into m, which may alias buf: m is valid until buf is reused.
+func readFrameInto(r *bufio.Reader, buf []byte, m *message) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return err
+		return buf, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > maxFrame {
-		return fmt.Errorf("%w: %d bytes", errFrameTooBig, n)
+		return buf, fmt.Errorf("%w: %d bytes", errFrameTooBig, n)
 	}
-	b := make([]byte, n)
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	b := buf[:n]
 	if _, err := io.ReadFull(r, b); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return err
+		return buf, err
 	}
 	*m = message{}
-	if err := json.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("proc: bad frame: %w", err)
+	if parseValueResult(b, m) {
+		return buf, nil
 	}
-	return nil
+	if err := json.Unmarshal(b, m); err != nil {
+		return buf, fmt.Errorf("proc: bad frame: %w", err)
+	}
+	return buf, nil
+}
+
+// resultPrefix starts every successful result a Go worker writes
+// (appendValueResult); parseValueResult reads those without reflection and
+// leaves any other shape to encoding/json.
+const resultPrefix = `{"type":"result","id":`
+
+func parseValueResult(b []byte, m *message) bool {
+	if !bytes.HasPrefix(b, []byte(resultPrefix)) || len(b) < len(resultPrefix)+2 || b[len(b)-1] != '}' {
+		return false
+	}
+	rest := b[len(resultPrefix):]
+	var id uint64
+	i := 0
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		id = id*10 + uint64(rest[i]-'0')
+	}
+	const valueKey = `,"value":`
+	if i == 0 || i > 19 || !bytes.HasPrefix(rest[i:], []byte(valueKey)) {
+		return false
+	}
+	value := rest[i+len(valueKey) : len(rest)-1]
+	if !json.Valid(value) {
+		return false
+	}
+	m.Type, m.ID, m.Value = msgResult, id, value
+	return true
+}
+
+// appendValueResult encodes a successful result the way parseValueResult
+// expects it; value must be valid JSON.
+func appendValueResult(buf []byte, id uint64, value []byte) []byte {
+	buf = append(buf, resultPrefix...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, `,"value":`...)
+	buf = append(buf, value...)
+	return append(buf, '}')
 }
 
 // appendCallFrame encodes a call batch by hand: the arguments are already
@@ -101,10 +153,9 @@ func appendCallFrame(buf []byte, calls []*job) []byte {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"id":`...)
-		buf = fmt.Appendf(buf, "%d", j.id)
+		buf = strconv.AppendUint(buf, j.id, 10)
 		buf = append(buf, `,"task":`...)
-		name, _ := json.Marshal(j.c.Task())
-		buf = append(buf, name...)
+		buf = strconv.AppendQuote(buf, j.c.Task())
 		buf = append(buf, `,"arg":`...)
 		buf = append(buf, j.arg...)
 		buf = append(buf, '}')

@@ -58,6 +58,7 @@ func serve(in io.Reader, out io.Writer) int {
 	q.cond = sync.NewCond(&q.mu)
 	go q.read(r)
 	timeout := time.Duration(hello.TimeoutMS) * time.Millisecond
+	var resBuf []byte
 	for {
 		c, ok := q.next()
 		if !ok {
@@ -76,14 +77,17 @@ func serve(in io.Reader, out io.Writer) int {
 			err = context.Canceled
 		}
 		cancel()
-		m := &message{Type: msgResult, ID: c.ID, Value: value}
-		if err != nil {
-			m.Value, m.Error = nil, crew.ToRemote(err)
-		}
 		// Flush when nothing else is queued; otherwise results travel in
 		// batches, and flushEvery sends them within a millisecond even if
 		// the next task runs long.
-		if w.send(m, q.empty()) != nil {
+		var sendErr error
+		if err != nil {
+			sendErr = w.send(&message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)}, q.empty())
+		} else {
+			resBuf = appendValueResult(resBuf[:0], c.ID, value)
+			sendErr = w.sendRaw(resBuf, q.empty())
+		}
+		if sendErr != nil {
 			return 1 // the pool is gone
 		}
 	}
@@ -105,6 +109,18 @@ func run(ctx context.Context, timeout time.Duration, c wireCall) ([]byte, error)
 type workerOut struct {
 	mu sync.Mutex
 	w  *bufio.Writer
+}
+
+func (o *workerOut) sendRaw(b []byte, flush bool) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := writeRaw(o.w, b); err != nil {
+		return err
+	}
+	if flush {
+		return o.w.Flush()
+	}
+	return nil
 }
 
 func (o *workerOut) send(m *message, flush bool) error {
