@@ -356,9 +356,18 @@ func (p *Pool) feed(w *procWorker) {
 				w.toWorker.Close() // the worker finishes and exits on EOF
 				return
 			}
+			// Calls a worker may hold: tiny ones in two batches; longer
+			// ones one running and one queued behind it while there is
+			// plenty of work — so that the worker never waits for the
+			// pool, which on a busy machine may be scheduled late — and
+			// one at a time near the end, so that the last calls spread
+			// over all workers.
 			limit := 1
-			if w.avg > 0 && w.avg < time.Millisecond {
+			switch {
+			case w.avg > 0 && w.avg < time.Millisecond:
 				limit = 2 * p.batchFor(w)
+			case w.avg > 0 && len(p.queue) >= len(p.workers):
+				limit = 2
 			}
 			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && len(w.inflight) < max(limit, 1) {
 				break
