@@ -86,4 +86,5 @@ var subcommands = []func(Streams) *cobra.Command{
 	newVersionCommand,
 	newBenchCommand,
 	newPrimesCommand,
+	newRunCommand,
 }

@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/crewrun/crew/run"
+)
+
+const runLong = `crew run runs a command once per input, many at once, with GNU parallel's syntax:
+
+  crew run [options] COMMAND [ARGS...] ::: VALUES...  [::: VALUES...]  [:::: FILES...]
+  crew run [options] COMMAND < inputs.txt
+
+Inputs come from ::: lists, :::: files (one argument per line; - is standard input),
+-a FILE, or standard input. Several sources combine as a cartesian product.
+
+Replacement strings in the command:
+  {}    the argument            {.}   without extension      {/}   basename
+  {//}  dirname                 {/.}  basename without ext   {#}   job number
+  {%}   job slot                {n}   argument n (source or --colsep column), also {n.} {n/} {n//} {n/.}
+Without replacement strings the arguments are appended. Arguments are shell-quoted as GNU
+parallel quotes them, so spaces, quotes, $, * and newlines in them are safe.
+
+Output is grouped: each job's output is printed whole when it ends (-k: in input order).
+Jobs run with /bin/sh -c, or directly when the command line needs no shell (faster).
+
+Exit status, as GNU parallel: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more
+than 100 failed; with --halt, the status of the job that stopped the run; 130 interrupted
+(crew's convention; GNU parallel exits 255); 255 bad options or input.
+
+Differences from GNU parallel: no remote execution (--sshlogin), no {= perl =} strings, no -X,
+--timeout takes seconds only, and --results writes DIR/<job number>/{stdout,stderr,cmd}.`
+
+const runExamples = `  crew run gzip -9 ::: *.log
+  crew run -j 8 -k 'convert {} -resize 50% small/{/.}.png' ::: *.jpg
+  find . -name '*.csv' | crew run --joblog jobs.tsv wc -l
+  crew run --resume-failed --joblog jobs.tsv wc -l :::: files.txt
+  crew run --dry-run echo {1} {2} ::: a b ::: 1 2
+  seq 1000000 | crew run --pipe --block 1M wc -l`
+
+func newRunCommand(s Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:                "run [options] COMMAND [ARGS...] [::: VALUES...] [:::: FILES...]",
+		Short:              "Run a command for each input, in parallel (GNU parallel syntax)",
+		Long:               runLong,
+		Example:            runExamples,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if a == "-h" || a == "--help" {
+					return cmd.Help()
+				}
+				if !strings.HasPrefix(a, "-") {
+					break
+				}
+			}
+			return runRun(cmd.Context(), s, args)
+		},
+	}
+}
+
+// runUsage wraps a usage error in GNU parallel's exit status 255.
+func runUsage(format string, args ...any) error {
+	return exitStatus{code: 255, err: fmt.Errorf(format, args...)}
+}
+
+func runRun(ctx context.Context, s Streams, args []string) error {
+	fs := pflag.NewFlagSet("crew run", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.SetOutput(&strings.Builder{})
+	var (
+		jobs                                          string
+		keep, lineBuf, tag, dry, null, quote          bool
+		argFiles                                      []string
+		colsep, joblog, timeout, halt, delay, results string
+		maxArgs, maxReplace, retries                  int
+		resume, resumeFailed, pipe, bar, eta          bool
+		block                                         string
+	)
+	fs.StringVarP(&jobs, "jobs", "j", "100%", "jobs at once: N, 0 (many), N% of CPUs, +N or -N CPUs")
+	fs.BoolVarP(&keep, "keep-order", "k", false, "print output in input order")
+	fs.BoolVar(&lineBuf, "line-buffer", false, "print output line by line as it comes")
+	fs.BoolVar(&lineBuf, "lb", false, "same as --line-buffer")
+	fs.BoolVar(&tag, "tag", false, "prefix output lines with the arguments")
+	fs.BoolVar(&dry, "dry-run", false, "print the commands, run nothing")
+	fs.StringArrayVarP(&argFiles, "arg-file", "a", nil, "read arguments from FILE (repeatable)")
+	fs.BoolVarP(&null, "null", "0", false, "records end with NUL, not newline")
+	fs.StringVarP(&colsep, "colsep", "C", "", "split records into columns {1} {2} ... by this regexp")
+	fs.IntVarP(&maxArgs, "max-args", "n", 0, "arguments per job")
+	fs.IntVarP(&maxReplace, "max-replace-args", "N", 0, "arguments per job, as {1} {2} ...")
+	fs.BoolVarP(&quote, "quote", "q", false, "quote the command, for commands with their own quoting")
+	fs.StringVar(&joblog, "joblog", "", "log each job to FILE in GNU parallel's format")
+	fs.BoolVar(&resume, "resume", false, "skip jobs already in --joblog")
+	fs.BoolVar(&resumeFailed, "resume-failed", false, "skip jobs in --joblog that succeeded; rerun failed ones")
+	fs.IntVar(&retries, "retries", 0, "run a failing job up to N times")
+	fs.StringVar(&timeout, "timeout", "", "kill a job's process group after SECS seconds")
+	fs.StringVar(&halt, "halt", "never", "stop early: now|soon,fail|success=N or N%")
+	fs.StringVar(&delay, "delay", "", "wait SECS seconds between job starts")
+	fs.StringVar(&results, "results", "", "save each job's stdout and stderr under DIR")
+	fs.BoolVar(&pipe, "pipe", false, "split standard input into blocks, one per job's standard input")
+	fs.StringVar(&block, "block", "1M", "--pipe block size (k, M, G suffixes)")
+	fs.BoolVar(&bar, "bar", false, "show a progress bar on stderr")
+	fs.BoolVar(&eta, "eta", false, "show progress and the estimated time left on stderr")
+	if err := fs.Parse(args); err != nil {
+		return runUsage("%v (see crew run --help)", err)
+	}
+	rest := fs.Args()
+	o := run.Options{
+		KeepOrder: keep, LineBuffer: lineBuf, Tag: tag, DryRun: dry, Null: null, ColSep: colsep,
+		QuoteCommand: quote, JobLog: joblog, Resume: resume, ResumeFailed: resumeFailed,
+		Retries: retries, Results: results, Pipe: pipe,
+		Stdin: s.In, Stdout: s.Out, Stderr: s.Err,
+	}
+	var err error
+	if o.Jobs, err = parseJobs(jobs); err != nil {
+		return runUsage("-j %q: %v", jobs, err)
+	}
+	o.MaxArgs = max(maxArgs, maxReplace)
+	if maxArgs < 0 || maxReplace < 0 || retries < 0 {
+		return runUsage("-n, -N and --retries must not be negative")
+	}
+	if o.Timeout, err = parseSeconds(timeout); err != nil {
+		return runUsage("--timeout %q: %v", timeout, err)
+	}
+	if o.Delay, err = parseSeconds(delay); err != nil {
+		return runUsage("--delay %q: %v", delay, err)
+	}
+	if o.Halt, err = run.ParseHalt(halt); err != nil {
+		return runUsage("%v", err)
+	}
+	if o.BlockSize, err = parseSize(block); err != nil {
+		return runUsage("--block %q: %v", block, err)
+	}
+	if (resume || resumeFailed) && joblog == "" {
+		return runUsage("--resume and --resume-failed need --joblog FILE")
+	}
+	// The command runs up to the first ::: or ::::.
+	i := 0
+	for i < len(rest) && rest[i] != ":::" && rest[i] != "::::" {
+		i++
+	}
+	o.Command = rest[:i]
+	if len(o.Command) == 0 {
+		return runUsage("no command given (see crew run --help)")
+	}
+	for i < len(rest) {
+		marker := rest[i]
+		j := i + 1
+		for j < len(rest) && rest[j] != ":::" && rest[j] != "::::" {
+			j++
+		}
+		values := rest[i+1 : j]
+		if len(values) == 0 {
+			return runUsage("%s with nothing after it", marker)
+		}
+		if marker == ":::" {
+			o.Sources = append(o.Sources, run.Args(values...))
+		} else {
+			for _, f := range values {
+				o.Sources = append(o.Sources, run.File(f))
+			}
+		}
+		i = j
+	}
+	for _, f := range argFiles {
+		o.Sources = append(o.Sources, run.File(f))
+	}
+	if pipe && len(o.Sources) > 0 {
+		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources")
+	}
+	for _, src := range argFiles {
+		if src != "-" {
+			if _, err := os.Stat(src); err != nil {
+				return runUsage("-a %s: %v", src, err)
+			}
+		}
+	}
+	if bar || eta {
+		o.Progress = progressPrinter(s, eta)
+	}
+	err = run.Run(ctx, o)
+	if bar || eta {
+		fmt.Fprintln(s.Err)
+	}
+	var failed *run.FailedError
+	var halted *run.HaltError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &failed):
+		return exitStatus{code: failed.ExitStatus(), err: errQuiet}
+	case errors.As(err, &halted):
+		return exitStatus{code: halted.Status, err: errQuiet}
+	case ctx.Err() != nil:
+		return err
+	case errors.Is(err, run.ErrPerlExpression):
+		return exitStatus{code: 255, err: err}
+	default:
+		return exitStatus{code: 255, err: err}
+	}
+}
+
+// parseJobs reads -j: N, 0 (as many as possible), N% of the CPUs, +N or -N CPUs.
+func parseJobs(s string) (int, error) {
+	cpus := runtime.NumCPU()
+	switch {
+	case strings.HasSuffix(s, "%"):
+		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil || p <= 0 {
+			return 0, errors.New("want a positive percentage")
+		}
+		return max(1, int(float64(cpus)*p/100)), nil
+	case strings.HasPrefix(s, "+"), strings.HasPrefix(s, "-"):
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return 0, errors.New("want +N or -N")
+		}
+		return max(1, cpus+n), nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a whole number ≥ 0, N%, +N or -N")
+	}
+	if n == 0 {
+		return 256, nil // "as many as possible": bounded so that file handles last
+	}
+	return n, nil
+}
+
+func parseSeconds(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 {
+		return 0, errors.New("want a number of seconds ≥ 0")
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+func parseSize(s string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > (1<<31)/mult {
+		return 0, errors.New("want a size like 512k, 1M or 2G")
+	}
+	return n * mult, nil
+}
+
+// progressPrinter draws --bar / --eta on stderr: one line rewritten in
+// place on a terminal, a line per 10% otherwise.
+func progressPrinter(s Streams, eta bool) func(run.Progress) {
+	f, ok := s.Err.(*os.File)
+	tty := ok && term.IsTerminal(int(f.Fd()))
+	lastDecile := -1
+	return func(p run.Progress) {
+		line := fmt.Sprintf("%d done, %d failed, %s", p.Done, p.Failed, p.Elapsed.Round(time.Second))
+		if p.Total > 0 {
+			pct := 100 * p.Done / p.Total
+			line = fmt.Sprintf("%3d%% %d/%d done, %d failed", pct, p.Done, p.Total, p.Failed)
+			if eta && p.Done > 0 {
+				left := time.Duration(float64(p.Elapsed) / float64(p.Done) * float64(p.Total-p.Done))
+				line += fmt.Sprintf(", ETA %s", left.Round(time.Second))
+			}
+			if !tty {
+				if d := pct / 10; d == lastDecile {
+					return
+				} else {
+					lastDecile = d
+				}
+			}
+		}
+		if tty {
+			fmt.Fprintf(s.Err, "\r%s\033[K", line)
+		} else if p.Total > 0 || p.Done%1000 == 0 {
+			fmt.Fprintln(s.Err, line)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package run
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Source is one input source. Several sources combine as a cartesian
+// product, the first varying slowest, as with GNU parallel's ::: and ::::.
+type Source struct {
+	args []string  // ::: values
+	path string    // :::: file, "-" for standard input
+	r    io.Reader // an open reader
+}
+
+// Args is a ::: source: the given values (a value with newlines counts as
+// several, as in GNU parallel).
+func Args(values ...string) Source { return Source{args: values} }
+
+// File is a :::: source: the lines (or NUL-separated records) of a file;
+// "-" is standard input.
+func File(path string) Source { return Source{path: path} }
+
+// Reader is a source reading records from r.
+func Reader(r io.Reader) Source { return Source{r: r} }
+
+// records streams a source's records.
+func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if s.args != nil {
+			for _, a := range s.args {
+				for _, v := range strings.Split(a, "\n") {
+					if !yield(v, nil) {
+						return
+					}
+				}
+			}
+			return
+		}
+		r := s.r
+		if s.path == "-" {
+			r = stdin
+		} else if s.path != "" {
+			f, err := os.Open(s.path)
+			if err != nil {
+				yield("", err)
+				return
+			}
+			defer f.Close()
+			r = f
+		}
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			line, err := br.ReadString(sep)
+			if len(line) > 0 && line[len(line)-1] == sep {
+				line = line[:len(line)-1]
+			} else if err == io.EOF && line == "" {
+				return
+			}
+			if !yield(line, nil) {
+				return
+			}
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield("", err)
+				return
+			}
+		}
+	}
+}
+
+// argLists yields each job's arguments: the cartesian product of the
+// sources (all but the first read into memory, the first streamed), each
+// value split into columns by colsep if set, grouped n records per job.
+func argLists(sources []Source, stdin io.Reader, null bool, colsep *regexp.Regexp, n int) iter.Seq2[[]string, error] {
+	sep := byte('\n')
+	if null {
+		sep = 0
+	}
+	return func(yield func([]string, error) bool) {
+		rest := make([][]string, len(sources)-1)
+		for i, s := range sources[1:] {
+			for v, err := range s.records(stdin, sep) {
+				if err != nil {
+					yield(nil, fmt.Errorf("input source %d: %w", i+2, err))
+					return
+				}
+				rest[i] = append(rest[i], v)
+			}
+			if len(rest[i]) == 0 {
+				return // an empty source makes an empty product
+			}
+		}
+		var group []string
+		count := 0
+		emit := func(values []string) bool {
+			for _, v := range values {
+				if colsep != nil {
+					group = append(group, colsep.Split(v, -1)...)
+				} else {
+					group = append(group, v)
+				}
+			}
+			count++
+			if count < n {
+				return true
+			}
+			ok := yield(group, nil)
+			group, count = nil, 0
+			return ok
+		}
+		idx := make([]int, len(rest))
+		for first, err := range sources[0].records(stdin, sep) {
+			if err != nil {
+				yield(nil, fmt.Errorf("input source 1: %w", err))
+				return
+			}
+			for {
+				values := []string{first}
+				for i, r := range rest {
+					values = append(values, r[idx[i]])
+				}
+				if !emit(values) {
+					return
+				}
+				// next combination of the other sources, last varying fastest
+				k := len(idx) - 1
+				for ; k >= 0; k-- {
+					idx[k]++
+					if idx[k] < len(rest[k]) {
+						break
+					}
+					idx[k] = 0
+				}
+				if k < 0 {
+					break
+				}
+			}
+		}
+		if count > 0 {
+			yield(group, nil)
+		}
+	}
+}

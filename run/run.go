@@ -1,0 +1,758 @@
+package run
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Options configure Run. Command and Stdout are required.
+type Options struct {
+	Command      []string // the command template, as words
+	QuoteCommand bool     // -q: quote each command word, for commands with their own quoting
+	Sources      []Source // combined as a cartesian product; none means lines of Stdin
+	Null         bool     // records end with NUL instead of newline
+	ColSep       string   // a regular expression splitting each record into {1} {2} ...
+	MaxArgs      int      // records per job (-n/-N); 0 means 1
+	Pipe         bool     // --pipe: split Stdin into blocks fed to the jobs' standard input
+	BlockSize    int      // --pipe block size in bytes; 0 means 1 MiB
+	Jobs         int      // jobs at once; 0 means 1
+	KeepOrder    bool     // -k: print output in input order
+	LineBuffer   bool     // print output line by line as it comes (lines of jobs may mix)
+	Tag          bool     // prefix output lines with the job's arguments and a tab
+	DryRun       bool     // print the commands instead of running them
+	JobLog       string   // append a GNU parallel joblog here
+	Resume       bool     // skip jobs already in JobLog
+	ResumeFailed bool     // skip jobs in JobLog that succeeded; rerun the failed ones
+	Retries      int      // attempts per job (GNU parallel's --retries); 0 means 1
+	Timeout      time.Duration
+	Halt         Halt
+	Delay        time.Duration // between job starts
+	Results      string        // write each job's stdout and stderr under this directory
+	Shell        string        // the shell for commands that need one; default /bin/sh
+	Stdin        io.Reader
+	Stdout       io.Writer
+	Stderr       io.Writer
+	Progress     func(Progress) // called after each job; for --bar and --eta
+}
+
+// Progress counts jobs for a progress display.
+type Progress struct {
+	Started, Done, Failed int
+	Total                 int // -1 while unknown
+	Elapsed               time.Duration
+}
+
+// FailedError reports jobs that failed; like GNU parallel, the exit status
+// is their number, at most 101.
+type FailedError struct{ Failed int }
+
+func (e *FailedError) Error() string { return fmt.Sprintf("%d job(s) failed", e.Failed) }
+
+// ExitStatus returns GNU parallel's exit status for the failures.
+func (e *FailedError) ExitStatus() int { return min(e.Failed, 101) }
+
+// HaltError reports a run stopped by Options.Halt; Status is the exit
+// status GNU parallel gives: the triggering job's, or 0 for success.
+type HaltError struct {
+	Status  int
+	Command string
+	Reason  string // "failed" or "succeeded"
+}
+
+func (e *HaltError) Error() string {
+	return fmt.Sprintf("halted: this job %s: %s", e.Reason, e.Command)
+}
+
+// Halt says when to stop early (GNU parallel's --halt).
+type Halt struct {
+	Now       bool    // kill running jobs (else: let them finish, start no more)
+	OnSuccess bool    // count successes instead of failures
+	Count     int     // stop after this many; 0 with Percent 0 means never
+	Percent   float64 // or after this share of finished jobs
+}
+
+// ParseHalt reads --halt: never, now|soon,fail|success=N or =P%, or the
+// old numeric forms 0 (never), 1 (soon,fail=1) and 2 (now,fail=1).
+func ParseHalt(s string) (Halt, error) {
+	switch s {
+	case "", "never", "0":
+		return Halt{}, nil
+	case "1":
+		return Halt{Count: 1}, nil
+	case "2":
+		return Halt{Now: true, Count: 1}, nil
+	}
+	when, cond, ok := strings.Cut(s, ",")
+	if !ok || (when != "now" && when != "soon") {
+		return Halt{}, fmt.Errorf("--halt %q: want never, or now|soon,fail=N|success=N (N or N%%)", s)
+	}
+	kind, val, ok := strings.Cut(cond, "=")
+	if !ok || (kind != "fail" && kind != "success" && kind != "done") {
+		return Halt{}, fmt.Errorf("--halt %q: the condition is fail=, success= or done=", s)
+	}
+	h := Halt{Now: when == "now", OnSuccess: kind == "success"}
+	if p, isPct := strings.CutSuffix(val, "%"); isPct {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f <= 0 || f > 100 {
+			return Halt{}, fmt.Errorf("--halt %q: the percentage must be in (0, 100]", s)
+		}
+		h.Percent = f
+	} else {
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 {
+			return Halt{}, fmt.Errorf("--halt %q: the count must be a whole number ≥ 1", s)
+		}
+		h.Count = n
+	}
+	if kind == "done" {
+		return Halt{}, fmt.Errorf("--halt %q: done= is not supported", s)
+	}
+	return h, nil
+}
+
+type job struct {
+	seq      int
+	args     []string
+	cmd      string
+	stdin    []byte // --pipe block
+	slot     int
+	start    time.Time
+	runtime  time.Duration
+	exit     int
+	signal   int
+	stdout   bytes.Buffer
+	stderr   bytes.Buffer
+	received int64
+	timedOut bool
+	startErr error
+	skipped  bool // already in the joblog (--resume)
+}
+
+func (j *job) failed() bool { return j.exit != 0 || j.signal != 0 || j.startErr != nil }
+
+// Run runs the jobs and returns nil if all succeeded, a *FailedError if
+// some failed, a *HaltError if Halt stopped the run, ctx's error if it was
+// cancelled (running jobs are then killed), or an error for bad options
+// or unreadable input.
+func Run(ctx context.Context, o Options) error {
+	r, err := newRunner(o)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	return r.run(ctx)
+}
+
+type runner struct {
+	o        Options
+	tmpl     *Template
+	colsep   *regexp.Regexp
+	joblog   *os.File
+	done     map[int]bool // --resume: seqs to skip
+	shell    string
+	paths    sync.Map // program name → resolved path
+	outMu    sync.Mutex
+	total    int
+	began    time.Time
+	started  atomic.Int64 // jobs handed to workers (counted by the feeder)
+	progress Progress     // owned by the collector
+}
+
+func newRunner(o Options) (*runner, error) {
+	if len(o.Command) == 0 {
+		return nil, errors.New("no command given")
+	}
+	if o.Stdout == nil || o.Stderr == nil {
+		return nil, errors.New("run: Stdout and Stderr are required")
+	}
+	o.Jobs = max(o.Jobs, 1)
+	if o.DryRun {
+		o.KeepOrder = true // commands print in input order, whatever the job count
+	}
+	o.MaxArgs = max(o.MaxArgs, 1)
+	o.Retries = max(o.Retries, 1)
+	if o.BlockSize <= 0 {
+		o.BlockSize = 1 << 20
+	}
+	if o.Stdin == nil {
+		o.Stdin = strings.NewReader("")
+	}
+	r := &runner{o: o, shell: o.Shell, total: -1}
+	if r.shell == "" {
+		r.shell = "/bin/sh"
+	}
+	words := o.Command
+	if o.QuoteCommand {
+		words = make([]string, len(o.Command))
+		for i, w := range o.Command {
+			words[i] = Quote(w)
+		}
+	}
+	var err error
+	if r.tmpl, err = ParseTemplate(strings.Join(words, " ")); err != nil {
+		return nil, err
+	}
+	if o.Pipe {
+		r.tmpl.dropAppendedArgs()
+	}
+	if o.ColSep != "" {
+		if r.colsep, err = regexp.Compile(o.ColSep); err != nil {
+			return nil, fmt.Errorf("--colsep %q: %w", o.ColSep, err)
+		}
+	}
+	if len(o.Sources) == 0 {
+		r.o.Sources = []Source{File("-")}
+	} else {
+		total := 1
+		for _, s := range o.Sources {
+			if s.args == nil {
+				total = -1
+				break
+			}
+			n := 0
+			for _, a := range s.args {
+				n += strings.Count(a, "\n") + 1
+			}
+			total *= n
+		}
+		if total >= 0 {
+			r.total = (total + o.MaxArgs - 1) / o.MaxArgs
+		}
+	}
+	if o.JobLog != "" && !o.DryRun {
+		if err := r.openJobLog(); err != nil {
+			return nil, err
+		}
+	}
+	if o.Results != "" && !o.DryRun {
+		if err := os.MkdirAll(o.Results, 0o755); err != nil {
+			return nil, fmt.Errorf("--results: %w", err)
+		}
+	}
+	return r, nil
+}
+
+func (r *runner) close() {
+	if r.joblog != nil {
+		r.joblog.Close()
+	}
+}
+
+const jobLogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+
+func (r *runner) openJobLog() error {
+	resume := r.o.Resume || r.o.ResumeFailed
+	if resume {
+		r.done = map[int]bool{}
+		if err := readJobLog(r.o.JobLog, r.o.ResumeFailed, r.done); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if !resume {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(r.o.JobLog, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("--joblog: %w", err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		if _, err := f.WriteString(jobLogHeader); err != nil {
+			f.Close()
+			return fmt.Errorf("--joblog: %w", err)
+		}
+	}
+	r.joblog = f
+	return nil
+}
+
+// readJobLog marks the jobs of an earlier run to skip: all of them, or
+// with onlySucceeded, those that exited 0 without a signal.
+func readJobLog(path string, onlySucceeded bool, done map[int]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; s.Scan(); line++ {
+		fields := strings.SplitN(s.Text(), "\t", 9)
+		if line == 1 && len(fields) > 0 && fields[0] == "Seq" {
+			continue
+		}
+		if len(fields) < 9 {
+			continue // a line cut by a crash: that job runs again
+		}
+		seq, err1 := strconv.Atoi(fields[0])
+		exit, err2 := strconv.Atoi(fields[6])
+		sig, err3 := strconv.Atoi(fields[7])
+		if err1 != nil || err2 != nil || err3 != nil {
+			return fmt.Errorf("--joblog %s line %d: not a joblog line: %q", path, line, s.Text())
+		}
+		if !onlySucceeded || (exit == 0 && sig == 0) {
+			done[seq] = true
+		}
+	}
+	return s.Err()
+}
+
+// dropAppendedArgs removes the argument list a template without
+// replacement strings gets appended: --pipe jobs read standard input.
+func (t *Template) dropAppendedArgs() {
+	if !t.usesArgs && len(t.parts) >= 2 {
+		t.parts = t.parts[:len(t.parts)-2]
+	}
+}
+
+func (r *runner) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.began = time.Now()
+	r.progress.Total = r.total
+
+	todo := make(chan *job)
+	finished := make(chan *job, r.o.Jobs)
+	stopFeeding := make(chan struct{})
+	var feedErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(todo)
+		feedErr = r.feed(ctx, todo, stopFeeding, finished)
+	})
+	var workers sync.WaitGroup
+	for slot := 1; slot <= r.o.Jobs; slot++ {
+		workers.Go(func() {
+			for j := range todo {
+				j.slot = slot
+				r.execute(ctx, j)
+				finished <- j
+			}
+		})
+	}
+	go func() {
+		workers.Wait()
+		wg.Wait()
+		close(finished)
+	}()
+
+	failed := 0
+	var halt *HaltError
+	stopped := false
+	next := 1
+	held := map[int]*job{}
+	for j := range finished {
+		if j.skipped {
+			if r.o.KeepOrder {
+				held[j.seq] = j
+			}
+		} else {
+			r.progress.Done++
+			if j.failed() {
+				failed++
+				r.progress.Failed++
+			}
+			if r.o.KeepOrder {
+				held[j.seq] = j
+			} else {
+				r.output(j)
+			}
+			r.logJob(j)
+			if r.o.Progress != nil {
+				r.progress.Elapsed = time.Since(r.began)
+				r.progress.Started = int(r.started.Load())
+				r.o.Progress(r.progress)
+			}
+			if halt == nil {
+				halt = r.checkHalt(j)
+				if halt != nil && !stopped {
+					stopped = true
+					close(stopFeeding)
+					if r.o.Halt.Now {
+						cancel()
+					}
+				}
+			}
+		}
+		for r.o.KeepOrder {
+			h, ok := held[next]
+			if !ok {
+				break
+			}
+			delete(held, next)
+			next++
+			if !h.skipped {
+				r.output(h)
+			}
+		}
+	}
+	if halt != nil {
+		fmt.Fprintf(r.o.Stderr, "crew run: This job %s:\n%s\n", halt.Reason, halt.Command)
+		return halt
+	}
+	if feedErr != nil {
+		return feedErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &FailedError{Failed: failed}
+	}
+	return nil
+}
+
+// feed makes the jobs and hands them to the workers, skipping those a
+// resumed joblog already has.
+func (r *runner) feed(ctx context.Context, todo chan<- *job, stop <-chan struct{}, finished chan<- *job) error {
+	seq := 0
+	send := func(j *job) bool {
+		if r.done[j.seq] {
+			j.skipped = true
+			select {
+			case finished <- j:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if r.o.Delay > 0 && j.seq > 1 {
+			t := time.NewTimer(r.o.Delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return false
+			case <-stop:
+				return false
+			}
+		}
+		select {
+		case todo <- j:
+			r.started.Add(1)
+			return true
+		case <-ctx.Done():
+			return false
+		case <-stop:
+			return false
+		}
+	}
+	if r.o.Pipe {
+		return r.feedBlocks(send)
+	}
+	for args, err := range argLists(r.o.Sources, r.o.Stdin, r.o.Null, r.colsep, r.o.MaxArgs) {
+		if err != nil {
+			return err
+		}
+		seq++
+		j := &job{seq: seq, args: args}
+		if r.o.DryRun {
+			j.cmd = r.tmpl.Expand(args, seq, 1)
+		}
+		if !send(j) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// feedBlocks splits Stdin into blocks of about BlockSize, ending at a
+// record boundary, one job each.
+func (r *runner) feedBlocks(send func(*job) bool) error {
+	sep := byte('\n')
+	if r.o.Null {
+		sep = 0
+	}
+	br := bufio.NewReaderSize(r.o.Stdin, 64<<10)
+	for seq := 1; ; seq++ {
+		block := make([]byte, 0, r.o.BlockSize+4096)
+		for len(block) < r.o.BlockSize {
+			chunk, err := br.ReadSlice(sep)
+			block = append(block, chunk...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return fmt.Errorf("--pipe: %w", err)
+			}
+		}
+		if len(block) == 0 {
+			return nil
+		}
+		if !send(&job{seq: seq, stdin: block}) {
+			return nil
+		}
+	}
+}
+
+// execute runs a job with its retries; the output kept is the last attempt's.
+func (r *runner) execute(ctx context.Context, j *job) {
+	if j.skipped {
+		return
+	}
+	j.cmd = r.tmpl.Expand(j.args, j.seq, j.slot)
+	if r.o.DryRun {
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		j.stdout.Reset()
+		j.stderr.Reset()
+		j.exit, j.signal, j.startErr, j.timedOut = 0, 0, nil, false
+		r.attempt(ctx, j)
+		if !j.failed() || attempt >= r.o.Retries || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (r *runner) attempt(ctx context.Context, j *job) {
+	var cmd *exec.Cmd
+	if words, ok := splitWords(j.cmd); ok {
+		if path, err := r.lookPath(words[0]); err == nil {
+			cmd = &exec.Cmd{Path: path, Args: words}
+		}
+	}
+	if cmd == nil {
+		cmd = exec.Command(r.shell, "-c", j.cmd)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if j.stdin != nil {
+		cmd.Stdin = bytes.NewReader(j.stdin)
+	}
+	var stdout, stderr io.Writer = &j.stdout, &j.stderr
+	if r.o.LineBuffer {
+		stdout = &lineWriter{r: r, j: j, w: r.o.Stdout}
+		stderr = &lineWriter{r: r, j: j, w: r.o.Stderr}
+	}
+	counted := &countWriter{w: stdout}
+	cmd.Stdout, cmd.Stderr = counted, stderr
+	j.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		j.startErr = err
+		j.exit = 127
+		fmt.Fprintf(&j.stderr, "crew run: %v\n", err)
+		return
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var timeout <-chan time.Time
+	if r.o.Timeout > 0 {
+		t := time.NewTimer(r.o.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var err error
+	select {
+	case err = <-waited:
+	case <-timeout:
+		j.timedOut = true
+		err = killGroup(cmd.Process.Pid, waited)
+		fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+	case <-ctx.Done():
+		err = killGroup(cmd.Process.Pid, waited)
+	}
+	j.runtime = time.Since(j.start)
+	j.received = counted.n
+	if lw, ok := stdout.(*lineWriter); ok {
+		lw.flush()
+		stderr.(*lineWriter).flush()
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			j.signal = int(ws.Signal())
+			j.exit = -1
+		} else {
+			j.exit = ee.ExitCode()
+		}
+	default:
+		j.startErr = err
+		j.exit = 255
+	}
+	if j.timedOut && j.exit == 0 && j.signal == 0 {
+		j.exit = -1
+	}
+}
+
+// killGroup ends a job's whole process group as GNU parallel does —
+// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL — and returns its wait error.
+func killGroup(pid int, waited <-chan error) error {
+	for _, step := range []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, time.Minute}} {
+		_ = syscall.Kill(-pid, step.sig)
+		t := time.NewTimer(step.wait)
+		select {
+		case err := <-waited:
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+	return <-waited
+}
+
+func (r *runner) lookPath(name string) (string, error) {
+	if v, ok := r.paths.Load(name); ok {
+		return v.(string), nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	r.paths.Store(name, p)
+	return p, nil
+}
+
+// output prints a finished job's output, grouped, or its command for
+// --dry-run.
+func (r *runner) output(j *job) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	if r.o.DryRun {
+		fmt.Fprintln(r.o.Stdout, j.cmd)
+		return
+	}
+	if r.o.Results != "" {
+		r.writeResults(j)
+	}
+	if r.o.LineBuffer {
+		return
+	}
+	r.writeTagged(r.o.Stdout, j, j.stdout.Bytes())
+	r.writeTagged(r.o.Stderr, j, j.stderr.Bytes())
+}
+
+func (r *runner) writeTagged(w io.Writer, j *job, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if !r.o.Tag {
+		w.Write(b)
+		return
+	}
+	tag := strings.Join(j.args, " ") + "\t"
+	var out bytes.Buffer
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line = b[:i+1]
+		}
+		out.WriteString(tag)
+		out.Write(line)
+		b = b[len(line):]
+	}
+	w.Write(out.Bytes())
+}
+
+// writeResults stores a job's output as DIR/<seq>/{stdout,stderr,cmd}:
+// names made by crew, never from the arguments, so nothing lands outside DIR.
+func (r *runner) writeResults(j *job) {
+	dir := filepath.Join(r.o.Results, strconv.Itoa(j.seq))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(r.o.Stderr, "crew run: --results: %v\n", err)
+		return
+	}
+	for name, data := range map[string][]byte{"stdout": j.stdout.Bytes(), "stderr": j.stderr.Bytes(), "cmd": []byte(j.cmd + "\n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			fmt.Fprintf(r.o.Stderr, "crew run: --results: %v\n", err)
+		}
+	}
+}
+
+// logJob appends the job's joblog line with a single write, so that a
+// crash of crew loses no line of a finished job.
+func (r *runner) logJob(j *job) {
+	if r.joblog == nil || r.o.DryRun {
+		return
+	}
+	line := fmt.Sprintf("%d\t:\t%.3f\t%10.3f\t%d\t%d\t%d\t%d\t%s\n",
+		j.seq, float64(j.start.UnixMilli())/1000, j.runtime.Seconds(), len(j.stdin), j.received, j.exit, j.signal,
+		strings.ReplaceAll(j.cmd, "\n", `\n`))
+	if _, err := r.joblog.WriteString(line); err != nil {
+		fmt.Fprintf(r.o.Stderr, "crew run: --joblog: %v\n", err)
+	}
+}
+
+func (r *runner) checkHalt(j *job) *HaltError {
+	h := r.o.Halt
+	if h.Count == 0 && h.Percent == 0 {
+		return nil
+	}
+	count, reason := r.progress.Failed, "failed"
+	if h.OnSuccess {
+		count, reason = r.progress.Done-r.progress.Failed, "succeeded"
+	}
+	if j.failed() == h.OnSuccess {
+		return nil // this job did not change the count
+	}
+	hit := (h.Count > 0 && count >= h.Count) ||
+		(h.Percent > 0 && float64(count)*100 >= h.Percent*float64(max(r.progress.Done, 1)) && r.progress.Done >= 3)
+	if !hit {
+		return nil
+	}
+	status := 0
+	if !h.OnSuccess {
+		status = j.exit
+		if j.signal != 0 || status <= 0 {
+			status = 1
+		}
+	}
+	return &HaltError{Status: status, Command: j.cmd, Reason: reason}
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	c.n += int64(len(b))
+	return c.w.Write(b)
+}
+
+// lineWriter passes whole lines to w as they come (--line-buffer), tagged
+// if asked; a partial last line waits for flush.
+type lineWriter struct {
+	r       *runner
+	j       *job
+	w       io.Writer
+	partial []byte
+}
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.partial = append(l.partial, b...)
+	if i := bytes.LastIndexByte(l.partial, '\n'); i >= 0 {
+		l.r.outMu.Lock()
+		l.r.writeTagged(l.w, l.j, l.partial[:i+1])
+		l.r.outMu.Unlock()
+		l.partial = append(l.partial[:0], l.partial[i+1:]...)
+	}
+	return len(b), nil
+}
+
+func (l *lineWriter) flush() {
+	if len(l.partial) > 0 {
+		l.r.outMu.Lock()
+		l.r.writeTagged(l.w, l.j, l.partial)
+		l.r.outMu.Unlock()
+		l.partial = nil
+	}
+}

@@ -1,0 +1,183 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrPerlExpression reports a {= perl expression =} replacement string,
+// which crew does not support.
+var ErrPerlExpression = errors.New("perl expressions {= ... =} are not supported")
+
+// Template is a command line with GNU parallel's replacement strings:
+//
+//	{}    the argument(s)                {.}   without extension
+//	{/}   basename                       {//}  dirname
+//	{/.}  basename without extension     {#}   job number (1, 2, ...)
+//	{%}   job slot (1..jobs)             {n}   argument n (of n sources or columns)
+//	{n.} {n/} {n//} {n/.}  argument n, modified as above
+//
+// Substituted arguments are shell-quoted with Quote. A command without
+// any argument replacement string gets the arguments appended.
+type Template struct {
+	parts    []part
+	usesArgs bool
+}
+
+type part struct {
+	literal string
+	kind    byte   // 0: literal; 'a': all arguments; 'p': one argument; '#': job number; '%': slot
+	pos     int    // for 'p', 1-based
+	mod     string // "", ".", "/", "//", "/."
+}
+
+// ParseTemplate parses a command line.
+func ParseTemplate(cmd string) (*Template, error) {
+	t := &Template{}
+	lit := strings.Builder{}
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, part{literal: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(cmd); {
+		if cmd[i] != '{' {
+			lit.WriteByte(cmd[i])
+			i++
+			continue
+		}
+		if strings.HasPrefix(cmd[i:], "{=") {
+			return nil, fmt.Errorf("%w: %q", ErrPerlExpression, cmd)
+		}
+		end := strings.IndexByte(cmd[i:], '}')
+		if end < 0 {
+			lit.WriteString(cmd[i:])
+			break
+		}
+		p, ok := parseToken(cmd[i+1 : i+end])
+		if !ok {
+			lit.WriteByte('{') // not a replacement string: keep it as written
+			i++
+			continue
+		}
+		flush()
+		t.parts = append(t.parts, p)
+		if p.kind == 'a' || p.kind == 'p' {
+			t.usesArgs = true
+		}
+		i += end + 1
+	}
+	flush()
+	if !t.usesArgs {
+		t.parts = append(t.parts, part{literal: " "}, part{kind: 'a'})
+	}
+	return t, nil
+}
+
+func parseToken(tok string) (part, bool) {
+	switch tok {
+	case "#":
+		return part{kind: '#'}, true
+	case "%":
+		return part{kind: '%'}, true
+	}
+	digits := 0
+	for digits < len(tok) && tok[digits] >= '0' && tok[digits] <= '9' {
+		digits++
+	}
+	mod := tok[digits:]
+	switch mod {
+	case "", ".", "/", "//", "/.":
+	default:
+		return part{}, false
+	}
+	if digits == 0 {
+		return part{kind: 'a', mod: mod}, true
+	}
+	n, err := strconv.Atoi(tok[:digits])
+	if err != nil || n < 1 {
+		return part{}, false
+	}
+	return part{kind: 'p', pos: n, mod: mod}, true
+}
+
+// Expand fills the template for a job with the given arguments, job
+// number and slot.
+func (t *Template) Expand(args []string, seq, slot int) string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		switch p.kind {
+		case 0:
+			b.WriteString(p.literal)
+		case '#':
+			b.WriteString(strconv.Itoa(seq))
+		case '%':
+			b.WriteString(strconv.Itoa(slot))
+		case 'a':
+			for i, a := range args {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(Quote(modify(a, p.mod)))
+			}
+		case 'p':
+			v := ""
+			if p.pos <= len(args) {
+				v = args[p.pos-1]
+			}
+			b.WriteString(Quote(modify(v, p.mod)))
+		}
+	}
+	return b.String()
+}
+
+func modify(s, mod string) string {
+	switch mod {
+	case ".":
+		return noExt(s)
+	case "/":
+		return basename(s)
+	case "//":
+		return dirname(s)
+	case "/.":
+		return noExt(basename(s))
+	}
+	return s
+}
+
+// noExt removes a final extension: the last dot and what follows it, if
+// no slash follows the dot.
+func noExt(s string) string {
+	i := strings.LastIndexAny(s, "./")
+	if i >= 0 && s[i] == '.' {
+		return s[:i]
+	}
+	return s
+}
+
+func basename(s string) string {
+	return s[strings.LastIndexByte(s, '/')+1:]
+}
+
+// dirname is POSIX dirname, as Perl's File::Basename gives it to parallel.
+func dirname(s string) string {
+	if s == "" {
+		return "."
+	}
+	t := strings.TrimRight(s, "/")
+	if t == "" {
+		return "/"
+	}
+	i := strings.LastIndexByte(t, '/')
+	if i < 0 {
+		return "."
+	}
+	d := strings.TrimRight(t[:i], "/")
+	if d == "" {
+		return "/"
+	}
+	return d
+}
