@@ -65,9 +65,7 @@ func ParseTemplate(cmd string) (*Template, error) {
 		}
 		flush()
 		t.parts = append(t.parts, p)
-		if p.kind == 'a' || p.kind == 'p' {
-			t.usesArgs = true
-		}
+		t.usesArgs = true // any replacement string, {#} included, stops the appending
 		i += end + 1
 	}
 	flush()
@@ -124,11 +122,9 @@ func (t *Template) Expand(args []string, seq, slot int) string {
 				b.WriteString(Quote(modify(a, p.mod)))
 			}
 		case 'p':
-			v := ""
-			if p.pos <= len(args) {
-				v = args[p.pos-1]
+			if p.pos <= len(args) { // a missing argument is nothing, not ''
+				b.WriteString(Quote(modify(args[p.pos-1], p.mod)))
 			}
-			b.WriteString(Quote(modify(v, p.mod)))
 		}
 	}
 	return b.String()

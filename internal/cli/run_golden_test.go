@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata goldens from GNU parallel (must be installed)")
+
+// parallelCases are crew run invocations whose output must equal GNU
+// parallel's. Each is run as `parallel ARGS` to record the golden, and as
+// `crew run ARGS` in the test.
+var parallelCases = [][]string{
+	{"--dry-run", "echo", ":::", "a b", "it's", "$x", `a"b`, `back\slash`, "*", "new\nline", "ünï", "", "plain-1.2_x/y", "a,b", "a=b", "''", "'x", "x y z", "-n", "tab\there"},
+	{"--dry-run", "echo", "{}", "{.}", "{/}", "{//}", "{/.}", "{#}", ":::", "dir/sub/file.tar.gz", ".bashrc", "dir.d/file", "a.b.c", "/abs/x.y", "file", "dir/", "/", ""},
+	{"--dry-run", "echo", "{1}", "{2}", "{2.}", "{1/}", "{2//}", ":::", "a", "b", ":::", "x.txt", "y/z.txt"},
+	{"--dry-run", "echo", "{1}", "{3}", ":::", "a", ":::", "b", ":::", "c"},
+	{"--dry-run", "-n", "2", "echo", ":::", "1", "2", "3", "4", "5"},
+	{"--dry-run", "-N", "2", "echo", "{1}-{2}", ":::", "1", "2", "3", "4", "5"},
+	{"--dry-run", "echo", "x{}y", "{abc}", "{}{}", ":::", "a b"},
+	{"--dry-run", "echo {} | tr a b", ":::", "x y"},
+	{"--dry-run", "-q", "echo", "a b", ":::", "x y"},
+	{"--dry-run", "echo", "a b", ":::", "x y"},
+	{"-k", "echo", "{1}", "{2}", ":::", "a", "b", ":::", "1", "2"},
+	{"-k", "--tag", "echo", ":::", "a", "b", ":::", "x", "y"},
+	{"-k", "-j", "3", "echo", "job", "{#}", ":::", "a", "b", "c", "d", "e", "f", "g"},
+	{"-k", "sh", "-c", "echo out {}; echo err {} >&2", ":::", "1", "2"},
+	{"-k", "echo", "{}", ":::", "q r", "$HOME", "`date`", "a;b", "a|b", "a&b", "*"},
+}
+
+func goldenPath() string { return filepath.Join("testdata", "parallel-golden.txt") }
+
+func recordCase(args []string) string {
+	var b strings.Builder
+	b.WriteString("### " + strings.Join(quoteAll(args), " ") + "\n")
+	return b.String()
+}
+
+func quoteAll(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(a, "\\", `\\`), "\n", `\n`)
+		out[i] = "[" + out[i] + "]"
+	}
+	return out
+}
+
+// TestRunMatchesGNUParallel compares crew run with goldens recorded from
+// GNU parallel (go test ./internal/cli -run GNUParallel -update to record
+// them again). When parallel is installed, it also compares live.
+func TestRunMatchesGNUParallel(t *testing.T) {
+	if *update {
+		var b bytes.Buffer
+		for _, args := range parallelCases {
+			out, err := exec.Command("parallel", args...).Output()
+			if err != nil {
+				t.Fatalf("parallel %q: %v\n%s", args, err, out)
+			}
+			b.WriteString(recordCase(args))
+			b.Write(out)
+		}
+		if err := os.WriteFile(goldenPath(), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(goldenPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, chunk := range strings.Split(string(golden), "### ")[1:] {
+		head, body, _ := strings.Cut(chunk, "\n")
+		want[head] = body
+	}
+	_, liveErr := exec.LookPath("parallel")
+	for _, args := range parallelCases {
+		key := strings.TrimSuffix(strings.TrimPrefix(recordCase(args), "### "), "\n")
+		code, out, stderr := runCLI(t, "", append([]string{"run"}, args...)...)
+		if code != 0 {
+			t.Errorf("crew run %q: exit %d: %s", args, code, stderr)
+			continue
+		}
+		if w, ok := want[key]; !ok {
+			t.Errorf("no golden for %q: run with -update", args)
+		} else if out != w {
+			t.Errorf("crew run %q:\n%s\nGNU parallel (golden):\n%s", args, out, w)
+		}
+		if liveErr == nil {
+			live, _ := exec.Command("parallel", args...).Output()
+			if string(live) != out {
+				t.Errorf("crew run %q differs from the installed GNU parallel:\n%s\nparallel:\n%s", args, out, live)
+			}
+		}
+	}
+}

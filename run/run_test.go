@@ -1,0 +1,355 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("RUN_TEST_CHILD") != "" {
+		childMain()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func runOpts(t *testing.T, o Options) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	o.Stdout, o.Stderr = &out, &errb
+	err := Run(t.Context(), o)
+	return out.String(), errb.String(), err
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "''", "abc": "abc", "a b": "'a b'", "it's": `'it'"'"'s'`, "''": `"'"''"'"`, "'x": `"'"'x'`,
+		"-n": "-n", "a/b.c+d_e": "a/b.c+d_e", "$x": "'$x'", "ü": "'ü'",
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzQuote checks that a shell reads every quoted string back unchanged.
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{"", "a b", "it's", "$HOME", "`x`", "a\nb", "\\", "'\"'"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsRune(s, 0) {
+			return // not representable in a command line
+		}
+		out, err := exec.Command("/bin/sh", "-c", "printf %s "+Quote(s)).Output()
+		if err != nil || string(out) != s {
+			t.Fatalf("sh read Quote(%q) = %s back as %q (%v)", s, Quote(s), out, err)
+		}
+		if words, ok := splitWords("printf %s " + Quote(s)); ok && (len(words) != 3 || words[2] != s) {
+			t.Fatalf("splitWords disagrees with sh on %q: %q", Quote(s), words)
+		}
+	})
+}
+
+// FuzzTemplate: parsing never fails except for {= =}, and expanding
+// never panics, whatever the command and arguments.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"echo {}", "{1.} {2//} {#}{%}", "{", "}{", "{{}}", "x{/.}y", "{=1=}", "{99999999999999999999}"} {
+		f.Add(s, "a b", "c/d.e")
+	}
+	f.Fuzz(func(t *testing.T, cmd, a, b string) {
+		tmpl, err := ParseTemplate(cmd)
+		if err != nil {
+			if !errors.Is(err, ErrPerlExpression) {
+				t.Fatalf("ParseTemplate(%q): %v", cmd, err)
+			}
+			return
+		}
+		tmpl.Expand([]string{a, b}, 1, 1)
+		tmpl.Expand(nil, 2, 2)
+	})
+}
+
+func TestSplitWords(t *testing.T) {
+	for line, want := range map[string][]string{
+		"echo 'a b' c":       {"echo", "a b", "c"},
+		`echo 'it'"'"'s'`:    {"echo", "it's"},
+		"true":               {"true"},
+		"gzip -9 'a b.txt'":  {"gzip", "-9", "a b.txt"},
+		"echo '' x":          {"echo", "", "x"},
+		"echo a | tr a b":    nil,
+		"echo $HOME":         nil,
+		"cd /tmp":            nil,
+		"X=1 env":            nil,
+		"echo a; echo b":     nil,
+		`echo "$x"`:          nil,
+		"echo 'unterminated": nil,
+		"echo *":             nil,
+	} {
+		got, ok := splitWords(line)
+		if (want == nil) == ok || !slices.Equal(got, want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", line, got, ok, want)
+		}
+	}
+}
+
+func TestJobLogAndResume(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "jobs.tsv")
+	o := Options{Command: []string{"exit {}"}, Sources: []Source{Args("0", "3", "0", "5")}, Jobs: 2, JobLog: log}
+	_, _, err := runOpts(t, o)
+	var fe *FailedError
+	if !errors.As(err, &fe) || fe.Failed != 2 || fe.ExitStatus() != 2 {
+		t.Fatalf("err = %v, want 2 failed jobs", err)
+	}
+	b, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != strings.TrimSpace(jobLogHeader) || len(lines) != 5 {
+		t.Fatalf("joblog:\n%s", b)
+	}
+	lineRE := regexp.MustCompile(`^\d+\t:\t\d+\.\d{3}\t +\d+\.\d{3}\t0\t0\t-?\d+\t\d+\texit \d$`)
+	for _, l := range lines[1:] {
+		if !lineRE.MatchString(l) {
+			t.Errorf("joblog line %q is not in GNU parallel's format", l)
+		}
+	}
+	// --resume runs nothing more; --resume-failed reruns the two failures.
+	o.Resume = true
+	if _, _, err := runOpts(t, o); err != nil {
+		t.Errorf("--resume of a finished run: %v", err)
+	}
+	o.Resume, o.ResumeFailed = false, true
+	o.Command = []string{"echo rerun {}"}
+	out, _, err := runOpts(t, o)
+	if err != nil || strings.Count(out, "rerun") != 2 || !strings.Contains(out, "rerun 3") || !strings.Contains(out, "rerun 5") {
+		t.Errorf("--resume-failed: out %q, err %v; want jobs 3 and 5 rerun", out, err)
+	}
+}
+
+func TestTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child")
+	// The job starts a grandchild that would outlive a plain kill of the shell.
+	o := Options{Command: []string{fmt.Sprintf("sleep 60 & echo $! > %s; wait", pidFile)}, Sources: []Source{Args("x")}, Timeout: 300 * time.Millisecond}
+	start := time.Now()
+	_, stderr, err := runOpts(t, o)
+	var fe *FailedError
+	if !errors.As(err, &fe) || fe.Failed != 1 || !strings.Contains(stderr, "timed out") {
+		t.Fatalf("timed-out job: err %v, stderr %q", err, stderr)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("timeout took %v", d)
+	}
+	b, _ := os.ReadFile(pidFile)
+	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(10 * time.Second)
+	for child > 0 && syscall.Kill(child, 0) == nil && !isZombie(child) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job's child %d survived the timeout", child)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || strings.Contains(string(b), ") Z ")
+}
+
+func TestHaltAndOrder(t *testing.T) {
+	out, stderr, err := runOpts(t, Options{Command: []string{"echo {}; exit {}"}, Sources: []Source{Args("0", "3", "0", "4")}, Jobs: 1, Halt: Halt{Now: true, Count: 1}})
+	var he *HaltError
+	if !errors.As(err, &he) || he.Status != 3 || out != "0\n3\n" || !strings.Contains(stderr, "This job failed") {
+		t.Errorf("--halt now,fail=1: out %q err %v stderr %q", out, err, stderr)
+	}
+	out, _, err = runOpts(t, Options{Command: []string{"sleep 0.{}; echo {}"}, Sources: []Source{Args("3", "1", "2")}, Jobs: 3, KeepOrder: true})
+	if err != nil || out != "3\n1\n2\n" {
+		t.Errorf("-k: %q, %v", out, err)
+	}
+	out, _, err = runOpts(t, Options{Command: []string{"sleep 0.{}; echo {}"}, Sources: []Source{Args("3", "1")}, Jobs: 2})
+	if err != nil || out != "1\n3\n" {
+		t.Errorf("without -k output comes as jobs finish: %q, %v", out, err)
+	}
+}
+
+func TestGroupedOutputDoesNotInterleave(t *testing.T) {
+	out, _, err := runOpts(t, Options{Command: []string{"for i in 1 2 3 4 5; do echo {}$i; sleep 0.01; done"}, Sources: []Source{Args("a", "b", "c")}, Jobs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := 0; i < len(lines); i += 5 {
+		for k := 1; k < 5; k++ {
+			if lines[i+k][0] != lines[i][0] {
+				t.Fatalf("jobs' output interleaved:\n%s", out)
+			}
+		}
+	}
+}
+
+func TestLineBufferAndStdin(t *testing.T) {
+	out, _, err := runOpts(t, Options{Command: []string{"echo"}, Stdin: strings.NewReader("x\ny\n"), LineBuffer: true, Tag: true})
+	if err != nil || !strings.Contains(out, "x\tx\n") || !strings.Contains(out, "y\ty\n") {
+		t.Errorf("--line-buffer --tag from stdin: %q, %v", out, err)
+	}
+	out, _, err = runOpts(t, Options{Command: []string{"wc", "-l"}, Pipe: true, BlockSize: 6, Stdin: strings.NewReader("1\n2\n3\n4\n5\n"), KeepOrder: true})
+	if err != nil || strings.Fields(out)[0] != "3" || len(strings.Fields(out)) != 2 {
+		t.Errorf("--pipe --block 6: %q, %v", out, err)
+	}
+	out, _, err = runOpts(t, Options{Command: []string{"echo"}, Null: true, Stdin: strings.NewReader("a b\x00c\nd\x00"), KeepOrder: true})
+	if err != nil || out != "a b\nc\nd\n" {
+		t.Errorf("--null: %q, %v", out, err)
+	}
+}
+
+func TestResultsStayInsideDir(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runOpts(t, Options{Command: []string{"echo"}, Sources: []Source{Args("../../escape", "/etc/passwd")}, Results: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, arg := range []string{"../../escape", "/etc/passwd"} {
+		b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(seq+1), "stdout"))
+		if err != nil || string(b) != arg+"\n" {
+			t.Errorf("results of job %d: %q, %v", seq+1, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(dir)), "escape")); err == nil {
+		t.Error("a result was written outside the results directory")
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	for _, o := range []Options{
+		{Command: nil},
+		{Command: []string{"echo", "{=1=}"}},
+		{Command: []string{"echo"}, ColSep: "("},
+		{Command: []string{"echo"}, JobLog: "/nonexistent/dir/log"},
+	} {
+		if _, _, err := runOpts(t, o); err == nil {
+			t.Errorf("Run(%+v) accepted bad options", o)
+		}
+	}
+	for _, h := range []string{"sometimes", "now,fail=x", "now,fail=0", "soon,success=200%", "now,done=1", "now"} {
+		if _, err := ParseHalt(h); err == nil {
+			t.Errorf("ParseHalt(%q) accepted it", h)
+		}
+	}
+}
+
+func TestMissingInputFile(t *testing.T) {
+	_, _, err := runOpts(t, Options{Command: []string{"echo"}, Sources: []Source{File(filepath.Join(t.TempDir(), "nope"))}})
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing :::: file: err = %v", err)
+	}
+}
+
+// TestKillAndResume kills a run with SIGKILL midway and resumes it: every
+// job runs to completion exactly once, except at most those in flight at
+// the kill, and the joblog records every finished job.
+func TestKillAndResume(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "jobs.tsv")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(exe)
+	child.Env = append(os.Environ(), "RUN_TEST_CHILD=1", "RUN_DIR="+dir, "RUN_LOG="+log)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until some jobs have finished, then kill crew's process.
+	deadline := time.Now().Add(30 * time.Second)
+	for countDone(dir) < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("jobs did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	logged := loggedSeqs(t, log)
+	for _, seq := range logged {
+		if _, err := os.Stat(filepath.Join(dir, "done-"+strconv.Itoa(seq))); err != nil {
+			t.Errorf("joblog has job %d, which never finished", seq)
+		}
+	}
+	// Resume: the rest run, nothing logged runs again.
+	var out bytes.Buffer
+	err = Run(context.Background(), Options{Command: childCommand(dir), Sources: []Source{Args(childInputs()...)}, Jobs: 2, JobLog: log, Resume: true, Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out.String())
+	}
+	for i := 1; i <= 40; i++ {
+		runs := countRuns(dir, i)
+		if runs < 1 {
+			t.Errorf("job %d never ran", i)
+		}
+		if slices.Contains(logged, i) && runs != 1 {
+			t.Errorf("job %d was logged before the kill but ran %d times", i, runs)
+		}
+	}
+	if n := len(loggedSeqs(t, log)); n != 40 {
+		t.Errorf("joblog has %d jobs after the resume, want 40", n)
+	}
+}
+
+func childInputs() []string {
+	var in []string
+	for i := 1; i <= 40; i++ {
+		in = append(in, strconv.Itoa(i))
+	}
+	return in
+}
+
+// childCommand records a start, works a little, and marks the job done.
+func childCommand(dir string) []string {
+	return []string{fmt.Sprintf("echo x >> %s/runs-{}; sleep 0.05; touch %s/done-{}", dir, dir)}
+}
+
+func childMain() {
+	dir, log := os.Getenv("RUN_DIR"), os.Getenv("RUN_LOG")
+	err := Run(context.Background(), Options{Command: childCommand(dir), Sources: []Source{Args(childInputs()...)}, Jobs: 2, JobLog: log, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func countDone(dir string) int {
+	m, _ := filepath.Glob(filepath.Join(dir, "done-*"))
+	return len(m)
+}
+
+func countRuns(dir string, seq int) int {
+	b, _ := os.ReadFile(filepath.Join(dir, "runs-"+strconv.Itoa(seq)))
+	return strings.Count(string(b), "x")
+}
+
+func loggedSeqs(t *testing.T, log string) []int {
+	done := map[int]bool{}
+	if err := readJobLog(log, false, done); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int
+	for s := range done {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+	return seqs
+}
