@@ -334,13 +334,22 @@ func (r *runner) run(ctx context.Context) error {
 		defer close(todo)
 		feedErr = r.feed(ctx, todo, stopFeeding, finished)
 	})
+	// A worker waits for the collector to handle its job before taking
+	// another, so that a --halt decided on that job stops the next start.
+	var halted atomic.Bool
+	acks := make([]chan struct{}, r.o.Jobs+1)
 	var workers sync.WaitGroup
 	for slot := 1; slot <= r.o.Jobs; slot++ {
+		acks[slot] = make(chan struct{})
 		workers.Go(func() {
 			for j := range todo {
+				if halted.Load() {
+					continue // drain: the feeder stops soon
+				}
 				j.slot = slot
 				r.execute(ctx, j)
 				finished <- j
+				<-acks[slot]
 			}
 		})
 	}
@@ -381,12 +390,14 @@ func (r *runner) run(ctx context.Context) error {
 				halt = r.checkHalt(j)
 				if halt != nil && !stopped {
 					stopped = true
+					halted.Store(true)
 					close(stopFeeding)
 					if r.o.Halt.Now {
 						cancel()
 					}
 				}
 			}
+			acks[j.slot] <- struct{}{}
 		}
 		for r.o.KeepOrder {
 			h, ok := held[next]
