@@ -18,7 +18,13 @@ import (
 // processes running the crew binary know them.
 var (
 	sumPrimesTask = crew.Register("bench.sum-primes", func(_ context.Context, r Span) (uint64, error) {
-		return primes.SumTrialRange(r.Lo, r.Hi)
+		var s uint64
+		for n := r.Lo; n < r.Hi; n += r.Step {
+			if primes.IsPrime6k(n) {
+				s += n
+			}
+		}
+		return s, nil
 	})
 	isPrimeTask = crew.Register("bench.is-prime", func(_ context.Context, n uint64) (bool, error) {
 		return primes.IsPrimeTrial(n), nil
@@ -46,10 +52,11 @@ var (
 	})
 )
 
-// Span is a half-open range of integers [Lo, Hi).
+// Span is every Step-th integer of [Lo, Hi), starting at Lo.
 type Span struct {
-	Lo uint64 `json:"lo"`
-	Hi uint64 `json:"hi"`
+	Lo   uint64 `json:"lo"`
+	Hi   uint64 `json:"hi"`
+	Step uint64 `json:"step"`
 }
 
 // Divisors asks whether N has a divisor in [Lo, Hi).
@@ -65,7 +72,7 @@ const (
 	screenLimit = 1 << 16
 	// divisorChunk is how many candidate divisors one task tries after the
 	// screen, so that a few big primes spread over all workers.
-	divisorChunk = 1 << 20
+	divisorChunk = 1 << 22
 )
 
 // parallelIsPrime tests numbers by trial division in two rounds: every
@@ -154,9 +161,10 @@ type experiment struct {
 	counter bool
 }
 
-// chunk is how many numbers one sum-of-primes task tests: small enough
-// that the three unequal sums spread evenly over the workers.
-const chunk = 50_000
+// strides is how many tasks each sum of primes is split into. Task i of a
+// sum tests every strides-th number from 2+i, so the tasks of one sum cost
+// the same; few tasks keep per-task overhead low, even for processes.
+const strides = 12
 
 func experiments(cfg Config) []experiment {
 	sums := []uint64{1_000_000, 2_000_000, 3_000_000}
@@ -170,10 +178,10 @@ func experiments(cfg Config) []experiment {
 		tiny = 10_000
 	}
 	var spans []Span
-	var owner []int // spans[i] adds to the sum of sums[owner[i]]
-	for i, n := range sums {
-		for lo := uint64(2); lo <= n; lo += chunk {
-			spans = append(spans, Span{lo, min(lo+chunk, n+1)})
+	var owner []int                       // spans[i] adds to the sum of sums[owner[i]]
+	for i := len(sums) - 1; i >= 0; i-- { // the costliest sum first, for balance
+		for k := range uint64(strides) {
+			spans = append(spans, Span{2 + k, sums[i] + 1, strides})
 			owner = append(owner, i)
 		}
 	}
@@ -181,10 +189,18 @@ func experiments(cfg Config) []experiment {
 	return []experiment{
 		{
 			name:  "sum-primes",
-			title: fmt.Sprintf("CPU: sum of primes ≤ %s (trial division by 6k±1, %d chunks)", list(sums), len(spans)),
+			title: fmt.Sprintf("CPU: sum of primes ≤ %s (trial division by 6k±1, %d equal tasks per sum)", list(sums), strides),
 			seed:  "003: threads then Pool(2).map over the three sums",
 			seq: func(ctx context.Context) (any, error) {
-				return collect(ctx, len(sums), spans, owner, func(s Span) (uint64, error) { return sumPrimesTask.Call(ctx, s) })
+				out := make([]uint64, len(sums))
+				for _, n := range sums { // the tutorials' loop, one sum at a time
+					v, err := primes.SumTrial(n)
+					if err != nil {
+						return nil, err
+					}
+					out[slices.Index(sums, n)] = v
+				}
+				return out, nil
 			},
 			par: func(ctx context.Context, ex crew.Executor, workers int) (any, error) {
 				out := make([]uint64, len(sums))
@@ -197,7 +213,7 @@ func experiments(cfg Config) []experiment {
 				return out, nil
 			},
 			python: "sum-primes",
-			params: map[string]any{"sums": sums, "chunk": chunk},
+			params: map[string]any{"sums": sums, "strides": strides},
 		},
 		{
 			name:  "is-prime",
@@ -316,22 +332,6 @@ func ioExperiment(cfg Config) experiment {
 			return float64(rounds) * cfg.Latency.Seconds()
 		},
 	}
-}
-
-// collect runs fn over spans in order and adds each result to its owner's sum.
-func collect(ctx context.Context, n int, spans []Span, owner []int, fn func(Span) (uint64, error)) ([]uint64, error) {
-	out := make([]uint64, n)
-	for i, s := range spans {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		v, err := fn(s)
-		if err != nil {
-			return nil, err
-		}
-		out[owner[i]] += v
-	}
-	return out, nil
 }
 
 func ints(n int) func(func(int) bool) {

@@ -31,8 +31,8 @@ def is_prime_6k(n):
 
 
 def sum_primes_span(span):
-    lo, hi = span
-    return sum(n for n in range(lo, hi) if is_prime_6k(n))
+    lo, hi, step = span
+    return sum(n for n in range(lo, hi, step) if is_prime_6k(n))
 
 
 def is_prime_trial(n):
@@ -169,9 +169,10 @@ def main():
     start = time.perf_counter()
     if name == "sum-primes":
         spans, owner = [], []
-        for i, n in enumerate(params["sums"]):
-            for lo in range(2, n + 1, params["chunk"]):
-                spans.append((lo, min(lo + params["chunk"], n + 1)))
+        k = params["strides"]
+        for i in reversed(range(len(params["sums"]))):  # the costliest sum first
+            for j in range(k):
+                spans.append((2 + j, params["sums"][i] + 1, k))
                 owner.append(i)
         sums = [0] * len(params["sums"])
         for i, v in enumerate(run_map(sum_primes_span, spans, mode, workers)):
