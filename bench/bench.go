@@ -79,7 +79,7 @@ func (c *Config) setDefaults() error {
 	if c.Pages == 0 {
 		c.Pages = 160
 		if c.Quick {
-			c.Pages = 32
+			c.Pages = 16
 		}
 	}
 	if c.Latency == 0 {

@@ -174,7 +174,7 @@ func experiments(cfg Config) []experiment {
 	if cfg.Quick {
 		sums = []uint64{100_000, 200_000, 300_000}
 		checks = append(seedPrimes[:7:7], 999_999_999_989) // a prime near 1e12
-		squares = 1_000_000
+		squares = 500_000
 		tiny = 10_000
 	}
 	var spans []Span

@@ -31,6 +31,7 @@ type trial struct {
 	check  any
 	err    error
 	before func() // progress
+	once   bool   // run in the first round only
 }
 
 // rounds times trials in interleaved rounds — every trial once per round —
@@ -46,7 +47,7 @@ func rounds(ctx context.Context, trials []*trial, warm bool, maxReps int, budget
 	}
 	for rep := range max(1, maxReps) {
 		for _, t := range trials {
-			if t.err != nil || (rep > 0 && t.total >= budget) {
+			if t.err != nil || (rep > 0 && (t.once || t.total >= budget)) {
 				continue
 			}
 			if err := ctx.Err(); err != nil {

@@ -79,7 +79,7 @@ func pythonTrials(cfg Config, e experiment) (pyTrials, func(), error) {
 	}
 	for _, c := range configs {
 		out.rows = append(out.rows, Row{Lang: LangPython, Mode: c.mode, Workers: c.workers})
-		out.trials = append(out.trials, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
+		out.trials = append(out.trials, &trial{once: cfg.Quick, fn: func(ctx context.Context) (any, time.Duration, error) {
 			// Python reports the time of the work itself, without the
 			// interpreter's start-up.
 			cmd := exec.CommandContext(ctx, cfg.Python, script, e.python, c.mode, strconv.Itoa(c.workers), string(params))
