@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -50,7 +51,7 @@ const runExamples = `  crew run gzip -9 ::: *.log
   seq 1000000 | crew run --pipe --block 1M wc -l`
 
 func newRunCommand(s Streams) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:                "run [options] COMMAND [ARGS...] [::: VALUES...] [:::: FILES...]",
 		Short:              "Run a command for each input, in parallel (GNU parallel syntax)",
 		Long:               runLong,
@@ -68,6 +69,12 @@ func newRunCommand(s Streams) *cobra.Command {
 			return runRun(cmd.Context(), s, args)
 		},
 	}
+	cmd.SetHelpFunc(func(cmd *cobra.Command, _ []string) {
+		var f runFlags
+		fmt.Fprintf(cmd.OutOrStdout(), "%s\n\nUsage:\n  crew %s\n\nOptions:\n%s\nExamples:\n%s\n",
+			cmd.Long, cmd.Use, f.set().FlagUsages(), cmd.Example)
+	})
+	return cmd
 }
 
 // runUsage wraps a usage error in GNU parallel's exit status 255.
@@ -75,75 +82,84 @@ func runUsage(format string, args ...any) error {
 	return exitStatus{code: 255, err: fmt.Errorf(format, args...)}
 }
 
-func runRun(ctx context.Context, s Streams, args []string) error {
+// runFlags are crew run's options, parsed by hand because GNU parallel's
+// syntax (options, then a command, then ::: groups) is not cobra's.
+type runFlags struct {
+	jobs                                          string
+	keep, lineBuf, tag, dry, null, quote          bool
+	argFiles                                      []string
+	colsep, joblog, timeout, halt, delay, results string
+	maxArgs, maxReplace, retries                  int
+	resume, resumeFailed, pipe, bar, eta          bool
+	block                                         string
+}
+
+func (f *runFlags) set() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("crew run", pflag.ContinueOnError)
 	fs.SetInterspersed(false)
-	fs.SetOutput(&strings.Builder{})
-	var (
-		jobs                                          string
-		keep, lineBuf, tag, dry, null, quote          bool
-		argFiles                                      []string
-		colsep, joblog, timeout, halt, delay, results string
-		maxArgs, maxReplace, retries                  int
-		resume, resumeFailed, pipe, bar, eta          bool
-		block                                         string
-	)
-	fs.StringVarP(&jobs, "jobs", "j", "100%", "jobs at once: N, 0 (many), N% of CPUs, +N or -N CPUs")
-	fs.BoolVarP(&keep, "keep-order", "k", false, "print output in input order")
-	fs.BoolVar(&lineBuf, "line-buffer", false, "print output line by line as it comes")
-	fs.BoolVar(&lineBuf, "lb", false, "same as --line-buffer")
-	fs.BoolVar(&tag, "tag", false, "prefix output lines with the arguments")
-	fs.BoolVar(&dry, "dry-run", false, "print the commands, run nothing")
-	fs.StringArrayVarP(&argFiles, "arg-file", "a", nil, "read arguments from FILE (repeatable)")
-	fs.BoolVarP(&null, "null", "0", false, "records end with NUL, not newline")
-	fs.StringVarP(&colsep, "colsep", "C", "", "split records into columns {1} {2} ... by this regexp")
-	fs.IntVarP(&maxArgs, "max-args", "n", 0, "arguments per job")
-	fs.IntVarP(&maxReplace, "max-replace-args", "N", 0, "arguments per job, as {1} {2} ...")
-	fs.BoolVarP(&quote, "quote", "q", false, "quote the command, for commands with their own quoting")
-	fs.StringVar(&joblog, "joblog", "", "log each job to FILE in GNU parallel's format")
-	fs.BoolVar(&resume, "resume", false, "skip jobs already in --joblog")
-	fs.BoolVar(&resumeFailed, "resume-failed", false, "skip jobs in --joblog that succeeded; rerun failed ones")
-	fs.IntVar(&retries, "retries", 0, "run a failing job up to N times")
-	fs.StringVar(&timeout, "timeout", "", "kill a job's process group after SECS seconds")
-	fs.StringVar(&halt, "halt", "never", "stop early: now|soon,fail|success=N or N%")
-	fs.StringVar(&delay, "delay", "", "wait SECS seconds between job starts")
-	fs.StringVar(&results, "results", "", "save each job's stdout and stderr under DIR")
-	fs.BoolVar(&pipe, "pipe", false, "split standard input into blocks, one per job's standard input")
-	fs.StringVar(&block, "block", "1M", "--pipe block size (k, M, G suffixes)")
-	fs.BoolVar(&bar, "bar", false, "show a progress bar on stderr")
-	fs.BoolVar(&eta, "eta", false, "show progress and the estimated time left on stderr")
+	fs.SetOutput(io.Discard)
+	fs.StringVarP(&f.jobs, "jobs", "j", "100%", "jobs at once: N, 0 (many), N% of CPUs, +N or -N CPUs")
+	fs.BoolVarP(&f.keep, "keep-order", "k", false, "print output in input order")
+	fs.BoolVar(&f.lineBuf, "line-buffer", false, "print output line by line as it comes")
+	fs.BoolVar(&f.lineBuf, "lb", false, "same as --line-buffer")
+	fs.BoolVar(&f.tag, "tag", false, "prefix output lines with the arguments")
+	fs.BoolVar(&f.dry, "dry-run", false, "print the commands, run nothing")
+	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read arguments from FILE (repeatable)")
+	fs.BoolVarP(&f.null, "null", "0", false, "records end with NUL, not newline")
+	fs.StringVarP(&f.colsep, "colsep", "C", "", "split records into columns {1} {2} ... by this regexp")
+	fs.IntVarP(&f.maxArgs, "max-args", "n", 0, "arguments per job")
+	fs.IntVarP(&f.maxReplace, "max-replace-args", "N", 0, "arguments per job, as {1} {2} ...")
+	fs.BoolVarP(&f.quote, "quote", "q", false, "quote the command, for commands with their own quoting")
+	fs.StringVar(&f.joblog, "joblog", "", "log each job to FILE in GNU parallel's format")
+	fs.BoolVar(&f.resume, "resume", false, "skip jobs already in --joblog")
+	fs.BoolVar(&f.resumeFailed, "resume-failed", false, "skip jobs in --joblog that succeeded; rerun failed ones")
+	fs.IntVar(&f.retries, "retries", 0, "run a failing job up to N times")
+	fs.StringVar(&f.timeout, "timeout", "", "kill a job's process group after SECS seconds")
+	fs.StringVar(&f.halt, "halt", "never", "stop early: now|soon,fail|success=N or N%")
+	fs.StringVar(&f.delay, "delay", "", "wait SECS seconds between job starts")
+	fs.StringVar(&f.results, "results", "", "save each job's stdout and stderr under DIR")
+	fs.BoolVar(&f.pipe, "pipe", false, "split standard input into blocks, one per job's standard input")
+	fs.StringVar(&f.block, "block", "1M", "--pipe block size (k, M, G suffixes)")
+	fs.BoolVar(&f.bar, "bar", false, "show a progress bar on stderr")
+	fs.BoolVar(&f.eta, "eta", false, "show progress and the estimated time left on stderr")
+	return fs
+}
+
+func runRun(ctx context.Context, s Streams, args []string) error {
+	var f runFlags
+	fs := f.set()
 	if err := fs.Parse(args); err != nil {
 		return runUsage("%v (see crew run --help)", err)
 	}
 	rest := fs.Args()
 	o := run.Options{
-		KeepOrder: keep, LineBuffer: lineBuf, Tag: tag, DryRun: dry, Null: null, ColSep: colsep,
-		QuoteCommand: quote, JobLog: joblog, Resume: resume, ResumeFailed: resumeFailed,
-		Retries: retries, Results: results, Pipe: pipe,
+		KeepOrder: f.keep, LineBuffer: f.lineBuf, Tag: f.tag, DryRun: f.dry, Null: f.null, ColSep: f.colsep,
+		QuoteCommand: f.quote, JobLog: f.joblog, Resume: f.resume, ResumeFailed: f.resumeFailed,
+		Retries: f.retries, Results: f.results, Pipe: f.pipe,
 		Stdin: s.In, Stdout: s.Out, Stderr: s.Err,
 	}
 	var err error
-	if o.Jobs, err = parseJobs(jobs); err != nil {
-		return runUsage("-j %q: %v", jobs, err)
+	if o.Jobs, err = parseJobs(f.jobs); err != nil {
+		return runUsage("-j %q: %v", f.jobs, err)
 	}
-	o.MaxArgs = max(maxArgs, maxReplace)
-	if maxArgs < 0 || maxReplace < 0 || retries < 0 {
-		return runUsage("-n, -N and --retries must not be negative")
+	o.MaxArgs = max(f.maxArgs, f.maxReplace)
+	if f.maxArgs < 0 || f.maxReplace < 0 || f.retries < 0 {
+		return runUsage("-n, -N and --f.retries must not be negative")
 	}
-	if o.Timeout, err = parseSeconds(timeout); err != nil {
-		return runUsage("--timeout %q: %v", timeout, err)
+	if o.Timeout, err = parseSeconds(f.timeout); err != nil {
+		return runUsage("--f.timeout %q: %v", f.timeout, err)
 	}
-	if o.Delay, err = parseSeconds(delay); err != nil {
-		return runUsage("--delay %q: %v", delay, err)
+	if o.Delay, err = parseSeconds(f.delay); err != nil {
+		return runUsage("--f.delay %q: %v", f.delay, err)
 	}
-	if o.Halt, err = run.ParseHalt(halt); err != nil {
+	if o.Halt, err = run.ParseHalt(f.halt); err != nil {
 		return runUsage("%v", err)
 	}
-	if o.BlockSize, err = parseSize(block); err != nil {
-		return runUsage("--block %q: %v", block, err)
+	if o.BlockSize, err = parseSize(f.block); err != nil {
+		return runUsage("--f.block %q: %v", f.block, err)
 	}
-	if (resume || resumeFailed) && joblog == "" {
-		return runUsage("--resume and --resume-failed need --joblog FILE")
+	if (f.resume || f.resumeFailed) && f.joblog == "" {
+		return runUsage("--f.resume and --f.resume-failed need --f.joblog FILE")
 	}
 	// The command runs up to the first ::: or ::::.
 	i := 0
@@ -173,24 +189,24 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		}
 		i = j
 	}
-	for _, f := range argFiles {
+	for _, f := range f.argFiles {
 		o.Sources = append(o.Sources, run.File(f))
 	}
-	if pipe && len(o.Sources) > 0 {
-		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources")
+	if f.pipe && len(o.Sources) > 0 {
+		return runUsage("--f.pipe reads standard input: it takes no ::: or :::: sources")
 	}
-	for _, src := range argFiles {
+	for _, src := range f.argFiles {
 		if src != "-" {
 			if _, err := os.Stat(src); err != nil {
 				return runUsage("-a %s: %v", src, err)
 			}
 		}
 	}
-	if bar || eta {
-		o.Progress = progressPrinter(s, eta)
+	if f.bar || f.eta {
+		o.Progress = progressPrinter(s, f.eta)
 	}
 	err = run.Run(ctx, o)
-	if bar || eta {
+	if f.bar || f.eta {
 		fmt.Fprintln(s.Err)
 	}
 	var failed *run.FailedError
