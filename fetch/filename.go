@@ -17,7 +17,7 @@ const maxNameLen = 200
 //
 //   - HOST is the URL's host[:port], lower-cased, escaped as below;
 //   - NAME is the escaped path without its leading "/" (the path "/" or ""
-//     becomes "%2F"), followed by "%3F" and the escaped raw query when
+//     becomes "%root", which no escaped path can equal), followed by "%3F" and the escaped raw query when
 //     there is one, so URLs that differ only in query get different files;
 //   - escaping keeps the bytes A–Z a–z 0–9 "-" "_" "." and writes every
 //     other byte, including "/" and "%", as %XX (upper-case hex), and a
@@ -29,12 +29,10 @@ const maxNameLen = 200
 // The result always satisfies filepath.IsLocal. The fragment is ignored.
 func FileName(u *url.URL) string {
 	host := escapeName(strings.ToLower(u.Host))
-	p := u.EscapedPath()
-	p = strings.TrimPrefix(p, "/")
-	if p == "" {
-		p = "/"
+	name := escapeName(strings.TrimPrefix(u.EscapedPath(), "/"))
+	if name == "" {
+		name = "%root" // escapeName never writes "%" before a non-hex digit
 	}
-	name := escapeName(p)
 	if u.RawQuery != "" || u.ForceQuery {
 		name += "%3F" + escapeName(u.RawQuery)
 	}
