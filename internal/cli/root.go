@@ -87,4 +87,5 @@ var subcommands = []func(Streams) *cobra.Command{
 	newBenchCommand,
 	newPrimesCommand,
 	newRunCommand,
+	newFetchCommand,
 }

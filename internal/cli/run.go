@@ -144,22 +144,24 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 	}
 	o.MaxArgs = max(f.maxArgs, f.maxReplace)
 	if f.maxArgs < 0 || f.maxReplace < 0 || f.retries < 0 {
-		return runUsage("-n, -N and --f.retries must not be negative")
+		return runUsage("-n, -N and --retries must not be negative")
 	}
 	if o.Timeout, err = parseSeconds(f.timeout); err != nil {
-		return runUsage("--f.timeout %q: %v", f.timeout, err)
+		return runUsage("--timeout %q: %v", f.timeout, err)
 	}
 	if o.Delay, err = parseSeconds(f.delay); err != nil {
-		return runUsage("--f.delay %q: %v", f.delay, err)
+		return runUsage("--delay %q: %v", f.delay, err)
 	}
 	if o.Halt, err = run.ParseHalt(f.halt); err != nil {
 		return runUsage("%v", err)
 	}
-	if o.BlockSize, err = parseSize(f.block); err != nil {
-		return runUsage("--f.block %q: %v", f.block, err)
+	block, err := parseSize(f.block)
+	if err != nil || block > 1<<30 {
+		return runUsage("--block %q: want a size up to 1G, like 512K or 1M", f.block)
 	}
+	o.BlockSize = int(block)
 	if (f.resume || f.resumeFailed) && f.joblog == "" {
-		return runUsage("--f.resume and --f.resume-failed need --f.joblog FILE")
+		return runUsage("--resume and --resume-failed need --joblog FILE")
 	}
 	// The command runs up to the first ::: or ::::.
 	i := 0
@@ -193,7 +195,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Sources = append(o.Sources, run.File(f))
 	}
 	if f.pipe && len(o.Sources) > 0 {
-		return runUsage("--f.pipe reads standard input: it takes no ::: or :::: sources")
+		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources")
 	}
 	for _, src := range f.argFiles {
 		if src != "-" {
@@ -263,23 +265,6 @@ func parseSeconds(s string) (time.Duration, error) {
 		return 0, errors.New("want a number of seconds ≥ 0")
 	}
 	return time.Duration(f * float64(time.Second)), nil
-}
-
-func parseSize(s string) (int, error) {
-	mult := 1
-	switch {
-	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, s[:len(s)-1]
-	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
-		mult, s = 1<<20, s[:len(s)-1]
-	case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
-		mult, s = 1<<30, s[:len(s)-1]
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > (1<<31)/mult {
-		return 0, errors.New("want a size like 512k, 1M or 2G")
-	}
-	return n * mult, nil
 }
 
 // progressPrinter draws --bar / --eta on stderr: one line rewritten in

@@ -98,3 +98,31 @@ func TestRunMatchesGNUParallel(t *testing.T) {
 		}
 	}
 }
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run", "--bogus", "echo"}, "unknown flag: --bogus"},
+		{[]string{"run", "-j", "x", "echo", ":::", "a"}, `-j "x"`},
+		{[]string{"run", "--timeout", "-1", "echo", ":::", "a"}, `--timeout "-1"`},
+		{[]string{"run", "--block", "huge", "--pipe", "wc"}, `--block "huge"`},
+		{[]string{"run", "--resume", "echo", ":::", "a"}, "--resume and --resume-failed need --joblog"},
+		{[]string{"run", "--halt", "sometimes", "echo", ":::", "a"}, "--halt"},
+		{[]string{"run", "echo", ":::"}, "::: with nothing after it"},
+		{[]string{"run", ":::", "a"}, "no command given"},
+		{[]string{"run", "--pipe", "wc", ":::", "a"}, "--pipe reads standard input"},
+		{[]string{"run", "echo", "{=1=}", ":::", "a"}, "perl expressions"},
+		{[]string{"run", "-a", "/nonexistent/file", "echo"}, "-a /nonexistent/file"},
+	} {
+		code, _, stderr := runCLI(t, "", tc.args...)
+		if code != 255 || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("crew %q: exit %d, stderr %q; want 255 mentioning %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+	code, _, _ := runCLI(t, "", "run", "exit {}", ":::", "0", "1", "2")
+	if code != 2 {
+		t.Errorf("two failed jobs: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/crewrun/crew/bench/fetch
+
+go 1.26.0

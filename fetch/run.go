@@ -1,0 +1,399 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// titleBytes is how much of an HTML body is kept for Title.
+const titleBytes = 64 << 10
+
+// Options configures Run.
+type Options struct {
+	Config // the HTTP client's settings
+
+	// Concurrency is the number of URLs fetched at once. Default 32.
+	Concurrency int
+	// Dir, if set, is where bodies are saved, under FileName(url). A body is
+	// written to NAME%part and renamed to NAME when complete; NAME%meta keeps
+	// its ETag and Last-Modified for resuming.
+	Dir string
+	// Continue resumes NAME%part files with a Range request (guarded by
+	// If-Range, so only when the server gave an ETag or Last-Modified) and skips
+	// complete files the server reports unchanged (ETag / Last-Modified, or
+	// an equal Content-Length).
+	Continue bool
+	// Progress, if set, is called (from several goroutines) with the bytes
+	// of body received since its last call.
+	Progress func(bytes int64)
+}
+
+// Result is the outcome of fetching one URL, as written in JSON Lines.
+type Result struct {
+	URL         string `json:"url"`
+	FinalURL    string `json:"final_url,omitempty"`
+	Status      int    `json:"status,omitempty"`
+	Bytes       int64  `json:"bytes"`
+	ElapsedMS   int64  `json:"elapsed_ms"`
+	Attempts    int    `json:"attempts"`
+	Title       string `json:"title,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	File        string `json:"file,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Skipped     bool   `json:"skipped,omitempty"` // complete file kept (Continue)
+	Line        int    `json:"line,omitempty"`    // input line, when known
+
+	Err error `json:"-"`
+}
+
+// Stats counts Run's outcomes.
+type Stats struct {
+	OK, Failed int
+	Bytes      int64
+}
+
+// Run fetches the URLs from inputs with opts.Concurrency workers and calls
+// emit with each result, one call at a time, in completion order. Bad
+// inputs are emitted as failed results without a request. Run returns when
+// all inputs are done, emit returns an error, or ctx is cancelled (in
+// which case in-flight downloads stop, their partial files stay resumable,
+// and ctx's error is returned).
+func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Result) error) (Stats, error) {
+	var st Stats
+	if opts.Concurrency < 0 {
+		return st, errors.New("fetch: negative concurrency")
+	}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 32
+	}
+	client, err := NewClient(opts.Config)
+	if err != nil {
+		return st, err
+	}
+	defer client.CloseIdleConnections()
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return st, fmt.Errorf("fetch: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		mu      sync.Mutex
+		emitErr error
+	)
+	report := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Err != nil {
+			r.Error = r.Err.Error()
+			st.Failed++
+		} else {
+			st.OK++
+		}
+		st.Bytes += r.Bytes
+		if emitErr != nil {
+			return
+		}
+		if err := emit(r); err != nil {
+			emitErr = err
+			cancel()
+		}
+	}
+
+	work := make(chan Input)
+	var wg sync.WaitGroup
+	for range opts.Concurrency {
+		wg.Go(func() {
+			for in := range work {
+				report(fetchOne(ctx, client, &opts, in))
+			}
+		})
+	}
+feed:
+	for in := range inputs {
+		if in.Err != nil {
+			report(Result{URL: in.URL, Line: in.Line, Err: in.Err})
+			continue
+		}
+		select {
+		case work <- in:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if emitErr != nil {
+		return st, emitErr
+	}
+	return st, ctx.Err()
+}
+
+func fetchOne(ctx context.Context, c *Client, opts *Options, in Input) Result {
+	start := time.Now()
+	r := Result{URL: in.URL, Line: in.Line}
+	err := download(ctx, c, opts, in.URL, &r)
+	r.ElapsedMS = time.Since(start).Milliseconds()
+	r.Err = err
+	if err != nil {
+		r.File = "" // nothing complete was saved
+	}
+	return r
+}
+
+// meta is what NAME%meta records about a download, to resume it or to
+// recognise it as complete.
+type meta struct {
+	URL          string `json:"url"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	Size         int64  `json:"size"` // expected total size, -1 unknown
+	Complete     bool   `json:"complete"`
+}
+
+func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *Result) error {
+	var final, part, metaPath string
+	var old meta
+	var have int64 // bytes already in the part file
+	header := http.Header{}
+	if opts.Dir != "" {
+		u, err := ParseURL(rawURL)
+		if err != nil {
+			return err
+		}
+		final = filepath.Join(opts.Dir, FileName(u))
+		part, metaPath = final+"%part", final+"%meta"
+		r.File = final
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return err
+		}
+		if opts.Continue {
+			if b, err := os.ReadFile(metaPath); err == nil {
+				_ = json.Unmarshal(b, &old)
+			}
+			if _, err := os.Stat(final); err == nil && old.Complete {
+				have = -1 // complete: ask whether it changed
+				setValidators(header, old, "If-None-Match", "If-Modified-Since")
+			} else if fi, err := os.Stat(part); err == nil && fi.Size() > 0 && (old.ETag != "" || old.LastModified != "") {
+				have = fi.Size()
+				header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+				setValidators(header, old, "If-Range", "If-Range")
+			}
+		}
+	}
+	resp, body, err := c.Open(ctx, rawURL, header)
+	r.Attempts, r.Status, r.FinalURL = resp.Attempts, resp.Status, resp.FinalURL
+	if body != nil {
+		defer body.Close()
+	}
+	if resp.Header != nil {
+		r.ContentType = resp.Header.Get("Content-Type")
+	}
+	if have == -1 {
+		if skip, serr := unchanged(resp, old, final); serr == nil && skip {
+			r.Skipped = true
+			r.Bytes, r.SHA256, r.Title, serr = describeFile(final, r.ContentType)
+			return serr
+		}
+		have = 0
+	}
+	if err != nil {
+		var se *StatusError
+		if have > 0 && errors.As(err, &se) && se.Code == http.StatusRequestedRangeNotSatisfiable {
+			// Part file no longer matches; start over next time.
+			os.Remove(part)
+		}
+		return err
+	}
+
+	h := sha256.New()
+	tb := &prefixBuffer{max: titleBytes}
+	var sink io.Writer = io.MultiWriter(h, tb)
+	var f *os.File
+	if opts.Dir != "" {
+		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: -1}
+		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if resp.Status == http.StatusPartialContent && have > 0 {
+			if err := hashFile(part, h, tb); err != nil {
+				return err
+			}
+			flags = os.O_WRONLY | os.O_APPEND
+			m.ETag, m.LastModified = old.ETag, old.LastModified
+			if total := contentRangeTotal(resp.Header.Get("Content-Range")); total >= 0 {
+				m.Size = total
+			}
+		} else {
+			have = 0
+			if cl := resp.Header.Get("Content-Length"); cl != "" {
+				m.Size, _ = strconv.ParseInt(cl, 10, 64)
+			}
+		}
+		if err := writeMeta(metaPath, m); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(part, flags, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sink = io.MultiWriter(f, h, tb)
+	}
+	n, err := io.Copy(sink, progressReader{body, opts.Progress})
+	r.Bytes = have + n
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) && part != "" {
+			f.Close()
+			os.Remove(part)
+			os.Remove(metaPath)
+		}
+		return fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	r.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if isHTML(r.ContentType, tb.Bytes()) {
+		r.Title = Title(tb.Bytes(), r.ContentType)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(part, final); err != nil {
+			return err
+		}
+		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: r.Bytes, Complete: true}
+		if resp.Status == http.StatusPartialContent {
+			m.ETag, m.LastModified = old.ETag, old.LastModified
+		}
+		if err := writeMeta(metaPath, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setValidators(h http.Header, m meta, etagHeader, dateHeader string) {
+	if m.ETag != "" {
+		h.Set(etagHeader, m.ETag)
+	} else if m.LastModified != "" {
+		h.Set(dateHeader, m.LastModified)
+	}
+}
+
+// unchanged reports whether a response to a conditional request shows the
+// complete file at path is still current.
+func unchanged(resp *Response, old meta, path string) (bool, error) {
+	if resp.Status == http.StatusNotModified {
+		return true, nil
+	}
+	if resp.Status != http.StatusOK {
+		return false, nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	same := (etag != "" && etag == old.ETag) || (etag == "" && lm != "" && lm == old.LastModified)
+	return same && resp.Header.Get("Content-Length") == strconv.FormatInt(fi.Size(), 10), nil
+}
+
+func describeFile(path, contentType string) (n int64, sum, title string, err error) {
+	h := sha256.New()
+	tb := &prefixBuffer{max: titleBytes}
+	if err := hashFile(path, h, tb); err != nil {
+		return 0, "", "", err
+	}
+	if isHTML(contentType, tb.Bytes()) {
+		title = Title(tb.Bytes(), contentType)
+	}
+	return tb.n, hex.EncodeToString(h.Sum(nil)), title, nil
+}
+
+func hashFile(path string, h hash.Hash, tb *prefixBuffer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.MultiWriter(h, tb), f)
+	return err
+}
+
+func writeMeta(path string, m meta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := path + "%tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// contentRangeTotal parses the total of "bytes a-b/total", or -1.
+func contentRangeTotal(v string) int64 {
+	_, total, ok := strings.Cut(v, "/")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func isHTML(contentType string, prefix []byte) bool {
+	if contentType == "" {
+		contentType = http.DetectContentType(prefix)
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+}
+
+// prefixBuffer keeps the first max bytes written to it and counts all.
+type prefixBuffer struct {
+	bytes.Buffer
+	max int
+	n   int64
+}
+
+func (p *prefixBuffer) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	if room := p.max - p.Buffer.Len(); room > 0 {
+		p.Buffer.Write(b[:min(room, len(b))])
+	}
+	return len(b), nil
+}
+
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 && p.fn != nil {
+		p.fn(int64(n))
+	}
+	return n, err
+}

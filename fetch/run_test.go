@@ -1,0 +1,292 @@
+package fetch_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crewrun/crew/fetch"
+)
+
+func inputs(urls ...string) []fetch.Input {
+	return slices.Collect(fetch.ReadInputs(strings.NewReader(strings.Join(urls, "\n"))))
+}
+
+func runAll(t *testing.T, ctx context.Context, opts fetch.Options, in []fetch.Input) (map[string]fetch.Result, error) {
+	t.Helper()
+	if opts.BackoffBase == 0 {
+		opts.BackoffBase, opts.BackoffMax = time.Millisecond, 5*time.Millisecond
+	}
+	got := map[string]fetch.Result{}
+	_, err := fetch.Run(ctx, opts, slices.Values(in), func(r fetch.Result) error {
+		got[r.URL] = r
+		return nil
+	})
+	return got, err
+}
+
+func TestReadInputs(t *testing.T) {
+	long := "http://example.com/" + strings.Repeat("a", fetch.MaxURLLength)
+	text := "# comment\n\nhttp://a.example/x\n  https://b.example/  \nnot a url\nftp://c.example/\n" + long + "\nhttp://%zz\n"
+	var got []string
+	for in := range fetch.ReadInputs(strings.NewReader(text)) {
+		s := in.URL
+		if in.Err != nil {
+			if !errors.Is(in.Err, fetch.ErrBadInput) {
+				t.Errorf("line %d: %v does not wrap ErrBadInput", in.Line, in.Err)
+			}
+			s = "bad"
+		}
+		got = append(got, s+"@"+string(rune('0'+in.Line)))
+	}
+	want := []string{"http://a.example/x@3", "https://b.example/@4", "bad@5", "bad@6", "bad@7", "bad@8"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestRunBadLinesDoNotStopOthers(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<title>ok</title>")) })
+	got, err := runAll(t, t.Context(), fetch.Options{}, inputs(srv.URL+"/1", "mailto:x@y", srv.URL+"/2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["mailto:x@y"].Line != 2 || got["mailto:x@y"].Error == "" {
+		t.Fatalf("results %+v", got)
+	}
+	for _, p := range []string{"/1", "/2"} {
+		r := got[srv.URL+p]
+		if r.Error != "" || r.Status != 200 || r.Title != "ok" || r.Bytes != 17 {
+			t.Errorf("%s: %+v", p, r)
+		}
+		sum := sha256.Sum256([]byte("<title>ok</title>"))
+		if r.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("sha256 %s", r.SHA256)
+		}
+	}
+}
+
+func TestRunDirPathTraversal(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(r.URL.RequestURI())) })
+	paths := []string{
+		"/../../etc/passwd", "/%2e%2e/%2e%2e/x", "/a/..%2f..%2fb", "/..", "/.hidden",
+		"/dir/", "/dir", "/x?q=1", "/x?q=2", "/x?q=../../y", "/", "/%00nul", "/a\\..\\b",
+	}
+	var urls []string
+	for _, p := range paths {
+		urls = append(urls, srv.URL+p)
+	}
+	dir := t.TempDir()
+	got, err := runAll(t, t.Context(), fetch.Options{Dir: dir}, inputs(urls...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, r := range got {
+		if r.Error != "" {
+			t.Errorf("%s: %s", r.URL, r.Error)
+			continue
+		}
+		rel, err := filepath.Rel(dir, r.File)
+		if err != nil || !filepath.IsLocal(rel) {
+			t.Errorf("%s saved outside dir: %s", r.URL, r.File)
+		}
+		if other, dup := files[r.File]; dup {
+			t.Errorf("%s and %s share file %s", r.URL, other, r.File)
+		}
+		files[r.File] = r.URL
+	}
+	// Nothing may appear in dir but the host directory.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || !entries[0].IsDir() {
+		t.Errorf("dir holds %v, want one host directory", entries)
+	}
+	if len(files) != len(got) {
+		t.Errorf("%d files for %d URLs", len(files), len(got))
+	}
+}
+
+// TestRunResumeAfterCut cuts the connection half-way, then resumes with
+// --continue: the second run must ask for the rest with Range and end with
+// the whole body; a third run must skip the complete file.
+func TestRunResumeAfterCut(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<14) // 256 KiB
+	var cut atomic.Bool
+	cut.Store(true)
+	var ranges []string
+	var mu sync.Mutex
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		if cut.Load() {
+			w.Header().Set("ETag", `"v1"`)
+			w.Header().Set("Content-Length", "262144")
+			w.Write(body[:100_000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // drop the connection mid-body
+		}
+		w.Header().Set("ETag", `"v1"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	})
+	dir := t.TempDir()
+	u := srv.URL + "/big.bin"
+	opts := fetch.Options{Dir: dir, Continue: true}
+
+	got, _ := runAll(t, t.Context(), opts, inputs(u))
+	if got[u].Error == "" {
+		t.Fatalf("first run should fail: %+v", got[u])
+	}
+	part := filepath.Join(dir, "127.0.0.1%3A"+strings.Split(srv.URL, ":")[2], "big.bin%part")
+	fi, err := os.Stat(part)
+	if err != nil || fi.Size() != 100_000 {
+		t.Fatalf("part file after cut: %v %v", fi, err)
+	}
+
+	cut.Store(false)
+	got, err = runAll(t, t.Context(), opts, inputs(u))
+	if err != nil || got[u].Error != "" {
+		t.Fatalf("resume: %v %+v", err, got[u])
+	}
+	sum := sha256.Sum256(body)
+	if r := got[u]; r.Status != 206 || r.Bytes != int64(len(body)) || r.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("resumed result %+v", r)
+	}
+	if b, _ := os.ReadFile(got[u].File); !bytes.Equal(b, body) {
+		t.Errorf("saved file differs from body")
+	}
+	if _, err := os.Stat(part); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("part file left behind: %v", err)
+	}
+
+	got, err = runAll(t, t.Context(), opts, inputs(u))
+	if err != nil || !got[u].Skipped || got[u].Status != 304 || got[u].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("third run should skip the complete file: %v %+v", err, got[u])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ranges) != 3 || ranges[0] != "" || ranges[1] != "bytes=100000-" {
+		t.Errorf("Range headers seen %q", ranges)
+	}
+}
+
+func TestRunMaxSizeRemovesPart(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(make([]byte, 1<<20)) })
+	dir := t.TempDir()
+	got, _ := runAll(t, t.Context(), fetch.Options{Dir: dir, Config: fetch.Config{MaxBodySize: 1000}}, inputs(srv.URL+"/huge"))
+	r := got[srv.URL+"/huge"]
+	if !strings.Contains(r.Error, fetch.ErrTooLarge.Error()) || r.File != "" {
+		t.Errorf("result %+v", r)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("files left: %q", left)
+	}
+}
+
+// TestRunCancel: cancelling stops in-flight downloads, every result
+// already emitted stands, and Run returns the context's error.
+func TestRunCancel(t *testing.T) {
+	started := make(chan struct{}, 64)
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fast" {
+			return
+		}
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	in := inputs(srv.URL+"/fast", srv.URL+"/slow1", srv.URL+"/slow2")
+	for i := range 50 {
+		in = append(in, fetch.Input{URL: srv.URL + "/more" + string(rune('a'+i%26))})
+	}
+	go func() {
+		<-started
+		<-started
+		cancel()
+	}()
+	var n int
+	_, err := fetch.Run(ctx, fetch.Options{Concurrency: 4, Dir: t.TempDir()}, slices.Values(in), func(r fetch.Result) error {
+		n++
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if n >= len(in) {
+		t.Errorf("all %d URLs reported despite cancellation", n)
+	}
+}
+
+func TestFileNameMapping(t *testing.T) {
+	tests := map[string]string{
+		"http://Example.COM/":                   "example.com/%root",
+		"http://example.com":                    "example.com/%root",
+		"http://example.com//":                  "example.com/%2F",
+		"http://example.com/a/b.html":           "example.com/a%2Fb.html",
+		"http://example.com/a/b.html?x=1&y=2":   "example.com/a%2Fb.html%3Fx%3D1%26y%3D2",
+		"http://example.com:8080/../etc/passwd": "example.com%3A8080/%2E.%2Fetc%2Fpasswd",
+		"http://example.com/.htaccess":          "example.com/%2Ehtaccess",
+		"http://example.com/caf%C3%A9":          "example.com/caf%25C3%25A9",
+	}
+	for in, want := range tests {
+		u, _ := url.Parse(in)
+		if got := filepath.ToSlash(fetch.FileName(u)); got != want {
+			t.Errorf("FileName(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func FuzzFileName(f *testing.F) {
+	for _, s := range []string{"http://a/", "http://a/../../x", "http://a/x?q=1", "http://[::1]:80/.%2e/", "http://a/" + strings.Repeat("z", 300)} {
+		f.Add(s, "http://a/x?q=2")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ua, err1 := fetch.ParseURL(a)
+		ub, err2 := fetch.ParseURL(b)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		na, nb := fetch.FileName(ua), fetch.FileName(ub)
+		for _, n := range []string{na, nb} {
+			if !filepath.IsLocal(n) || strings.Count(filepath.ToSlash(n), "/") != 1 {
+				t.Fatalf("FileName gave %q", n)
+			}
+			for _, part := range strings.Split(filepath.ToSlash(n), "/") {
+				if part == "" || part == "." || part == ".." || len(part) > 255 || strings.HasPrefix(part, ".") {
+					t.Fatalf("bad component %q in %q", part, n)
+				}
+			}
+		}
+		same := strings.ToLower(ua.Host) == strings.ToLower(ub.Host) && ua.EscapedPath() == ub.EscapedPath() &&
+			ua.RawQuery == ub.RawQuery && ua.ForceQuery == ub.ForceQuery
+		// Treat "" and "/" paths as the same resource.
+		if !same && strings.ToLower(ua.Host) == strings.ToLower(ub.Host) && ua.RawQuery == ub.RawQuery && ua.ForceQuery == ub.ForceQuery &&
+			strings.TrimPrefix(ua.EscapedPath(), "/") == "" && strings.TrimPrefix(ub.EscapedPath(), "/") == "" {
+			same = true
+		}
+		if !same && na == nb {
+			t.Fatalf("%q and %q both map to %q", a, b, na)
+		}
+	})
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestFetchCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
+		w.Write([]byte("<title>caf\xe9</title>"))
+	}))
+	defer srv.Close()
+
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantRows int
+		wantErr  string
+	}{
+		{"all ok from args", []string{"fetch", srv.URL + "/a", srv.URL + "/b"}, "", 0, 2, ""},
+		{"stdin with bad line", []string{"fetch", "--quiet"}, "# list\n" + srv.URL + "/a\n\nftp://x/\n", 1, 2, ""},
+		{"bad line reported with number", []string{"fetch"}, srv.URL + "/a\nnot-a-url\n", 1, 2, "line 2:"},
+		{"404 fails", []string{"fetch", "-q", srv.URL + "/missing"}, "", 1, 1, ""},
+		{"usage", []string{"fetch", "-j", "0", srv.URL}, "", 2, 0, ""},
+		{"continue without dir", []string{"fetch", "--continue", srv.URL}, "", 2, 0, ""},
+		{"bad size", []string{"fetch", "--max-size", "lots", srv.URL}, "", 2, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Main(t.Context(), tt.args, Streams{In: strings.NewReader(tt.stdin), Out: &out, Err: &errb})
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.wantCode, errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if out.Len() == 0 {
+				lines = nil
+			}
+			if len(lines) != tt.wantRows {
+				t.Fatalf("%d JSON lines, want %d:\n%s", len(lines), tt.wantRows, out.String())
+			}
+			for _, l := range lines {
+				var row map[string]any
+				if err := json.Unmarshal([]byte(l), &row); err != nil {
+					t.Fatalf("invalid JSON line %q: %v", l, err)
+				}
+				if row["error"] == nil && row["title"] != "café" {
+					t.Errorf("title %v", row["title"])
+				}
+			}
+			if !strings.Contains(errb.String(), tt.wantErr) {
+				t.Errorf("stderr %q lacks %q", errb.String(), tt.wantErr)
+			}
+		})
+	}
+}
