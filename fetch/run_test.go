@@ -278,10 +278,10 @@ func FuzzFileName(f *testing.F) {
 				}
 			}
 		}
-		same := strings.ToLower(ua.Host) == strings.ToLower(ub.Host) && ua.EscapedPath() == ub.EscapedPath() &&
+		same := strings.EqualFold(ua.Host, ub.Host) && ua.EscapedPath() == ub.EscapedPath() &&
 			ua.RawQuery == ub.RawQuery && ua.ForceQuery == ub.ForceQuery
 		// Treat "" and "/" paths as the same resource.
-		if !same && strings.ToLower(ua.Host) == strings.ToLower(ub.Host) && ua.RawQuery == ub.RawQuery && ua.ForceQuery == ub.ForceQuery &&
+		if !same && strings.EqualFold(ua.Host, ub.Host) && ua.RawQuery == ub.RawQuery && ua.ForceQuery == ub.ForceQuery &&
 			strings.TrimPrefix(ua.EscapedPath(), "/") == "" && strings.TrimPrefix(ub.EscapedPath(), "/") == "" {
 			same = true
 		}
