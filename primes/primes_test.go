@@ -3,6 +3,7 @@ package primes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -142,11 +143,17 @@ func FuzzIsPrimeAgrees(f *testing.F) {
 	})
 }
 
+// BenchmarkSum1e9 sieves to 1e9 on one goroutine and on one per CPU: the
+// ratio is the speed-up from splitting segments between cores.
 func BenchmarkSum1e9(b *testing.B) {
-	for b.Loop() {
-		if _, err := Sum(context.Background(), 1e9, runtime.NumCPU()); err != nil {
-			b.Fatal(err)
-		}
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Sum(context.Background(), 1e9, workers); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
