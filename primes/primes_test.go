@@ -157,6 +157,16 @@ func BenchmarkSum1e9(b *testing.B) {
 	}
 }
 
+// BenchmarkSum3e6 and BenchmarkSumTrial3e6 compare the sieve with the
+// tutorials' trial division on their largest input, on one goroutine.
+func BenchmarkSum3e6(b *testing.B) {
+	for b.Loop() {
+		if _, err := Sum(context.Background(), 3e6, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkSumTrial3e6(b *testing.B) {
 	for b.Loop() {
 		SumTrial(3e6)
