@@ -85,15 +85,15 @@ func Solve(ctx context.Context, q Query) (Answer, error) {
 	var err error
 	switch {
 	case q.Op == OpCheck && q.Algo == AlgoTrial:
-		a.Prime = IsPrimeTrial(q.N)
+		a.Prime, err = isPrimeTrial(ctx, q.N)
 	case q.Op == OpCheck:
 		a.Prime = IsPrime(q.N)
 	case q.Op == OpSum && q.Algo == AlgoTrial:
-		a.Value, err = SumTrial(q.N)
+		a.Value, err = sumTrial(ctx, q.N)
 	case q.Op == OpSum:
 		a.Value, err = Sum(ctx, q.N, max(1, q.Workers))
 	case q.Op == OpCount && q.Algo == AlgoTrial:
-		a.Value = CountTrial(q.N)
+		a.Value, err = countTrial(ctx, q.N)
 	case q.Op == OpCount:
 		a.Value, err = Count(ctx, q.N, max(1, q.Workers))
 	default:

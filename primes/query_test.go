@@ -3,6 +3,7 @@ package primes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"testing"
 
@@ -88,6 +89,24 @@ func TestAnswerJSON(t *testing.T) {
 		var back Answer
 		if err := json.Unmarshal(b, &back); err != nil || back != tc.a {
 			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", b, back, err, tc.a)
+		}
+	}
+}
+
+// Every query stops when its context is cancelled, even one that trial
+// division would take minutes over.
+func TestSolveStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, q := range []Query{
+		{Op: OpSum, N: 1e10, Algo: AlgoTrial},
+		{Op: OpCount, N: 1<<64 - 1, Algo: AlgoTrial},
+		{Op: OpCheck, N: 1<<64 - 59, Algo: AlgoTrial},
+		{Op: OpSum, N: 1e10, Algo: AlgoFast, Workers: 2},
+		{Op: OpCount, N: 1e10, Algo: AlgoFast, Workers: 2},
+	} {
+		if a, err := Solve(ctx, q); !errors.Is(err, context.Canceled) {
+			t.Errorf("Solve(%+v) with a cancelled context = %v, %v; want context.Canceled", q, a, err)
 		}
 	}
 }
