@@ -3,6 +3,7 @@ package primes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -142,9 +143,25 @@ func FuzzIsPrimeAgrees(f *testing.F) {
 	})
 }
 
+// BenchmarkSum1e9 sieves to 1e9 on one goroutine and on one per CPU: the
+// ratio is the speed-up from splitting segments between cores.
 func BenchmarkSum1e9(b *testing.B) {
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Sum(context.Background(), 1e9, workers); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSum3e6 and BenchmarkSumTrial3e6 compare the sieve with the
+// tutorials' trial division on their largest input, on one goroutine.
+func BenchmarkSum3e6(b *testing.B) {
 	for b.Loop() {
-		if _, err := Sum(context.Background(), 1e9, runtime.NumCPU()); err != nil {
+		if _, err := Sum(context.Background(), 3e6, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -160,4 +177,57 @@ func BenchmarkIsPrimeMillerRabin(b *testing.B) {
 	for b.Loop() {
 		IsPrime(1<<64 - 59)
 	}
+}
+
+// Products of two primes below 2³² exercise Miller–Rabin's 128-bit
+// multiplication all the way up to 2⁶⁴: every one must be composite, and
+// every factor (checked by trial division, fast below 2³²) prime.
+func TestIsPrimeSemiprimesUpTo64Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	randomPrime := func() uint64 {
+		for {
+			if p := r.Uint64N(1<<32-1<<20) + 1<<20; IsPrime(p) {
+				if !IsPrime6k(p) {
+					t.Fatalf("IsPrime(%d) = true, trial division says composite", p)
+				}
+				return p
+			}
+		}
+	}
+	for range 2000 {
+		p, q := randomPrime(), randomPrime()
+		if IsPrime(p * q) {
+			t.Fatalf("IsPrime(%d·%d = %d) = true", p, q, p*q)
+		}
+	}
+	// Numbers near 2⁶⁴ with a small factor: trial division finds it at once.
+	for n := uint64(1<<64 - 1); n > 1<<64-3000; n-- {
+		if IsPrime(n) && HasDivisor(n, 2, 1<<20) {
+			t.Fatalf("IsPrime(%d) = true, but it has a divisor below 2²⁰", n)
+		}
+	}
+}
+
+// The sieve gives the trial-division answer whatever the number of
+// goroutines and wherever n falls in a segment.
+func FuzzSumAgrees(f *testing.F) {
+	for _, n := range []uint64{0, 1, 2, 3, 4, 25, 2 * segmentBytes, 2*segmentBytes + 1} {
+		f.Add(n, uint8(1))
+		f.Add(n, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, n uint64, workers uint8) {
+		n %= 4 * segmentBytes
+		w := int(workers%8) + 1
+		trial, err := SumTrial(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := Sum(context.Background(), n, w)
+		if err != nil || fast != trial {
+			t.Fatalf("Sum(%d, %d workers) = %d, %v; SumTrial = %d", n, w, fast, err, trial)
+		}
+		if c, err := Count(context.Background(), n, w); err != nil || c != CountTrial(n) {
+			t.Fatalf("Count(%d, %d workers) = %d, %v; CountTrial = %d", n, w, c, err, CountTrial(n))
+		}
+	})
 }

@@ -2,6 +2,7 @@ package primes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -37,9 +38,28 @@ type Query struct {
 // Answer is a Query's result.
 type Answer struct {
 	Query
-	Value     uint64  `json:"value,omitempty"` // the sum or the count
-	Prime     bool    `json:"prime,omitempty"` // for OpCheck
+	Value     uint64  `json:"value"` // the sum or the count
+	Prime     bool    `json:"prime"` // for OpCheck
 	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// MarshalJSON writes "value" for a sum or a count and "prime" for a check,
+// and always writes it: a reader of crew primes --json finds "prime": false
+// and "value": 0 spelled out rather than left to infer from a missing key.
+func (a Answer) MarshalJSON() ([]byte, error) {
+	type onlyItsOwn struct {
+		Query
+		Value     *uint64 `json:"value,omitempty"`
+		Prime     *bool   `json:"prime,omitempty"`
+		ElapsedMS float64 `json:"elapsed_ms"`
+	}
+	o := onlyItsOwn{Query: a.Query, ElapsedMS: a.ElapsedMS}
+	if a.Op == OpCheck {
+		o.Prime = &a.Prime
+	} else {
+		o.Value = &a.Value
+	}
+	return json.Marshal(o)
 }
 
 // String formats the answer as one line: "sum(1000000) = 37550402023".
@@ -65,15 +85,15 @@ func Solve(ctx context.Context, q Query) (Answer, error) {
 	var err error
 	switch {
 	case q.Op == OpCheck && q.Algo == AlgoTrial:
-		a.Prime = IsPrimeTrial(q.N)
+		a.Prime, err = isPrimeTrial(ctx, q.N)
 	case q.Op == OpCheck:
 		a.Prime = IsPrime(q.N)
 	case q.Op == OpSum && q.Algo == AlgoTrial:
-		a.Value, err = SumTrial(q.N)
+		a.Value, err = sumTrial(ctx, q.N)
 	case q.Op == OpSum:
 		a.Value, err = Sum(ctx, q.N, max(1, q.Workers))
 	case q.Op == OpCount && q.Algo == AlgoTrial:
-		a.Value = CountTrial(q.N)
+		a.Value, err = countTrial(ctx, q.N)
 	case q.Op == OpCount:
 		a.Value, err = Count(ctx, q.N, max(1, q.Workers))
 	default:

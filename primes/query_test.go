@@ -2,6 +2,8 @@ package primes
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strconv"
 	"testing"
 
@@ -64,6 +66,47 @@ func TestSolveAllModesAgree(t *testing.T) {
 		}
 		if i != len(qs) {
 			t.Errorf("%s: %d answers for %d queries", name, i, len(qs))
+		}
+	}
+}
+
+// An answer's JSON carries exactly its own result, false and zero included,
+// and reads back as the same answer (worker processes send it this way).
+func TestAnswerJSON(t *testing.T) {
+	for _, tc := range []struct {
+		a    Answer
+		want string
+	}{
+		{Answer{Query: Query{Op: OpCheck, N: 0, Algo: AlgoFast}}, `{"op":"check","n":0,"algo":"fast","prime":false,"elapsed_ms":0}`},
+		{Answer{Query: Query{Op: OpCheck, N: 2, Algo: AlgoTrial}, Prime: true}, `{"op":"check","n":2,"algo":"trial","prime":true,"elapsed_ms":0}`},
+		{Answer{Query: Query{Op: OpSum, N: 1, Algo: AlgoFast, Workers: 2}}, `{"op":"sum","n":1,"algo":"fast","workers":2,"value":0,"elapsed_ms":0}`},
+		{Answer{Query: Query{Op: OpCount, N: 10, Algo: AlgoFast}, Value: 4, ElapsedMS: 1.5}, `{"op":"count","n":10,"algo":"fast","value":4,"elapsed_ms":1.5}`},
+	} {
+		b, err := json.Marshal(tc.a)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("json.Marshal(%v) = %s, %v; want %s", tc.a, b, err, tc.want)
+		}
+		var back Answer
+		if err := json.Unmarshal(b, &back); err != nil || back != tc.a {
+			t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", b, back, err, tc.a)
+		}
+	}
+}
+
+// Every query stops when its context is cancelled, even one that trial
+// division would take minutes over.
+func TestSolveStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, q := range []Query{
+		{Op: OpSum, N: 1e10, Algo: AlgoTrial},
+		{Op: OpCount, N: 1<<64 - 1, Algo: AlgoTrial},
+		{Op: OpCheck, N: 1<<64 - 59, Algo: AlgoTrial},
+		{Op: OpSum, N: 1e10, Algo: AlgoFast, Workers: 2},
+		{Op: OpCount, N: 1e10, Algo: AlgoFast, Workers: 2},
+	} {
+		if a, err := Solve(ctx, q); !errors.Is(err, context.Canceled) {
+			t.Errorf("Solve(%+v) with a cancelled context = %v, %v; want context.Canceled", q, a, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package primes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -52,7 +53,28 @@ func isPrime6k32(n uint32) bool {
 // IsPrimeTrial is the other tutorial's is_prime: try every divisor from 2
 // up to √n. It is slow on purpose: it is the workload being measured.
 func IsPrimeTrial(n uint64) bool {
-	return n > 1 && !HasDivisor(n, 2, n)
+	prime, _ := isPrimeTrial(context.Background(), n)
+	return prime
+}
+
+// trialChunk is how many numbers, or divisors, the trial-division loops
+// test between looks at their context: well under a millisecond of work,
+// so that an interrupt stops even sum(1e10) --algo trial at once.
+const trialChunk = 1 << 14
+
+func isPrimeTrial(ctx context.Context, n uint64) (bool, error) {
+	if n < 2 {
+		return false, nil
+	}
+	for lo := uint64(2); lo <= n/lo; lo += trialChunk {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if HasDivisor(n, lo, lo+trialChunk) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // HasDivisor reports whether n has a divisor d with lo ≤ d < hi and
@@ -70,10 +92,27 @@ func HasDivisor(n, lo, hi uint64) bool {
 // SumTrial returns the sum of the primes ≤ n by testing each number with
 // IsPrime6k: the tutorials' sum_prime.
 func SumTrial(n uint64) (uint64, error) {
+	return sumTrial(context.Background(), n)
+}
+
+func sumTrial(ctx context.Context, n uint64) (uint64, error) {
 	if n >= SumOverflows {
 		return 0, fmt.Errorf("%w: sum of primes ≤ %d", ErrOverflow, n)
 	}
-	return SumTrialRange(2, n+1)
+	var s, carry uint64
+	for lo := uint64(2); lo <= n; lo += trialChunk {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		part, err := SumTrialRange(lo, min(lo+trialChunk, n+1))
+		if err != nil {
+			return 0, err
+		}
+		if s, carry = bits.Add64(s, part, 0); carry != 0 {
+			return 0, ErrOverflow
+		}
+	}
+	return s, nil
 }
 
 // SumTrialRange returns the sum of the primes p with lo ≤ p < hi, by trial
@@ -93,13 +132,21 @@ func SumTrialRange(lo, hi uint64) (uint64, error) {
 
 // CountTrial returns how many primes are ≤ n, by trial division.
 func CountTrial(n uint64) uint64 {
+	c, _ := countTrial(context.Background(), n)
+	return c
+}
+
+func countTrial(ctx context.Context, n uint64) (uint64, error) {
 	var c uint64
 	for p := uint64(2); p <= n && p != 0; p++ {
+		if p%trialChunk == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		if IsPrime6k(p) {
 			c++
 		}
 	}
-	return c
+	return c, nil
 }
 
 // SumSquares returns the sum of x² for 0 ≤ x < n, wrapping modulo 2⁶⁴:

@@ -104,6 +104,9 @@ func runPrimes(ctx context.Context, s Streams, o primesOptions, op string, args 
 	failed := 0
 	for r := range primes.SolveAll(ctx, ex, qs) {
 		if r.Err != nil {
+			if ctx.Err() != nil {
+				break // interrupted: one message below, not one per input
+			}
 			failed++
 			fmt.Fprintf(s.Err, "crew primes: %v\n", r.Err)
 			continue
