@@ -140,6 +140,9 @@ func FuzzIsPrimeAgrees(f *testing.F) {
 		if IsPrime(n) != IsPrime6k(n) {
 			t.Fatalf("%d: IsPrime %v, IsPrime6k %v", n, IsPrime(n), IsPrime6k(n))
 		}
+		if n < 1<<36 && IsPrime(n) != IsPrimeTrial(n) {
+			t.Fatalf("%d: IsPrime %v, IsPrimeTrial %v", n, IsPrime(n), IsPrimeTrial(n))
+		}
 	})
 }
 

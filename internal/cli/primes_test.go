@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -54,5 +56,19 @@ func TestPrimesBadInput(t *testing.T) {
 	code, out, stderr := runCLI(t, "", "primes", "sum", "4e10", "10", "--mode", "seq")
 	if code != exitFailed || !strings.Contains(stderr, "overflows uint64") || out != "sum(10) = 17\n" {
 		t.Errorf("crew primes sum 4e10 10: exit %d, out %q, err %q; want exit 1, the overflow reported, sum(10) printed", code, out, stderr)
+	}
+}
+
+// An interrupt stops even a trial-division sum that would run for minutes:
+// exit 130, and one message rather than one per input.
+func TestPrimesInterrupted(t *testing.T) {
+	for _, mode := range []string{"seq", "goroutines"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var out, errOut bytes.Buffer
+		code := Main(ctx, []string{"primes", "sum", "1e10", "2e10", "--algo", "trial", "--mode", mode}, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code != exitInterrupted || out.Len() != 0 || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("%s: interrupted crew primes: exit %d, out %q, err %q; want exit 130, no answers, one line", mode, code, out.String(), errOut.String())
+		}
 	}
 }
