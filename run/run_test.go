@@ -331,6 +331,11 @@ func childMain() {
 	os.Exit(0)
 }
 
+func countFiles(dir string) int {
+	m, _ := filepath.Glob(filepath.Join(dir, "*"))
+	return len(m)
+}
+
 func countDone(dir string) int {
 	m, _ := filepath.Glob(filepath.Join(dir, "done-*"))
 	return len(m)
@@ -352,4 +357,43 @@ func loggedSeqs(t *testing.T, log string) []int {
 	}
 	slices.Sort(seqs)
 	return seqs
+}
+
+func TestCancelKillsRunningJobs(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	dir := t.TempDir()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Command: []string{"touch " + dir + "/{}; sleep 60; echo never"}, Sources: []Source{Args("a", "b", "c")}, Jobs: 2, Stdout: &out, Stderr: &out})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for countFiles(dir) < 2 { // both slots are running a job
+		if time.Now().After(deadline) {
+			t.Fatal("jobs did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || strings.Contains(out.String(), "never") {
+			t.Errorf("cancelled run: err %v, output %q", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+}
+
+func TestProgressReported(t *testing.T) {
+	var seen []Progress
+	_, _, err := runOpts(t, Options{Command: []string{"true"}, Sources: []Source{Args("1", "2", "3", "4")}, Jobs: 2,
+		Progress: func(p Progress) { seen = append(seen, p) }})
+	if err != nil || len(seen) != 4 {
+		t.Fatalf("progress calls %d, err %v", len(seen), err)
+	}
+	last := seen[len(seen)-1]
+	if last.Done != 4 || last.Total != 4 || last.Failed != 0 || last.Started != 4 {
+		t.Errorf("last progress %+v", last)
+	}
 }

@@ -140,3 +140,10 @@ func TestRunUsageErrors(t *testing.T) {
 		t.Errorf("two failed jobs: exit %d, want 2", code)
 	}
 }
+
+func TestRunEtaOnStderr(t *testing.T) {
+	code, _, stderr := runCLI(t, "", "run", "--eta", "true", ":::", "1", "2", "3")
+	if code != 0 || !strings.Contains(stderr, "100% 3/3 done, 0 failed, ETA 0s") {
+		t.Errorf("crew run --eta: exit %d, stderr %q", code, stderr)
+	}
+}
