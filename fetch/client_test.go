@@ -32,7 +32,9 @@ func newClient(t *testing.T, cfg fetch.Config) *fetch.Client {
 	return c
 }
 
-func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
+func serve(t *testing.T, h http.HandlerFunc) *httptest.Server { return serveB(t, h) }
+
+func serveB(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -257,7 +257,9 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 		defer f.Close()
 		sink = io.MultiWriter(f, h, tb)
 	}
-	n, err := io.Copy(sink, progressReader{body, opts.Progress})
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(sink, progressReader{body, opts.Progress}, *buf)
+	copyBufs.Put(buf)
 	r.Bytes = have + n
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) && part != "" {
@@ -369,6 +371,10 @@ func isHTML(contentType string, prefix []byte) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
 }
+
+// copyBufs recycles copy buffers: io.Copy would allocate 32 KiB per URL,
+// which dominates the garbage of fetching many small pages.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // prefixBuffer keeps the first max bytes written to it and counts all.
 type prefixBuffer struct {

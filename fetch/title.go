@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"bytes"
+	"io"
+	"mime"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -16,9 +18,13 @@ import (
 // 1024 bytes, falling back to windows-1252 as browsers do. The result is
 // always valid UTF-8. A <title> inside <svg> is ignored.
 func Title(body []byte, contentType string) string {
-	r, err := charset.NewReader(bytes.NewReader(body), contentType)
-	if err != nil {
-		return ""
+	var r io.Reader = bytes.NewReader(body)
+	if _, params, err := mime.ParseMediaType(contentType); err != nil || !strings.EqualFold(params["charset"], "utf-8") {
+		// The header names no charset, or one needing conversion: let
+		// charset sniff the BOM and <meta> and convert to UTF-8.
+		if r, err = charset.NewReader(r, contentType); err != nil {
+			return ""
+		}
 	}
 	z := html.NewTokenizer(r)
 	svg := 0

@@ -21,7 +21,7 @@ func TestTitle(t *testing.T) {
 		{"entities", "<title>a &amp; b &lt;c&gt;</title>", "text/html", "a & b <c>"},
 		{"none", "<html><body>no title</body></html>", "text/html", ""},
 		{"svg title skipped", "<svg><title>icon</title></svg><title>page</title>", "text/html", "page"},
-		{"invalid utf8", "<title>bad \xff\xfe bytes</title>", "text/html; charset=utf-8", "bad \uFFFD\uFFFD bytes"},
+		{"invalid utf8", "<title>bad \xff\xfe bytes</title>", "text/html; charset=utf-8", "bad \uFFFD bytes"},
 		{"empty", "", "", ""},
 	}
 	for _, tt := range tests {

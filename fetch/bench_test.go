@@ -1,0 +1,31 @@
+package fetch_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crewrun/crew/fetch"
+)
+
+// BenchmarkRun fetches small HTML pages from a loopback server with 64
+// workers; ns/op is per page, client and server together.
+func BenchmarkRun(b *testing.B) {
+	filler := strings.Repeat("lorem ipsum dolor sit amet ", 36)
+	srv := serveB(b, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<html><head><title>page %s</title></head><body><p>%s</p></body></html>\n", r.URL.Path, filler)
+	})
+	in := make([]fetch.Input, b.N)
+	for i := range in {
+		in[i].URL = fmt.Sprintf("%s/p%d", srv.URL, i)
+	}
+	b.ResetTimer()
+	_, err := fetch.Run(b.Context(), fetch.Options{Concurrency: 64, Config: fetch.Config{PerHost: 64}},
+		slices.Values(in), func(fetch.Result) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+}
