@@ -144,7 +144,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child")
 	// The job starts a grandchild that would outlive a plain kill of the shell.
-	o := Options{Command: []string{fmt.Sprintf("sleep 60 & echo $! > %s; wait", pidFile)}, Sources: []Source{Args("x")}, Timeout: 300 * time.Millisecond}
+	o := Options{Command: []string{fmt.Sprintf("sleep 60 & echo $! > %s; wait # job {}", pidFile)}, Sources: []Source{Args("x")}, Timeout: 300 * time.Millisecond}
 	start := time.Now()
 	_, stderr, err := runOpts(t, o)
 	var fe *FailedError
