@@ -63,13 +63,13 @@ type executor struct {
 	seq   atomic.Uint64
 	slots chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]*pending
-	cancelled map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
+	mu         sync.Mutex
+	pending    map[string]*pending
+	cancelled  map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
 	stopResend chan struct{}
 	resendDone chan struct{}
-	closed  bool
-	drained chan struct{} // closed when pending empties after Close
+	closed     bool
+	drained    chan struct{} // closed when pending empties after Close
 
 	results    jetstream.ConsumeContext
 	advisories *nats.Subscription
@@ -327,7 +327,6 @@ func (e *executor) shutdown() {
 		e.stopServer()
 	}
 }
-
 
 // resendCancels repeats the cancel message of every cancelled task whose
 // result has not come back: a worker that had not yet seen the job when

@@ -55,7 +55,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardNew,
 		MaxBytes:   1 << 30,
-		Duplicates: 2 * time.Minute,
+		Duplicates: 5 * time.Second,
 		Replicas:   replicas,
 	})
 	if err != nil {
@@ -64,12 +64,12 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       resultsStream,
 		Subjects:   []string{resultSubject + ">"},
-		Retention:  jetstream.LimitsPolicy,
+		Retention:  jetstream.InterestPolicy, // a result is dropped once its executor has it
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardOld,
 		MaxBytes:   1 << 30,
 		MaxAge:     24 * time.Hour,
-		Duplicates: 2 * time.Minute,
+		Duplicates: time.Second, // the executor de-duplicates results by task id itself
 		Replicas:   replicas,
 	})
 	if err != nil {

@@ -38,6 +38,8 @@ type worker struct {
 	batch int
 	free  chan struct{} // one token per idle worker slot
 	tasks chan *delivery
+	acks  chan pendingAck
+	acked chan struct{}
 	wg    sync.WaitGroup
 }
 
@@ -48,12 +50,12 @@ type delivery struct {
 
 // workerJob is one job as a worker sees it.
 type workerJob struct {
-	id     string
-	spec   jobSpec
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	cancelled map[string]bool              // task ids cancelled by the submitter
+	id        string
+	spec      jobSpec
+	ctx       context.Context
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	cancelled map[string]bool               // task ids cancelled by the submitter
 	running   map[string]context.CancelFunc // task id → its cancel
 }
 
@@ -76,10 +78,13 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 		return fmt.Errorf("cluster: watch jobs: %w", explain(err))
 	}
 	defer watch.Stop()
-	w := &worker{nc: nc, js: js, batch: custom(cfg, batchKey{}, 64), free: make(chan struct{}, cfg.Workers), tasks: make(chan *delivery)}
-	for range cfg.Workers {
+	batch := custom(cfg, batchKey{}, 64)
+	w := &worker{nc: nc, js: js, batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	// Slots for running tasks plus one batch fetched ahead.
+	for range cfg.Workers + batch {
 		w.free <- struct{}{}
 	}
+	go w.ack(context.WithoutCancel(ctx))
 	w.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go w.run(ctx)
@@ -94,6 +99,8 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 		fetchers.Wait()
 		close(w.tasks)
 		w.wg.Wait()
+		close(w.acks)
+		<-w.acked
 	}()
 	for {
 		select {
@@ -265,23 +272,46 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	body, _ := json.Marshal(reply{Value: out, Error: crew.ToRemote(err)})
 	res := nats.NewMsg(resultSubject + j.id)
 	res.Header.Set(hdrID, id)
-	res.Header.Set(jetstream.MsgIDHeader, id)
 	res.Data = body
-	// The result must be stored before the task is acknowledged; publish
-	// until it is, never Nak finished work.
-	for attempt := 0; ; attempt++ {
-		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-		_, perr := w.js.PublishMsg(pctx, res)
-		pcancel()
-		if perr == nil {
-			break
+	// The result must be stored before the task is acknowledged: the
+	// acker waits for the PubAck, then acks the task. Publishing is
+	// pipelined so that a worker slot moves on at once.
+	fut, perr := w.js.PublishMsgAsync(res)
+	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res}
+}
+
+type pendingAck struct {
+	fut  jetstream.PubAckFuture
+	err  error
+	task jetstream.Msg
+	res  *nats.Msg
+}
+
+// ack acknowledges each task once its result is stored. When storing
+// fails it publishes again, keeping the task alive with InProgress: a
+// finished task is never Nak'ed, as that would run it twice.
+func (w *worker) ack(ctx context.Context) {
+	defer close(w.acked)
+	for a := range w.acks {
+		ok := a.err == nil
+		if ok {
+			select {
+			case <-a.fut.Ok():
+			case <-a.fut.Err():
+				ok = false
+			}
 		}
-		if ctx.Err() != nil {
-			return // shutting down: redelivery will redo the task
+		for !ok && ctx.Err() == nil {
+			a.task.InProgress()
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := w.js.PublishMsg(pctx, a.res)
+			cancel()
+			ok = err == nil
 		}
-		m.InProgress()
+		if ok {
+			a.task.Ack()
+		} // else shutting down: redelivery redoes the task, the executor drops the duplicate
 	}
-	m.Ack()
 }
 
 // runAttempts runs the task under the job's timeout and retries.
@@ -342,4 +372,3 @@ func heartbeat(m jetstream.Msg, d time.Duration) (stop func()) {
 		t.Stop()
 	}
 }
-
