@@ -182,7 +182,7 @@ func (e *executor) Exec(c crew.Call) error {
 	e.mu.Unlock()
 	e.cfg.Progress.Submitted()
 	e.cfg.Progress.Started()
-	p.stop = context.AfterFunc(ctx, func() {
+	stop := context.AfterFunc(ctx, func() {
 		// The caller stops waiting at once; the workers are told to
 		// cancel the task if it runs, or skip it if it has not started.
 		if e.finish(id, nil, ctx.Err()) {
@@ -192,6 +192,9 @@ func (e *executor) Exec(c crew.Call) error {
 			e.nc.Publish(cancelSubject+e.id, []byte(id))
 		}
 	})
+	e.mu.Lock()
+	p.stop = stop // read by finish under e.mu
+	e.mu.Unlock()
 	m := nats.NewMsg(taskSubject + e.id)
 	m.Header.Set(hdrTask, c.Task())
 	m.Header.Set(hdrID, id)
@@ -208,13 +211,17 @@ func (e *executor) finish(id string, r *reply, err error) bool {
 	e.mu.Lock()
 	p := e.pending[id]
 	delete(e.pending, id)
+	var stop func() bool
+	if p != nil {
+		stop = p.stop
+	}
 	last := e.closed && len(e.pending) == 0 && p != nil
 	e.mu.Unlock()
 	if p == nil {
 		return false // a duplicate result, or one for a call already cancelled
 	}
-	if p.stop != nil {
-		p.stop()
+	if stop != nil {
+		stop()
 	}
 	if r != nil {
 		err = r.Error.Err()
