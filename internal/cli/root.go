@@ -84,4 +84,6 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 // adds its own in an init-free way by appending here.
 var subcommands = []func(Streams) *cobra.Command{
 	newVersionCommand,
+	newServeCommand,
+	newWorkerCommand,
 }
