@@ -108,7 +108,7 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
 	}
 	batch := custom(e.cfg, batchKey{}, 64)
-	spec := jobSpec{Inits: e.cfg.Inits, Timeout: e.cfg.Timeout, Retries: e.cfg.Retries, Backoff: e.cfg.RetryBackoff}
+	spec := jobSpec{Inits: e.cfg.Inits, Timeout: e.cfg.Timeout, Retries: e.cfg.Retries, Backoff: e.cfg.RetryBackoff, AckWait: custom(e.cfg, ackWaitKey{}, time.Duration(0))}
 	_, err = e.js.CreateOrUpdateConsumer(ctx, tasksStream, jetstream.ConsumerConfig{
 		Durable:       "job-" + e.id,
 		FilterSubject: taskSubject + e.id,

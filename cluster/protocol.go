@@ -34,6 +34,7 @@ type jobSpec struct {
 	Timeout time.Duration `json:"timeout_ns,omitempty"`
 	Retries int           `json:"retries,omitempty"`
 	Backoff time.Duration `json:"backoff_ns,omitempty"`
+	AckWait time.Duration `json:"ack_wait_ns,omitempty"`
 }
 
 // reply is the body of a result message.

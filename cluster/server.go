@@ -121,10 +121,11 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 
 // Client options, passed to New and Work with the crew options.
 type (
-	tokenKey struct{}
-	tlsKey   struct{}
-	batchKey struct{}
-	replKey  struct{}
+	tokenKey   struct{}
+	tlsKey     struct{}
+	batchKey   struct{}
+	replKey    struct{}
+	ackWaitKey struct{}
 )
 
 // Token makes the client present token to the server (crew worker --token).
@@ -143,6 +144,11 @@ func Batch(n int) crew.Option {
 		return crew.Custom(batchKey{}, n)(c)
 	}
 }
+
+// AckWait sets how long a worker may go silent before its task is given
+// to another worker (default 30s); running tasks send heartbeats every
+// third of it, so it bounds how fast a dead worker's tasks move on.
+func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
 
 // Replicas sets the replication factor of the streams New and Work create
 // (3 on a three-node cluster for durability; default 1).

@@ -349,7 +349,12 @@ func attemptOnce(ctx context.Context, timeout time.Duration, task string, arg []
 }
 
 // ackWait is the lease a worker holds on a delivery between heartbeats.
-func ackWait(spec jobSpec) time.Duration { return 30 * time.Second }
+func ackWait(spec jobSpec) time.Duration {
+	if spec.AckWait > 0 {
+		return spec.AckWait
+	}
+	return 30 * time.Second
+}
 
 // heartbeat sends InProgress for m every d until stopped.
 func heartbeat(m jetstream.Msg, d time.Duration) (stop func()) {
