@@ -73,10 +73,11 @@ func Workers(n int) Option {
 	}
 }
 
-// Timeout limits each attempt of a task to d. On the goroutine executor
-// the task's context is cancelled at the deadline and the task must return
-// (Go cannot kill a goroutine); process and cluster executors kill the
-// worker. The task's error then wraps ErrTimeout.
+// Timeout limits each attempt of a task to d. The task's context is
+// cancelled at the deadline and its error then wraps ErrTimeout. On the
+// goroutine and cluster executors the task must return by itself (Go
+// cannot kill a goroutine); the process executor (package proc) also kills
+// a worker whose task overruns the deadline by a grace period.
 func Timeout(d time.Duration) Option {
 	return func(c *Config) error {
 		if d < 0 {

@@ -88,4 +88,6 @@ var subcommands = []func(Streams) *cobra.Command{
 	newPrimesCommand,
 	newRunCommand,
 	newFetchCommand,
+	newServeCommand,
+	newWorkerCommand,
 }

@@ -1,0 +1,57 @@
+package cluster_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/cluster"
+	"github.com/crewrun/crew/crewtest"
+)
+
+// BenchmarkMap measures end-to-end throughput of tiny tasks through an
+// embedded server with two local workers, Map keeping 1024 in flight.
+func BenchmarkMap(b *testing.B) {
+	ex, err := cluster.New(b.Context(), "embedded", crew.Workers(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ex.Close()
+	b.ResetTimer()
+	n := 0
+	for r := range crew.Map(b.Context(), ex, crewtest.Square, func(yield func(int) bool) {
+		for i := range b.N {
+			if !yield(i) {
+				return
+			}
+		}
+	}, crew.Unordered()) {
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// BenchmarkLatency measures one task at a time, reporting p50 and p99.
+func BenchmarkLatency(b *testing.B) {
+	ex, err := cluster.New(b.Context(), "embedded", crew.Workers(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ex.Close()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if _, err := crew.Submit(b.Context(), ex, crewtest.Square, i).Wait(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}

@@ -1,0 +1,361 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/crewrun/crew"
+)
+
+// maxPending bounds the calls an executor has in the cluster at once;
+// Exec blocks beyond it.
+const maxPending = 4096
+
+// New returns an executor that runs tasks on the workers of the NATS
+// JetStream server at url (nats://host:port). With url "embedded" it
+// starts an in-process server with a temporary store and crew.Workers(n)
+// local workers, so nothing needs setting up; Close stops them.
+//
+// Every executor is one job: its tasks go to the job's subject of the
+// work-queue stream, results come back on the job's subject of the
+// results stream, de-duplicated by task id, so each call completes exactly
+// once even when a worker dies mid-task and its tasks are redelivered.
+func New(ctx context.Context, url string, opts ...crew.Option) (crew.Executor, error) {
+	cfg, err := crew.NewConfig(opts...)
+	if err != nil {
+		return nil, err
+	}
+	e := &executor{cfg: cfg, id: nuid.Next(), pending: map[string]*pending{}, cancelled: map[string]bool{}, stopResend: make(chan struct{}), resendDone: make(chan struct{}), slots: make(chan struct{}, maxPending)}
+	var extra []nats.Option
+	if url == "embedded" {
+		srv, stop, err := startServer(ServerConfig{Listen: "127.0.0.1:0"})
+		if err != nil {
+			return nil, err
+		}
+		e.stopServer = stop
+		url = srv.ClientURL()
+		extra = append(extra, nats.InProcessServer(srv))
+		e.srv = srv
+	}
+	if err := e.start(ctx, url, extra); err != nil {
+		e.shutdown()
+		return nil, err
+	}
+	return e, nil
+}
+
+type executor struct {
+	cfg   crew.Config
+	id    string
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	kv    jetstream.KeyValue
+	seq   atomic.Uint64
+	slots chan struct{}
+
+	mu         sync.Mutex
+	pending    map[string]*pending
+	cancelled  map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
+	stopResend chan struct{}
+	resendDone chan struct{}
+	closed     bool
+	drained    chan struct{} // closed when pending empties after Close
+
+	results    jetstream.ConsumeContext
+	advisories *nats.Subscription
+
+	srv        *server.Server
+	stopServer func()
+	stopWork   context.CancelFunc
+	workDone   chan struct{}
+	closeOnce  sync.Once
+}
+
+type pending struct {
+	call crew.Call
+	stop func() bool // stops the context watch
+}
+
+func (e *executor) start(ctx context.Context, url string, extra []nats.Option) error {
+	nc, err := connect(url, e.cfg, extra...)
+	if err != nil {
+		return err
+	}
+	e.nc = nc
+	e.js, err = jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(maxPending),
+		jetstream.WithPublishAsyncTimeout(30*time.Second),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			e.finish(m.Header.Get(hdrID), nil, fmt.Errorf("cluster: submit: %w", explain(err)))
+		}))
+	if err != nil {
+		return err
+	}
+	if err := ensureStreams(ctx, e.js, custom(e.cfg, replKey{}, 1)); err != nil {
+		return err
+	}
+	if e.kv, err = e.js.KeyValue(ctx, jobsBucket); err != nil {
+		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	batch := custom(e.cfg, batchKey{}, 64)
+	spec := jobSpec{Inits: e.cfg.Inits, Timeout: e.cfg.Timeout, Retries: e.cfg.Retries, Backoff: e.cfg.RetryBackoff, AckWait: custom(e.cfg, ackWaitKey{}, time.Duration(0))}
+	_, err = e.js.CreateOrUpdateConsumer(ctx, tasksStream, jetstream.ConsumerConfig{
+		Durable:       "job-" + e.id,
+		FilterSubject: taskSubject + e.id,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait(spec),
+		MaxDeliver:    5, // redeliveries after worker deaths; task retries run on the worker
+		MaxAckPending: max(maxPending, e.cfg.Workers*batch),
+		MaxWaiting:    4096,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: job consumer: %w", explain(err))
+	}
+	// A task delivered MaxDeliver times without an ack killed its workers:
+	// fail it instead of leaving the caller waiting.
+	e.advisories, err = nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+tasksStream+".job-"+e.id, e.deadLetter)
+	if err != nil {
+		return fmt.Errorf("cluster: advisories: %w", explain(err))
+	}
+	results, err := e.js.OrderedConsumer(ctx, resultsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{resultSubject + e.id},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: results consumer: %w", explain(err))
+	}
+	if e.results, err = results.Consume(e.onResult); err != nil {
+		return fmt.Errorf("cluster: results: %w", explain(err))
+	}
+	specJSON, _ := json.Marshal(spec)
+	if _, err := e.kv.Create(ctx, e.id, specJSON); err != nil {
+		return fmt.Errorf("cluster: register job: %w", explain(err))
+	}
+	go e.resendCancels()
+	if e.srv != nil {
+		wctx, cancel := context.WithCancel(context.Background())
+		e.stopWork, e.workDone = cancel, make(chan struct{})
+		wnc, err := connect(url, e.cfg, nats.InProcessServer(e.srv))
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer close(e.workDone)
+			defer wnc.Close()
+			work(wctx, wnc, e.cfg)
+		}()
+	}
+	return nil
+}
+
+func (e *executor) Exec(c crew.Call) error {
+	ctx := c.Context()
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	arg, err := c.EncodeArg()
+	if err != nil {
+		<-e.slots
+		return err
+	}
+	id := e.id + "." + strconv.FormatUint(e.seq.Add(1), 10)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		<-e.slots
+		return crew.ErrClosed
+	}
+	p := &pending{call: c}
+	e.pending[id] = p
+	e.mu.Unlock()
+	e.cfg.Progress.Submitted()
+	e.cfg.Progress.Started()
+	stop := context.AfterFunc(ctx, func() {
+		// The caller stops waiting at once; the workers are told to
+		// cancel the task if it runs, or skip it if it has not started.
+		if e.finish(id, nil, ctx.Err()) {
+			e.mu.Lock()
+			e.cancelled[id] = true
+			e.mu.Unlock()
+			e.nc.Publish(cancelSubject+e.id, []byte(id))
+		}
+	})
+	e.mu.Lock()
+	p.stop = stop // read by finish under e.mu
+	e.mu.Unlock()
+	m := nats.NewMsg(taskSubject + e.id)
+	m.Header.Set(hdrTask, c.Task())
+	m.Header.Set(hdrID, id)
+	m.Data = arg
+	if _, err := e.js.PublishMsgAsync(m, jetstream.WithMsgID(id)); err != nil {
+		e.finish(id, nil, fmt.Errorf("cluster: submit: %w", explain(err)))
+	}
+	return nil
+}
+
+// finish completes the pending call id with a reply or err, once; it
+// reports whether it did.
+func (e *executor) finish(id string, r *reply, err error) bool {
+	e.mu.Lock()
+	p := e.pending[id]
+	delete(e.pending, id)
+	var stop func() bool
+	if p != nil {
+		stop = p.stop
+	}
+	last := e.closed && len(e.pending) == 0 && p != nil
+	e.mu.Unlock()
+	if p == nil {
+		return false // a duplicate result, or one for a call already cancelled
+	}
+	if stop != nil {
+		stop()
+	}
+	if r != nil {
+		err = r.Error.Err()
+		if err == nil {
+			err = p.call.DecodeResult(r.Value)
+		}
+	}
+	e.cfg.Progress.Finished(true, err)
+	p.call.Complete(err)
+	<-e.slots
+	if last {
+		close(e.drained)
+	}
+	return true
+}
+
+func (e *executor) onResult(m jetstream.Msg) {
+	if id := m.Headers().Get(hdrID); id != "" {
+		e.mu.Lock()
+		delete(e.cancelled, id)
+		e.mu.Unlock()
+	}
+	var r reply
+	if err := json.Unmarshal(m.Data(), &r); err != nil {
+		r = reply{Error: crew.ToRemote(fmt.Errorf("cluster: bad result: %w", err))}
+	}
+	e.finish(m.Headers().Get(hdrID), &r, nil)
+}
+
+// deadLetter fails the task named in a max-deliveries advisory.
+func (e *executor) deadLetter(m *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries int    `json:"deliveries"`
+	}
+	if json.Unmarshal(m.Data, &adv) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := e.js.Stream(ctx, tasksStream)
+	if err != nil {
+		return
+	}
+	raw, err := s.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		return
+	}
+	id := raw.Header.Get(hdrID)
+	s.DeleteMsg(ctx, adv.StreamSeq)
+	e.finish(id, nil, fmt.Errorf("%w: task %s delivered %d times without a result", crew.ErrWorkerDied, id, adv.Deliveries))
+}
+
+// Close waits for every call taken to complete, then removes the job and,
+// for an embedded executor, stops its workers and server.
+func (e *executor) Close() error {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		e.drained = make(chan struct{})
+		if len(e.pending) == 0 {
+			close(e.drained)
+		}
+	}
+	drained := e.drained
+	e.mu.Unlock()
+	<-drained
+	e.closeOnce.Do(e.shutdown)
+	return nil
+}
+
+func (e *executor) shutdown() {
+	if e.nc != nil && e.js != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if e.kv != nil {
+			e.kv.Purge(ctx, e.id)
+		}
+		e.js.DeleteConsumer(ctx, tasksStream, "job-"+e.id)
+		if s, err := e.js.Stream(ctx, resultsStream); err == nil {
+			s.Purge(ctx, jetstream.WithPurgeSubject(resultSubject+e.id))
+		}
+		if s, err := e.js.Stream(ctx, tasksStream); err == nil {
+			s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject+e.id))
+		}
+		cancel()
+	}
+	select {
+	case <-e.resendDone:
+	default:
+		if e.nc != nil && e.js != nil && e.kv != nil {
+			close(e.stopResend)
+			<-e.resendDone
+		}
+	}
+	if e.results != nil {
+		e.results.Stop()
+		<-e.results.Closed()
+	}
+	if e.advisories != nil {
+		e.advisories.Unsubscribe()
+	}
+	if e.stopWork != nil {
+		e.stopWork()
+		<-e.workDone
+	}
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.stopServer != nil {
+		e.stopServer()
+	}
+}
+
+// resendCancels repeats the cancel message of every cancelled task whose
+// result has not come back: a worker that had not yet seen the job when
+// the first one was sent would otherwise run it.
+func (e *executor) resendCancels() {
+	defer close(e.resendDone)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stopResend:
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		ids := make([]string, 0, len(e.cancelled))
+		for id := range e.cancelled {
+			ids = append(ids, id)
+		}
+		e.mu.Unlock()
+		for _, id := range ids {
+			e.nc.Publish(cancelSubject+e.id, []byte(id))
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Package cluster runs crew tasks on worker processes spread over machines,
+// through a NATS JetStream server.
+//
+// The smallest use needs no set-up: "embedded" starts an in-process server
+// and crew.Workers(n) local workers.
+//
+//	ex, err := cluster.New(ctx, "embedded", crew.Workers(4))
+//	if err != nil { ... }
+//	defer ex.Close()
+//	for r := range crew.Map(ctx, ex, square, slices.Values(nums)) { ... }
+//
+// Across machines, run a server (crew serve, or Serve), workers that
+// register the same tasks (crew worker, or Work) and point New at the
+// server: cluster.New(ctx, "nats://10.0.0.5:4222", cluster.Token(t)).
+//
+// Each executor is one job: tasks go to a work-queue stream, workers fetch
+// them in batches from the job's durable consumer, publish each result and
+// acknowledge the task only once the result is stored. A worker that dies
+// mid-task leaves it to be redelivered to another; the executor drops the
+// duplicate result, so every call completes exactly once. A task that
+// kills its worker on every delivery fails with crew.ErrWorkerDied.
+// The message format is in docs/protocol-cluster.md.
+//
+// crew.Timeout cancels the task's context on the worker at the deadline
+// and the call fails with crew.ErrTimeout; as on the goroutine executor, a
+// task that ignores its context cannot be killed in-process and keeps its
+// worker slot until it returns. Cancelling a call's context completes its
+// future with the context's error at once and tells the workers to cancel
+// the task, or skip it if it has not started.
+//
+// Durability: JetStream fsyncs its files every two minutes by default. For
+// tasks that must survive a power cut, run three servers with Replicas(3)
+// or set ServerConfig.SyncAlways.
+package cluster

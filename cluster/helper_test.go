@@ -1,0 +1,91 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/cluster"
+	"github.com/crewrun/crew/crewtest"
+)
+
+// workerURLEnv, when set, makes the test binary a cluster worker for that
+// server instead of running tests: the fault tests start and kill such
+// processes.
+const workerURLEnv = "CREW_CLUSTER_TEST_WORKER"
+
+func helperMain() bool {
+	url := os.Getenv(workerURLEnv)
+	if url == "" {
+		return false
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := cluster.Work(ctx, url, crew.Workers(2)); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+	return true
+}
+
+// startWorker runs this test binary as a worker process.
+func startWorker(t *testing.T, url string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// TestWorkerKilled kills a worker process mid-batch: its tasks are
+// redelivered to another worker and every call completes exactly once,
+// without error.
+func TestWorkerKilled(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	first := startWorker(t, url)
+	const n = 200
+	seen := make([]int, n)
+	got := 0
+	in := func(yield func(int) bool) {
+		for range n {
+			if !yield(20) {
+				return
+			}
+		}
+	}
+	for r := range crew.Map(t.Context(), ex, crewtest.Sleep, in, crew.Unordered(), crew.Window(n)) {
+		if r.Err != nil {
+			t.Fatalf("task %d: %v", r.Index, r.Err)
+		}
+		seen[r.Index]++
+		got++
+		if got == 10 {
+			first.Process.Signal(syscall.SIGKILL) // mid-batch: it holds fetched tasks
+			first.Wait()
+			startWorker(t, url)
+		}
+	}
+	for i, c := range seen {
+		if c != 1 {
+			t.Errorf("task %d completed %d times", i, c)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crewrun/crew"
+)
+
+// Names of the JetStream objects crew uses (docs/protocol-cluster.md).
+const (
+	tasksStream   = "CREW_TASKS"   // work queue: one subject per job
+	resultsStream = "CREW_RESULTS" // results: one subject per job
+	jobsBucket    = "CREW_JOBS"    // KV: job id → job spec
+
+	taskSubject   = "crew.task."   // + job id
+	resultSubject = "crew.result." // + job id
+	cancelSubject = "crew.cancel." // + job id; core NATS, payload = task id
+
+	hdrTask = "Crew-Task" // registered task name
+	hdrID   = "Crew-Id"   // task id: job id "." sequence
+)
+
+// jobSpec is what a worker needs to know about a job; it travels in the
+// jobs KV bucket under the job id.
+type jobSpec struct {
+	Inits   []string      `json:"inits,omitempty"`
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
+	Retries int           `json:"retries,omitempty"`
+	Backoff time.Duration `json:"backoff_ns,omitempty"`
+	AckWait time.Duration `json:"ack_wait_ns,omitempty"`
+}
+
+// reply is the body of a result message.
+type reply struct {
+	Value json.RawMessage   `json:"value,omitempty"`
+	Error *crew.RemoteError `json:"error,omitempty"`
+}
+
+// ensureStreams creates or updates the streams and bucket crew needs. Every
+// client (executor or worker) calls it, so no set-up step is needed.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if replicas < 1 {
+		replicas = 1
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       tasksStream,
+		Subjects:   []string{taskSubject + ">"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Discard:    jetstream.DiscardNew,
+		MaxBytes:   1 << 30,
+		Duplicates: 5 * time.Second,
+		Replicas:   replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: stream %s: %w", tasksStream, explain(err))
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       resultsStream,
+		Subjects:   []string{resultSubject + ">"},
+		Retention:  jetstream.InterestPolicy, // a result is dropped once its executor has it
+		Storage:    jetstream.FileStorage,
+		Discard:    jetstream.DiscardOld,
+		MaxBytes:   1 << 30,
+		MaxAge:     24 * time.Hour,
+		Duplicates: time.Second, // the executor de-duplicates results by task id itself
+		Replicas:   replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: stream %s: %w", resultsStream, explain(err))
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   jobsBucket,
+		Storage:  jetstream.FileStorage,
+		Replicas: replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: bucket %s: %w", jobsBucket, explain(err))
+	}
+	return nil
+}
+
+// ErrAuth reports that the server refused the client's credentials.
+var ErrAuth = errors.New("cluster: authorization failed (check --token)")
+
+// explain turns the errors NATS reports for bad credentials into ErrAuth.
+func explain(err error) error {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrPermissionViolation) {
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return err
+}

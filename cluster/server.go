@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/crewrun/crew"
+)
+
+// ServerConfig configures the NATS server that Serve runs.
+type ServerConfig struct {
+	// Listen is the client address, host:port; "127.0.0.1:4222" if empty,
+	// and port 0 picks a free one.
+	Listen string
+	// StoreDir holds JetStream's files. Tasks survive a restart that
+	// reuses it. Empty means a temporary directory removed on exit.
+	StoreDir string
+	// Token, when set, is the secret every client must present.
+	Token string
+	// TLS, when set, makes the server require TLS from clients.
+	TLS *tls.Config
+	// SyncAlways makes JetStream fsync every write instead of every two
+	// minutes: slower, but a power cut loses nothing acknowledged.
+	SyncAlways bool
+	// Ready, if set, receives the client URL once the server accepts
+	// connections.
+	Ready func(url string)
+}
+
+// Serve runs a NATS server with JetStream until ctx ends (crew serve).
+func Serve(ctx context.Context, cfg ServerConfig) error {
+	srv, cleanup, err := startServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if cfg.Ready != nil {
+		cfg.Ready(srv.ClientURL())
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// startServer starts the server and returns it with a function that shuts
+// it down and removes a temporary store.
+func startServer(cfg ServerConfig) (*server.Server, func(), error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:4222"
+	}
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: listen address %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: listen port %q: %w", portText, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	store, temp := cfg.StoreDir, false
+	if store == "" {
+		if store, err = os.MkdirTemp("", "crew-nats-"); err != nil {
+			return nil, nil, fmt.Errorf("cluster: store: %w", err)
+		}
+		temp = true
+	}
+	opts := &server.Options{
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           store,
+		Authorization:      cfg.Token,
+		NoSigs:             true,
+		NoLog:              true,
+		MaxPayload:         8 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if cfg.SyncAlways {
+		opts.SyncAlways = true
+	}
+	if cfg.TLS != nil {
+		opts.TLSConfig = cfg.TLS
+		opts.TLS = true
+		opts.TLSVerify = cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		if temp {
+			os.RemoveAll(store)
+		}
+		return nil, nil, fmt.Errorf("cluster: server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		if temp {
+			os.RemoveAll(store)
+		}
+		return nil, nil, errors.New("cluster: server did not start in 10s (is the port taken?)")
+	}
+	return srv, func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		if temp {
+			os.RemoveAll(store)
+		}
+	}, nil
+}
+
+// Client options, passed to New and Work with the crew options.
+type (
+	tokenKey   struct{}
+	tlsKey     struct{}
+	batchKey   struct{}
+	replKey    struct{}
+	ackWaitKey struct{}
+)
+
+// Token makes the client present token to the server (crew worker --token).
+func Token(token string) crew.Option { return crew.Custom(tokenKey{}, token) }
+
+// TLS makes the client connect with TLS using cfg (its RootCAs trust the
+// server; Certificates authenticate the client if the server asks).
+func TLS(cfg *tls.Config) crew.Option { return crew.Custom(tlsKey{}, cfg) }
+
+// Batch sets how many tasks a worker fetches at once (default 64).
+func Batch(n int) crew.Option {
+	return func(c *crew.Config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: cluster.Batch(%d): need at least 1", crew.ErrInvalidOption, n)
+		}
+		return crew.Custom(batchKey{}, n)(c)
+	}
+}
+
+// AckWait sets how long a worker may go silent before its task is given
+// to another worker (default 30s); running tasks send heartbeats every
+// third of it, so it bounds how fast a dead worker's tasks move on.
+func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
+
+// Replicas sets the replication factor of the streams New and Work create
+// (3 on a three-node cluster for durability; default 1).
+func Replicas(n int) crew.Option { return crew.Custom(replKey{}, n) }
+
+func custom[T any](cfg crew.Config, key any, def T) T {
+	if v, ok := cfg.Custom(key); ok {
+		if t, ok := v.(T); ok {
+			return t
+		}
+	}
+	return def
+}
+
+// connect dials url with the client options in cfg.
+func connect(url string, cfg crew.Config, extra ...nats.Option) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("crew"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if tok := custom(cfg, tokenKey{}, ""); tok != "" {
+		opts = append(opts, nats.Token(tok))
+	}
+	if tc := custom[*tls.Config](cfg, tlsKey{}, nil); tc != nil {
+		opts = append(opts, nats.Secure(tc))
+	}
+	nc, err := nats.Connect(url, append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect %s: %w", url, explain(err))
+	}
+	return nc, nil
+}

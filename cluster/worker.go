@@ -1,0 +1,379 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crewrun/crew"
+)
+
+// Work runs a worker against the server at url until ctx ends (crew
+// worker): crew.Workers(n) tasks at a time, of every job any executor
+// submits, as long as this binary registered the task. Jobs are found in
+// the jobs bucket; tasks are fetched in batches (Batch) from each job's
+// durable consumer.
+func Work(ctx context.Context, url string, opts ...crew.Option) error {
+	cfg, err := crew.NewConfig(opts...)
+	if err != nil {
+		return err
+	}
+	nc, err := connect(url, cfg)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return work(ctx, nc, cfg)
+}
+
+type worker struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	batch int
+	free  chan struct{} // one token per idle worker slot
+	tasks chan *delivery
+	acks  chan pendingAck
+	acked chan struct{}
+	wg    sync.WaitGroup
+}
+
+type delivery struct {
+	job *workerJob
+	msg jetstream.Msg
+}
+
+// workerJob is one job as a worker sees it.
+type workerJob struct {
+	id        string
+	spec      jobSpec
+	ctx       context.Context
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	cancelled map[string]bool               // task ids cancelled by the submitter
+	running   map[string]context.CancelFunc // task id → its cancel
+}
+
+func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 1)); err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, jobsBucket)
+	if err != nil {
+		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: watch jobs: %w", explain(err))
+	}
+	defer watch.Stop()
+	batch := custom(cfg, batchKey{}, 64)
+	w := &worker{nc: nc, js: js, batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	// Slots for running tasks plus one batch fetched ahead.
+	for range cfg.Workers + batch {
+		w.free <- struct{}{}
+	}
+	go w.ack(context.WithoutCancel(ctx))
+	w.wg.Add(cfg.Workers)
+	for range cfg.Workers {
+		go w.run(ctx)
+	}
+	jobs := map[string]*workerJob{}
+	var fetchers sync.WaitGroup
+	defer func() {
+		cancel()
+		for _, j := range jobs {
+			j.cancel()
+		}
+		fetchers.Wait()
+		close(w.tasks)
+		w.wg.Wait()
+		close(w.acks)
+		<-w.acked
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-watch.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				continue // end of the initial values
+			}
+			id := e.Key()
+			if e.Operation() != jetstream.KeyValuePut {
+				if j := jobs[id]; j != nil {
+					j.cancel()
+					delete(jobs, id)
+				}
+				continue
+			}
+			if jobs[id] != nil {
+				continue
+			}
+			var spec jobSpec
+			if err := json.Unmarshal(e.Value(), &spec); err != nil {
+				continue // not a job this version understands
+			}
+			jctx, jcancel := context.WithCancel(ctx)
+			j := &workerJob{id: id, spec: spec, ctx: jctx, cancel: jcancel, cancelled: map[string]bool{}, running: map[string]context.CancelFunc{}}
+			jobs[id] = j
+			fetchers.Add(1)
+			go func() {
+				defer fetchers.Done()
+				w.fetch(j)
+			}()
+		}
+	}
+}
+
+// fetch pulls j's tasks in batches as worker slots come free.
+func (w *worker) fetch(j *workerJob) {
+	sub, err := w.nc.Subscribe(cancelSubject+j.id, func(m *nats.Msg) {
+		id := string(m.Data)
+		j.mu.Lock()
+		j.cancelled[id] = true
+		if c := j.running[id]; c != nil {
+			c()
+		}
+		j.mu.Unlock()
+	})
+	if err == nil {
+		defer sub.Unsubscribe()
+	}
+	cons, err := w.js.Consumer(j.ctx, tasksStream, "job-"+j.id)
+	if err != nil {
+		return // the job ended before we saw it
+	}
+	for {
+		// Wait for one free slot, then take as many more as are idle.
+		select {
+		case <-w.free:
+		case <-j.ctx.Done():
+			return
+		}
+		n := 1
+	more:
+		for n < w.batch {
+			select {
+			case <-w.free:
+				n++
+			default:
+				break more
+			}
+		}
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
+		got := 0
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				select {
+				case w.tasks <- &delivery{job: j, msg: m}:
+				case <-j.ctx.Done():
+					got-- // not handed over: the token goes back below
+				}
+			}
+			err = batch.Error()
+		}
+		for range n - got {
+			w.free <- struct{}{}
+		}
+		if j.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			return // the job was cancelled or closed
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) {
+			select { // server unreachable: do not spin
+			case <-time.After(250 * time.Millisecond):
+			case <-j.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// run is one worker slot: it runs deliveries one at a time with its own
+// crew.Worker per job, so that initializers run once per slot.
+func (w *worker) run(ctx context.Context) {
+	defer w.wg.Done()
+	states := map[string]*crew.Worker{}
+	defer func() {
+		for _, s := range states {
+			s.Close()
+		}
+	}()
+	for d := range w.tasks {
+		w.handle(ctx, d, states)
+		w.free <- struct{}{}
+		if len(states) > 16 { // forget the states of ended jobs
+			for id, s := range states {
+				if id != d.job.id {
+					s.Close()
+					delete(states, id)
+				}
+			}
+		}
+	}
+}
+
+func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
+	j, m := d.job, d.msg
+	id := m.Headers().Get(hdrID)
+	j.mu.Lock()
+	skip := j.cancelled[id]
+	delete(j.cancelled, id)
+	tctx, cancel := context.WithCancel(j.ctx)
+	if !skip {
+		j.running[id] = cancel
+	}
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		delete(j.running, id)
+		j.mu.Unlock()
+		cancel()
+	}()
+	// Keep the delivery alive while it runs: AckWait is a worker's lease.
+	stopBeat := heartbeat(m, ackWait(j.spec)/3)
+	defer stopBeat()
+
+	var out []byte
+	var err error
+	st := states[j.id]
+	if st == nil && len(j.spec.Inits) > 0 {
+		st, err = crew.NewWorker(tctx, j.spec.Inits)
+		if err == nil {
+			states[j.id] = st
+		}
+	}
+	if skip {
+		err = context.Canceled // the submitter stopped waiting for it
+	} else if err == nil {
+		out, err = runAttempts(tctx, st, j.spec, m.Headers().Get(hdrTask), m.Data())
+	}
+	if tctx.Err() != nil && j.ctx.Err() != nil {
+		return // the worker or job stopped: leave the task for redelivery
+	}
+	body, _ := json.Marshal(reply{Value: out, Error: crew.ToRemote(err)})
+	res := nats.NewMsg(resultSubject + j.id)
+	res.Header.Set(hdrID, id)
+	res.Data = body
+	// The result must be stored before the task is acknowledged: the
+	// acker waits for the PubAck, then acks the task. Publishing is
+	// pipelined so that a worker slot moves on at once.
+	fut, perr := w.js.PublishMsgAsync(res)
+	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res}
+}
+
+type pendingAck struct {
+	fut  jetstream.PubAckFuture
+	err  error
+	task jetstream.Msg
+	res  *nats.Msg
+}
+
+// ack acknowledges each task once its result is stored. When storing
+// fails it publishes again, keeping the task alive with InProgress: a
+// finished task is never Nak'ed, as that would run it twice.
+func (w *worker) ack(ctx context.Context) {
+	defer close(w.acked)
+	for a := range w.acks {
+		ok := a.err == nil
+		if ok {
+			select {
+			case <-a.fut.Ok():
+			case <-a.fut.Err():
+				ok = false
+			}
+		}
+		for !ok && ctx.Err() == nil {
+			a.task.InProgress()
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := w.js.PublishMsg(pctx, a.res)
+			cancel()
+			ok = err == nil
+		}
+		if ok {
+			a.task.Ack()
+		} // else shutting down: redelivery redoes the task, the executor drops the duplicate
+	}
+}
+
+// runAttempts runs the task under the job's timeout and retries.
+func runAttempts(ctx context.Context, st *crew.Worker, spec jobSpec, task string, arg []byte) ([]byte, error) {
+	if st != nil {
+		ctx = st.Context(ctx)
+	}
+	cfg := crew.Config{RetryBackoff: spec.Backoff}
+	for attempt := 0; ; attempt++ {
+		out, err := attemptOnce(ctx, spec.Timeout, task, arg)
+		if err == nil || attempt >= spec.Retries || crew.IsPermanent(err) || errors.Is(err, crew.ErrUnknownTask) || ctx.Err() != nil {
+			return out, err
+		}
+		t := time.NewTimer(cfg.RetryDelay(attempt + 1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
+func attemptOnce(ctx context.Context, timeout time.Duration, task string, arg []byte) ([]byte, error) {
+	if timeout <= 0 {
+		return crew.RunEncoded(ctx, task, arg)
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := crew.RunEncoded(actx, task, arg)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) && !errors.Is(err, crew.ErrTimeout) {
+		err = fmt.Errorf("%w after %v: %w", crew.ErrTimeout, timeout, err)
+	}
+	return out, err
+}
+
+// ackWait is the lease a worker holds on a delivery between heartbeats.
+func ackWait(spec jobSpec) time.Duration {
+	if spec.AckWait > 0 {
+		return spec.AckWait
+	}
+	return 30 * time.Second
+}
+
+// heartbeat sends InProgress for m every d until stopped.
+func heartbeat(m jetstream.Msg, d time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		m.InProgress()
+		t.Reset(d)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
+	}
+}
