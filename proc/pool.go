@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -265,7 +264,7 @@ func (p *Pool) startWorker() (*procWorker, error) {
 	cmd.ExtraFiles = []*os.File{childIn, childOut}
 	cmd.Stdout = &prefixWriter{w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
 	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	childIn.Close()
 	childOut.Close()

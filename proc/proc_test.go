@@ -301,3 +301,30 @@ func processAlive(pid int) bool {
 	fields := strings.Fields(string(b))
 	return len(fields) > 2 && fields[2] != "Z"
 }
+
+// TestHundredThousandTinyTasks checks that batching keeps every one of many
+// tiny calls in order and intact: no call lost, duplicated or mismatched.
+func TestHundredThousandTinyTasks(t *testing.T) {
+	const n = 100_000
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	next := 0
+	for r := range crew.Map(t.Context(), ex, crewtest.Square, func(yield func(int) bool) {
+		for i := range n {
+			if !yield(i) {
+				return
+			}
+		}
+	}) {
+		if r.Err != nil {
+			t.Fatalf("square(%d): %v", next, r.Err)
+		}
+		if r.Value != next*next {
+			t.Fatalf("result %d = %d, want %d", next, r.Value, next*next)
+		}
+		next++
+	}
+	if next != n {
+		t.Errorf("got %d results, want %d", next, n)
+	}
+}

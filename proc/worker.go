@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -34,7 +33,7 @@ func ServeIfWorker() {
 func serve(in io.Reader, out io.Writer) int {
 	// The protocol has its own descriptors; whatever tasks print on
 	// standard output goes to standard error, which the pool forwards.
-	_ = syscall.Dup3(2, 1, 0)
+	stdoutToStderr()
 
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := &workerOut{w: bufio.NewWriterSize(out, 64<<10)}

@@ -25,6 +25,7 @@ func main() {
 	n := flag.Int("n", 100_000, "tiny tasks")
 	workers := flag.Int("workers", 2, "worker processes")
 	mode := flag.String("mode", "tiny", "tiny, startup or primes")
+	window := flag.Int("window", 0, "crew.Map window for -mode tiny (0: Map's default)")
 	flag.Parse()
 	ctx := context.Background()
 	out := map[string]any{"mode": *mode, "workers": *workers}
@@ -49,7 +50,12 @@ func main() {
 		}
 		start := time.Now()
 		sum := 0
-		for r := range crew.Map(ctx, ex, square, in) {
+		var mopts []crew.MapOption
+		if *window > 0 {
+			mopts = append(mopts, crew.Window(*window))
+			out["window"] = *window
+		}
+		for r := range crew.Map(ctx, ex, square, in, mopts...) {
 			check(r.Err)
 			sum += r.Value & 1
 		}
