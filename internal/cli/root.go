@@ -61,4 +61,5 @@ Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
 // adds its own in an init-free way by appending here.
 var subcommands = []func(Streams) *cobra.Command{
 	newVersionCommand,
+	newCopyCommand,
 }
