@@ -591,4 +591,3 @@ func hardlink(first, dst string) error {
 	}
 	return nil
 }
-
