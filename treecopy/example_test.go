@@ -26,5 +26,5 @@ func ExampleCopy() {
 	fmt.Println(stats.Files, "copied,", stats.Skipped, "skipped", err)
 	// Output:
 	// 1 file, 1 symlink, 5 bytes <nil>
-	// 0 copied, 1 skipped <nil>
+	// 0 copied, 2 skipped <nil>
 }

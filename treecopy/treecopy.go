@@ -62,7 +62,7 @@ type Options struct {
 // Stats counts what Copy did.
 type Stats struct {
 	Files, Dirs, Symlinks, Links, Special int64 // entries created or updated
-	Skipped                               int64 // files already up to date
+	Skipped                               int64 // files and symlinks already up to date
 	Bytes                                 int64 // file content bytes copied
 	Errors                                []error
 }
@@ -132,6 +132,9 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if ctx.Err() != nil {
+					continue // drain without copying
+				}
 				if err := c.entry(j); err != nil {
 					c.fail(err)
 				}
@@ -326,6 +329,10 @@ func (c *copier) entry(j job) error {
 			return nil
 		}
 	}
+	if mode&fs.ModeSymlink != 0 && sameSymlink(j) {
+		c.skip.Add(1)
+		return nil
+	}
 	if c.opts.DryRun {
 		c.note(j.rel, j.fi.Size())
 		return nil
@@ -380,6 +387,17 @@ func (c *copier) entry(j job) error {
 	}
 	c.note(j.rel, j.fi.Size())
 	return nil
+}
+
+// sameSymlink reports whether dst is already a symlink with src's target and mtime.
+func sameSymlink(j job) bool {
+	dfi, err := os.Lstat(j.dst)
+	if err != nil || dfi.Mode()&fs.ModeSymlink == 0 || !dfi.ModTime().Equal(j.fi.ModTime()) {
+		return false
+	}
+	a, err1 := os.Readlink(j.src)
+	b, err2 := os.Readlink(j.dst)
+	return err1 == nil && err2 == nil && a == b
 }
 
 var tempSeq atomic.Uint64
