@@ -465,9 +465,16 @@ func copyFile(src, tmp string, fi fs.FileInfo) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := copyExtents(in, out, fi.Size())
-	if err == nil {
-		err = out.Truncate(fi.Size())
+	var n int64
+	if fi.Size() < 64<<10 {
+		// Small files: holes are unlikely and the two lseeks cost more
+		// than the copy.
+		n, err = copyRange(in, out, 0, fi.Size())
+	} else {
+		n, err = copyExtents(in, out, fi.Size())
+	}
+	if err == nil && n != fi.Size() {
+		err = out.Truncate(fi.Size()) // trailing hole
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -535,7 +542,8 @@ func copyRange(in, out *os.File, off, n int64) (int64, error) {
 func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 	st := fi.Sys().(*unixStat)
 	isLink := fi.Mode()&fs.ModeSymlink != 0
-	if c.root {
+	// New files are already ours; existing dirs may not be.
+	if c.root && (fi.IsDir() || int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
 		if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("%s: chown: %w", dst, err)
 		}
