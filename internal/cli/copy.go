@@ -100,7 +100,7 @@ Exit status: 0 ok, 1 some files failed (each is reported with its path),
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&o.workers, "jobs", "j", 0, "files copied at once (0 = default, 8)")
+	f.IntVarP(&o.workers, "jobs", "j", 0, "files copied at once (0 = default, 4)")
 	f.BoolVar(&o.checksum, "checksum", false, "skip files by comparing SHA-256 of contents, not size and mtime")
 	f.BoolVar(&o.verify, "verify", false, "re-read both sides after copying and compare SHA-256")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be copied; change nothing")
