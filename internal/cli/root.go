@@ -88,6 +88,7 @@ var subcommands = []func(Streams) *cobra.Command{
 	newPrimesCommand,
 	newRunCommand,
 	newFetchCommand,
+	newCopyCommand,
 	newServeCommand,
 	newWorkerCommand,
 }

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCopyCommandExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "sub", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		out     string
+		errPart string
+	}{
+		{"dry run lists", []string{"copy", "--dry-run", src, filepath.Join(dir, "d1")}, 0, "sub/f\n", ""},
+		{"copy", []string{"copy", "-q", src, filepath.Join(dir, "d2")}, 0, "", ""},
+		{"inside source", []string{"copy", src, filepath.Join(src, "in")}, 2, "", "inside source"},
+		{"missing source", []string{"copy", filepath.Join(dir, "nope"), filepath.Join(dir, "d3")}, 2, "", "no such file"},
+		{"one argument", []string{"copy", src}, 2, "", "SRC and DST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Main(t.Context(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+			if code != tc.code || out.String() != tc.out || !strings.Contains(errb.String(), tc.errPart) {
+				t.Fatalf("code %d out %q err %q", code, out.String(), errb.String())
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d1")); err == nil {
+		t.Error("dry run created the destination")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "d2", "sub", "f")); string(got) != "x" {
+		t.Errorf("copy content %q", got)
+	}
+}

@@ -1,0 +1,7 @@
+package treecopy
+
+import "syscall"
+
+type unixStat = syscall.Stat_t
+
+func statAtime(st *unixStat) int64 { return st.Atim.Nano() }

@@ -1,0 +1,619 @@
+// Package treecopy copies a directory tree in parallel, keeping what
+// `cp -a` keeps (modes, ownership when root, nanosecond mtimes, xattrs,
+// symlinks, hardlinks, FIFOs and devices, sparse holes) and never leaving a
+// half-written file under its final name: each file is written to a temp
+// name in its destination directory and renamed when complete.
+//
+// The smallest use:
+//
+//	stats, err := treecopy.Copy(ctx, "photos", "/backup/photos", treecopy.Options{})
+//
+// Rerunning skips files whose size and mtime already match, so an
+// interrupted copy resumes where it stopped.
+package treecopy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// TempPrefix starts the name of every file being written; leftovers from a
+// killed run are removed by the next run.
+const TempPrefix = ".crew-tmp-"
+
+// ErrRefused is returned, wrapped, when the source and destination make a
+// copy impossible or dangerous; nothing has been changed.
+var ErrRefused = errors.New("copy refused")
+
+// ErrPartial is returned, wrapped, when some entries could not be copied;
+// the rest were. Stats.Errors lists them.
+var ErrPartial = errors.New("some files were not copied")
+
+// Options tunes Copy. The zero value is a good default.
+type Options struct {
+	// Workers is the number of files copied at once; 0 means 4, the best of
+	// 2, 4, 8 and 16 measured on 20 000 small files on a 2-core VM disk.
+	Workers int
+	// Checksum compares contents, not size and mtime, to decide what to skip.
+	Checksum bool
+	// Verify re-reads both sides of each copied file and compares SHA-256.
+	Verify bool
+	// DryRun changes nothing; OnEntry is still called for what would be copied.
+	DryRun bool
+	// OnEntry, if set, is called (concurrently) for each entry copied, or
+	// that would be copied in a dry run, with its slash-separated path
+	// relative to the source and the bytes written.
+	OnEntry func(rel string, size int64)
+}
+
+// Stats counts what Copy did.
+type Stats struct {
+	Files, Dirs, Symlinks, Links, Special int64 // entries created or updated
+	Skipped                               int64 // files and symlinks already up to date
+	Bytes                                 int64 // file content bytes copied
+	Errors                                []error
+}
+
+type job struct {
+	rel string
+	src string
+	dst string
+	fi  fs.FileInfo
+}
+
+type copier struct {
+	opts  Options
+	root  bool
+	stats Stats
+	mu    sync.Mutex
+	files atomic.Int64
+	bytes atomic.Int64
+	skip  atomic.Int64
+	syms  atomic.Int64
+	spec  atomic.Int64
+}
+
+func (c *copier) fail(err error) {
+	c.mu.Lock()
+	c.stats.Errors = append(c.stats.Errors, err)
+	c.mu.Unlock()
+}
+
+// Copy makes dst a copy of the tree at src. dst may already exist (a
+// previous, possibly interrupted, run); up-to-date files are skipped.
+// It returns ErrRefused if src is missing, equal to dst, or contains dst, and
+// ErrPartial if some entries failed (the others are copied).
+func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	sfi, err := os.Lstat(src)
+	if err != nil {
+		return Stats{}, fmt.Errorf("%w: source: %w", ErrRefused, err)
+	}
+	if err := checkPaths(src, dst); err != nil {
+		return Stats{}, err
+	}
+	c := &copier{opts: opts, root: os.Geteuid() == 0}
+	if !sfi.IsDir() {
+		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi}
+		if err := c.entry(j); err != nil {
+			c.fail(err)
+		}
+		return c.finish(nil)
+	}
+
+	type dirMeta struct {
+		src, dst string
+		fi       fs.FileInfo
+	}
+	var dirs []dirMeta
+	type link struct{ first, dst, rel string }
+	var links []link
+	seen := map[[2]uint64]string{}
+
+	jobs := make(chan job, 4*opts.Workers)
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue // drain without copying
+				}
+				if err := c.entry(j); err != nil {
+					c.fail(err)
+				}
+			}
+		}()
+	}
+
+	walkErr := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if err != nil {
+			c.fail(fmt.Errorf("%s: %w", p, err))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			c.fail(fmt.Errorf("%s: %w", p, err))
+			return nil
+		}
+		if d.IsDir() {
+			if _, err := os.ReadDir(p); err != nil {
+				// Report unreadable dirs once, with their path, and skip them.
+				c.fail(fmt.Errorf("%s: %w", p, err))
+				return fs.SkipDir
+			}
+			if !opts.DryRun {
+				if err := prepareDir(target); err != nil {
+					c.fail(err)
+					return fs.SkipDir
+				}
+			}
+			dirs = append(dirs, dirMeta{p, target, fi})
+			return nil
+		}
+		if st, ok := fi.Sys().(*unixStat); ok && st.Nlink > 1 && fi.Mode().IsRegular() {
+			key := [2]uint64{uint64(st.Dev), st.Ino}
+			if first, ok := seen[key]; ok {
+				links = append(links, link{first, target, filepath.ToSlash(rel)})
+				return nil
+			}
+			seen[key] = target
+		}
+		select {
+		case jobs <- job{rel: filepath.ToSlash(rel), src: p, dst: target, fi: fi}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if walkErr != nil {
+		return c.finish(walkErr)
+	}
+	for _, l := range links {
+		if opts.DryRun {
+			c.note(l.rel, 0)
+			continue
+		}
+		if err := hardlink(l.first, l.dst); err != nil {
+			c.fail(err)
+			continue
+		}
+		c.stats.Links++
+		c.note(l.rel, 0)
+	}
+	// Deepest first, so a read-only parent is locked only after its children
+	// got their times and modes.
+	sort.SliceStable(dirs, func(i, k int) bool { return len(dirs[i].dst) > len(dirs[k].dst) })
+	for _, d := range dirs {
+		c.stats.Dirs++
+		if opts.DryRun {
+			continue
+		}
+		if err := c.meta(d.src, d.dst, d.fi); err != nil {
+			c.fail(err)
+		}
+	}
+	return c.finish(nil)
+}
+
+func (c *copier) finish(err error) (Stats, error) {
+	s := c.stats
+	s.Files, s.Bytes, s.Skipped = c.files.Load(), c.bytes.Load(), c.skip.Load()
+	s.Symlinks, s.Special = c.syms.Load(), c.spec.Load()
+	if err != nil {
+		return s, err
+	}
+	if len(s.Errors) > 0 {
+		return s, fmt.Errorf("%w: %d failed, first: %w", ErrPartial, len(s.Errors), s.Errors[0])
+	}
+	return s, nil
+}
+
+func (c *copier) note(rel string, n int64) {
+	if c.opts.OnEntry != nil {
+		c.opts.OnEntry(rel, n)
+	}
+}
+
+// checkPaths refuses src == dst and dst inside src, comparing real paths so
+// symlinks and "." do not hide either.
+func checkPaths(src, dst string) error {
+	rs, err := realPath(src)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	rd, err := realPath(dst)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if rs == rd {
+		return fmt.Errorf("%w: source and destination are the same: %s", ErrRefused, src)
+	}
+	if strings.HasPrefix(rd, rs+string(filepath.Separator)) || rs == "/" {
+		return fmt.Errorf("%w: destination %s is inside source %s", ErrRefused, dst, src)
+	}
+	return nil
+}
+
+// realPath resolves symlinks in the longest existing prefix of p.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			return filepath.Join(abs, rest), nil
+		}
+		rest = filepath.Join(filepath.Base(abs), rest)
+		abs = parent
+	}
+}
+
+// prepareDir creates dir (owner-writable until its metadata is applied) and
+// removes temp files a killed run left in it.
+func prepareDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		if err := os.Remove(dir); err != nil {
+			return err
+		}
+		return os.Mkdir(dir, 0o700)
+	}
+	if fi.Mode().Perm()&0o700 != 0o700 {
+		if err := os.Chmod(dir, fi.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), TempPrefix) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entry copies one non-directory entry.
+func (c *copier) entry(j job) error {
+	mode := j.fi.Mode()
+	if mode.IsRegular() {
+		if up, err := c.upToDate(j); err == nil && up {
+			c.skip.Add(1)
+			return nil
+		}
+	}
+	if mode&fs.ModeSymlink != 0 && sameSymlink(j) {
+		c.skip.Add(1)
+		return nil
+	}
+	if c.opts.DryRun {
+		c.note(j.rel, j.fi.Size())
+		return nil
+	}
+	tmp, err := tempName(j.dst)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mode.IsRegular():
+		n, err := copyFile(j.src, tmp, j.fi)
+		if err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		c.files.Add(1)
+		c.bytes.Add(n)
+	case mode&fs.ModeSymlink != 0:
+		target, err := os.Readlink(j.src)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, tmp); err != nil {
+			return err
+		}
+		c.syms.Add(1)
+	default:
+		st := j.fi.Sys().(*unixStat)
+		if err := unix.Mknod(tmp, st.Mode, int(st.Rdev)); err != nil {
+			return fmt.Errorf("%s: mknod: %w", j.src, err)
+		}
+		c.spec.Add(1)
+	}
+	if err := c.meta(j.src, tmp, j.fi); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, j.dst); err != nil {
+		os.Remove(tmp)
+		// A directory in the way (the source changed type) is replaced.
+		if fi, lerr := os.Lstat(j.dst); lerr == nil && fi.IsDir() {
+			if rerr := os.RemoveAll(j.dst); rerr == nil {
+				return c.entry(j)
+			}
+		}
+		return err
+	}
+	if c.opts.Verify && mode.IsRegular() {
+		if err := verify(j.src, j.dst); err != nil {
+			return err
+		}
+	}
+	c.note(j.rel, j.fi.Size())
+	return nil
+}
+
+// sameSymlink reports whether dst is already a symlink with src's target and mtime.
+func sameSymlink(j job) bool {
+	dfi, err := os.Lstat(j.dst)
+	if err != nil || dfi.Mode()&fs.ModeSymlink == 0 || !dfi.ModTime().Equal(j.fi.ModTime()) {
+		return false
+	}
+	a, err1 := os.Readlink(j.src)
+	b, err2 := os.Readlink(j.dst)
+	return err1 == nil && err2 == nil && a == b
+}
+
+var tempSeq atomic.Uint64
+
+// tempName returns an unused name beside dst, short enough for a 255-byte
+// final name's directory.
+func tempName(dst string) (string, error) {
+	return filepath.Join(filepath.Dir(dst), fmt.Sprintf("%s%d-%d", TempPrefix, os.Getpid(), tempSeq.Add(1))), nil
+}
+
+func (c *copier) upToDate(j job) (bool, error) {
+	dfi, err := os.Lstat(j.dst)
+	if err != nil || !dfi.Mode().IsRegular() || dfi.Size() != j.fi.Size() {
+		return false, err
+	}
+	if c.opts.Checksum {
+		a, err := hashFile(j.src)
+		if err != nil {
+			return false, err
+		}
+		b, err := hashFile(j.dst)
+		return err == nil && bytes.Equal(a, b), err
+	}
+	return dfi.ModTime().Equal(j.fi.ModTime()), nil
+}
+
+func hashFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return h.Sum(nil), nil
+}
+
+func verify(src, dst string) error {
+	a, err := hashFile(src)
+	if err != nil {
+		return err
+	}
+	b, err := hashFile(dst)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(a, b) {
+		return fmt.Errorf("%s: verify: sha256 differs from source", dst)
+	}
+	return nil
+}
+
+// copyFile writes src's content to the new file tmp, copying only data
+// extents (SEEK_DATA/SEEK_HOLE) so sparse files stay sparse; each extent
+// goes through copy_file_range, which the kernel may turn into a reflink.
+func copyFile(src, tmp string, fi fs.FileInfo) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if fi.Size() < 64<<10 {
+		// Small files: holes are unlikely and the two lseeks cost more
+		// than the copy.
+		n, err = copyRange(in, out, 0, fi.Size())
+	} else {
+		n, err = copyExtents(in, out, fi.Size())
+	}
+	if err == nil && n != fi.Size() {
+		err = out.Truncate(fi.Size()) // trailing hole
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("copy %s: %w", src, err)
+	}
+	return n, nil
+}
+
+func copyExtents(in, out *os.File, size int64) (int64, error) {
+	var total int64
+	ifd := int(in.Fd())
+	off := int64(0)
+	for off < size {
+		data, err := unix.Seek(ifd, off, unix.SEEK_DATA)
+		if err != nil {
+			if errors.Is(err, unix.ENXIO) { // only a hole remains
+				return total, nil
+			}
+			// No SEEK_DATA support: treat the rest as one extent.
+			data = off
+		}
+		hole, err := unix.Seek(ifd, data, unix.SEEK_HOLE)
+		if err != nil {
+			hole = size
+		}
+		n, err := copyRange(in, out, data, hole-data)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		off = hole
+	}
+	return total, nil
+}
+
+// copyRange copies n bytes at off with copy_file_range, falling back to
+// read/write where the kernel or file systems do not support it.
+func copyRange(in, out *os.File, off, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		ioff, ooff := off+done, off+done
+		m, err := unix.CopyFileRange(int(in.Fd()), &ioff, int(out.Fd()), &ooff, int(min(n-done, 1<<30)), 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+				k, err := io.Copy(io.NewOffsetWriter(out, off+done), io.NewSectionReader(in, off+done, n-done))
+				return done + k, err
+			}
+			return done, err
+		}
+		if m == 0 { // source shrank under us
+			return done, nil
+		}
+		done += int64(m)
+	}
+	return done, nil
+}
+
+// meta applies ownership (when root), xattrs, mode and nanosecond times from
+// src to dst, in that order because chown clears setuid bits.
+func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
+	st := fi.Sys().(*unixStat)
+	isLink := fi.Mode()&fs.ModeSymlink != 0
+	// New files are already ours; existing dirs may not be.
+	if c.root && (fi.IsDir() || int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+		if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("%s: chown: %w", dst, err)
+		}
+	}
+	if err := copyXattrs(src, dst); err != nil {
+		return err
+	}
+	if !isLink {
+		if err := unix.Chmod(dst, st.Mode&07777); err != nil {
+			return fmt.Errorf("%s: chmod: %w", dst, err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(fi.ModTime().UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("%s: utimes: %w", dst, err)
+	}
+	return nil
+}
+
+func copyXattrs(src, dst string) error {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(src, buf)
+	if errors.Is(err, unix.ERANGE) {
+		sz, _ := unix.Llistxattr(src, nil)
+		buf = make([]byte, sz)
+		n, err = unix.Llistxattr(src, buf)
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return fmt.Errorf("%s: listxattr: %w", src, err)
+	}
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if name == "" {
+			continue
+		}
+		sz, err := unix.Lgetxattr(src, name, nil)
+		if err != nil {
+			return fmt.Errorf("%s: getxattr %s: %w", src, name, err)
+		}
+		val := make([]byte, sz)
+		sz, err = unix.Lgetxattr(src, name, val)
+		if err != nil {
+			return fmt.Errorf("%s: getxattr %s: %w", src, name, err)
+		}
+		if err := unix.Lsetxattr(dst, name, val[:sz], 0); err != nil {
+			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
+				continue // e.g. security.* or user.* on symlinks
+			}
+			return fmt.Errorf("%s: setxattr %s: %w", dst, name, err)
+		}
+	}
+	return nil
+}
+
+// hardlink makes dst another name for first, atomically replacing dst.
+func hardlink(first, dst string) error {
+	if a, err := os.Stat(first); err == nil {
+		if b, err := os.Lstat(dst); err == nil && os.SameFile(a, b) {
+			return nil // already linked by an earlier run
+		}
+	}
+	tmp, _ := tempName(dst)
+	if err := os.Link(first, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

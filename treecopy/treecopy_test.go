@@ -1,0 +1,324 @@
+package treecopy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/crewrun/crew/treecopy"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("TREECOPY_CHILD") != "" {
+		// Subprocess for the kill -9 test: copy and never return on its own.
+		st, err := treecopy.Copy(context.Background(), os.Args[len(os.Args)-2], os.Args[len(os.Args)-1], treecopy.Options{Workers: 2})
+		for _, e := range st.Errors {
+			fmt.Fprintln(os.Stderr, e)
+		}
+		if errors.Is(err, treecopy.ErrPartial) {
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func write(t *testing.T, p string, data []byte, mode fs.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildTree makes a source tree with every kind of entry cp -a preserves.
+func buildTree(t *testing.T, src string) {
+	t.Helper()
+	names := []string{"with space", "new\nline", "ünïcødé✓", "-leading-dash", strings.Repeat("x", 255)}
+	for i, n := range names {
+		write(t, filepath.Join(src, "odd", n), []byte(fmt.Sprint("content ", i)), 0o640)
+	}
+	deep := src
+	for i := range 40 {
+		deep = filepath.Join(deep, fmt.Sprint("d", i))
+	}
+	write(t, filepath.Join(deep, "bottom"), []byte("deep"), 0o600)
+	write(t, filepath.Join(src, "exec.sh"), []byte("#!/bin/sh\n"), 0o4755)
+	must(t, os.MkdirAll(filepath.Join(src, "empty"), 0o755))
+	must(t, os.Symlink("exec.sh", filepath.Join(src, "rel-link")))
+	must(t, os.Symlink("/etc/passwd", filepath.Join(src, "abs-link")))
+	must(t, os.Symlink("does/not/exist", filepath.Join(src, "dangling")))
+	must(t, os.Link(filepath.Join(src, "exec.sh"), filepath.Join(src, "odd", "hard")))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o620))
+	// Sparse: 64 MiB with one data block in the middle.
+	f, err := os.Create(filepath.Join(src, "sparse"))
+	must(t, err)
+	_, err = f.WriteAt([]byte("data in the middle"), 32<<20)
+	must(t, err)
+	must(t, f.Truncate(64<<20))
+	must(t, f.Close())
+	must(t, unix.Lsetxattr(filepath.Join(src, "exec.sh"), "user.crew", []byte("xattr value"), 0))
+	must(t, os.Chown(filepath.Join(src, "odd", "with space"), 1234, 5678))
+	// A read-only dir with content: its files must still arrive.
+	write(t, filepath.Join(src, "ro", "inside"), []byte("ro"), 0o644)
+	must(t, os.Chmod(filepath.Join(src, "ro"), 0o555))
+	// Nanosecond mtimes, set last on everything (dirs included).
+	ns := time.Unix(1_600_000_000, 123_456_789)
+	must(t, filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		must(t, err)
+		ns = ns.Add(time.Second + 7)
+		return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{unix.NsecToTimespec(ns.UnixNano()), unix.NsecToTimespec(ns.UnixNano())}, unix.AT_SYMLINK_NOFOLLOW)
+	}))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compareTrees checks everything cp -a preserves, entry by entry.
+func compareTrees(t *testing.T, src, dst string) {
+	t.Helper()
+	srcIno := map[uint64]string{}
+	dstIno := map[uint64]string{}
+	must(t, filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		must(t, err)
+		rel, _ := filepath.Rel(src, p)
+		q := filepath.Join(dst, rel)
+		a, err := os.Lstat(p)
+		must(t, err)
+		b, err := os.Lstat(q)
+		if err != nil {
+			t.Errorf("%q missing in copy: %v", rel, err)
+			return nil
+		}
+		sa, sb := a.Sys().(*syscall.Stat_t), b.Sys().(*syscall.Stat_t)
+		if a.Mode() != b.Mode() {
+			t.Errorf("%q mode %v, want %v", rel, b.Mode(), a.Mode())
+		}
+		if sa.Uid != sb.Uid || sa.Gid != sb.Gid {
+			t.Errorf("%q owner %d:%d, want %d:%d", rel, sb.Uid, sb.Gid, sa.Uid, sa.Gid)
+		}
+		if !a.ModTime().Equal(b.ModTime()) {
+			t.Errorf("%q mtime %v, want %v", rel, b.ModTime(), a.ModTime())
+		}
+		switch {
+		case a.Mode().IsRegular():
+			x, _ := os.ReadFile(p)
+			y, _ := os.ReadFile(q)
+			if !bytes.Equal(x, y) {
+				t.Errorf("%q content differs", rel)
+			}
+			if sb.Blocks > sa.Blocks+8 {
+				t.Errorf("%q uses %d blocks, source %d: not sparse", rel, sb.Blocks, sa.Blocks)
+			}
+			if sa.Nlink > 1 {
+				if prev, ok := srcIno[sa.Ino]; ok {
+					if dstIno[sb.Ino] != prev {
+						t.Errorf("%q not hardlinked to %q", rel, prev)
+					}
+				} else {
+					srcIno[sa.Ino], dstIno[sb.Ino] = rel, rel
+				}
+			}
+			va := make([]byte, 64)
+			n, errA := unix.Lgetxattr(p, "user.crew", va)
+			vb := make([]byte, 64)
+			m, errB := unix.Lgetxattr(q, "user.crew", vb)
+			if (errA == nil) != (errB == nil) || (errA == nil && !bytes.Equal(va[:n], vb[:m])) {
+				t.Errorf("%q xattr user.crew differs: %v %v", rel, errA, errB)
+			}
+		case a.Mode()&fs.ModeSymlink != 0:
+			x, _ := os.Readlink(p)
+			y, _ := os.Readlink(q)
+			if x != y {
+				t.Errorf("%q link target %q, want %q", rel, y, x)
+			}
+		}
+		return nil
+	}))
+	// Nothing extra, and no temp files left behind.
+	must(t, filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		must(t, err)
+		rel, _ := filepath.Rel(dst, p)
+		if _, err := os.Lstat(filepath.Join(src, rel)); err != nil {
+			t.Errorf("extra entry %q in copy", rel)
+		}
+		return nil
+	}))
+}
+
+func TestCopyFidelity(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	buildTree(t, src)
+	stats, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Verify: true})
+	must(t, err)
+	compareTrees(t, src, dst)
+	if stats.Links != 1 || stats.Symlinks != 3 || stats.Special != 1 {
+		t.Errorf("stats = %+v", stats)
+	}
+
+	// Rerun on an unchanged tree copies no file contents.
+	again, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if again.Files != 0 || again.Bytes != 0 || again.Skipped != stats.Files+stats.Symlinks {
+		t.Errorf("rerun stats = %+v, want all %d files and symlinks skipped", again, stats.Files+stats.Symlinks)
+	}
+	compareTrees(t, src, dst)
+
+	// A changed file (same size, new mtime) is recopied.
+	changed := filepath.Join(src, "odd", "with space")
+	must(t, os.WriteFile(changed, []byte("CONTENT 0"), 0o640))
+	third, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if third.Files != 1 {
+		t.Errorf("after one change copied %d files, want 1", third.Files)
+	}
+	compareTrees(t, src, dst)
+}
+
+func TestChecksumCatchesSameSizeAndMtime(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "f"), []byte("aaaa"), 0o644)
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	fi, _ := os.Stat(filepath.Join(dst, "f"))
+	must(t, os.WriteFile(filepath.Join(dst, "f"), []byte("bbbb"), 0o644))
+	must(t, os.Chtimes(filepath.Join(dst, "f"), fi.ModTime(), fi.ModTime()))
+	s, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if s.Files != 0 {
+		t.Fatalf("size+mtime mode recopied %d files", s.Files)
+	}
+	var listed []string
+	_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{Checksum: true, DryRun: true,
+		OnEntry: func(rel string, _ int64) { listed = append(listed, rel) }})
+	must(t, err)
+	if got, _ := os.ReadFile(filepath.Join(dst, "f")); string(got) != "bbbb" || len(listed) != 1 || listed[0] != "f" {
+		t.Fatalf("dry run listed %q and left %q", listed, got)
+	}
+	s, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{Checksum: true})
+	must(t, err)
+	if got, _ := os.ReadFile(filepath.Join(dst, "f")); string(got) != "aaaa" || s.Files != 1 {
+		t.Fatalf("checksum mode: copied %d, content %q", s.Files, got)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	write(t, filepath.Join(src, "f"), []byte("x"), 0o644)
+	must(t, os.Symlink(src, filepath.Join(dir, "alias")))
+	for _, tc := range []struct{ name, src, dst string }{
+		{"missing source", filepath.Join(dir, "nope"), filepath.Join(dir, "out")},
+		{"same", src, src},
+		{"same via symlink", src, filepath.Join(dir, "alias")},
+		{"inside", src, filepath.Join(src, "sub", "copy")},
+		{"inside via dot", src, src + "/./x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := treecopy.Copy(t.Context(), tc.src, tc.dst, treecopy.Options{})
+			if !errors.Is(err, treecopy.ErrRefused) {
+				t.Fatalf("err = %v, want ErrRefused", err)
+			}
+		})
+	}
+	ents, _ := os.ReadDir(src)
+	if len(ents) != 1 {
+		t.Fatalf("refusal changed the source: %v", ents)
+	}
+}
+
+// TestUnreadableFileReported copies a tree holding a mode-000 file. Root
+// reads anything, so when root the copy runs in a subprocess as nobody.
+func TestUnreadableFileReported(t *testing.T) {
+	base := t.TempDir()
+	must(t, os.Chmod(base, 0o777))
+	must(t, os.Chmod(filepath.Dir(base), 0o755))
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	write(t, filepath.Join(src, "ok"), []byte("ok"), 0o644)
+	write(t, filepath.Join(src, "secret"), []byte("no"), 0o000)
+	// The test binary's own dir is private to root; run a copy of it.
+	bin, err := os.ReadFile(os.Args[0])
+	must(t, err)
+	exe := filepath.Join(base, "treecopy.test")
+	must(t, os.WriteFile(exe, bin, 0o755))
+	cmd := exec.Command(exe, "-test.run=^$", src, dst)
+	cmd.Env = append(os.Environ(), "TREECOPY_CHILD=report")
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), filepath.Join(src, "secret")) {
+		t.Errorf("error does not name the unreadable file:\n%s", out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "ok")); string(got) != "ok" {
+		t.Errorf("readable file not copied: %q", got)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "secret")); err == nil {
+		t.Errorf("unreadable file exists in the copy")
+	}
+}
+
+func TestKill9ThenRerun(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	for i := range 200 {
+		write(t, filepath.Join(src, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%03d", i)), big[:len(big)-i], 0o644)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", src, dst)
+	cmd.Env = append(os.Environ(), "TREECOPY_CHILD=1")
+	must(t, cmd.Start())
+	// Wait until the child has started writing, then kill it mid-copy.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ents, _ := os.ReadDir(filepath.Join(dst, "d0"))
+		if len(ents) > 0 || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	must(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	// No partial content under a final name.
+	must(t, filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), treecopy.TempPrefix) {
+			return nil
+		}
+		rel, _ := filepath.Rel(dst, p)
+		want, _ := os.ReadFile(filepath.Join(src, rel))
+		got, _ := os.ReadFile(p)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s has partial content (%d of %d bytes)", rel, len(got), len(want))
+		}
+		return nil
+	}))
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	compareTrees(t, src, dst)
+}
