@@ -264,43 +264,56 @@ func (r *runner) close() {
 type slotFiles struct{ out, err *os.File }
 
 // filesFor returns slot's files, making them on first use; nil if the
-// temporary directory is not writable (the job then uses pipes).
+// temporary directory is not writable (the job then uses pipes). They are
+// opened with O_APPEND, so after a truncate the next job writes from the
+// start without a seek.
 func (r *runner) filesFor(slot int) *slotFiles {
 	if f := r.slots[slot]; f != nil {
 		return f
 	}
 	var fs [2]*os.File
 	for i := range fs {
-		f, err := os.CreateTemp("", "crew-run-")
+		tmp, err := os.CreateTemp("", "crew-run-")
+		var f *os.File
+		if err == nil {
+			f, err = os.OpenFile(tmp.Name(), os.O_RDWR|os.O_APPEND, 0)
+			tmp.Close()
+			os.Remove(tmp.Name()) // nothing left behind, even after kill -9
+		}
 		if err != nil {
 			for _, g := range fs[:i] {
 				g.Close()
 			}
 			return nil
 		}
-		os.Remove(f.Name()) // nothing left behind, even after kill -9
 		fs[i] = f
 	}
 	r.slots[slot] = &slotFiles{out: fs[0], err: fs[1]}
 	return r.slots[slot]
 }
 
-// collect reads what the job wrote and empties the files for the next job.
+// collect reads what the job wrote and empties the files for the next
+// job: one fstat per file, and a read and a truncate only if it wrote.
 func (f *slotFiles) collect(stdout, stderr *bytes.Buffer) error {
 	for _, p := range []struct {
 		f   *os.File
 		buf *bytes.Buffer
 	}{{f.out, stdout}, {f.err, stderr}} {
-		if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+		fi, err := p.f.Stat()
+		if err != nil {
 			return err
 		}
-		if _, err := p.buf.ReadFrom(p.f); err != nil {
+		n := fi.Size()
+		if n == 0 {
+			continue
+		}
+		p.buf.Grow(int(n))
+		b := p.buf.AvailableBuffer()[:n]
+		if _, err := p.f.ReadAt(b, 0); err != nil && err != io.EOF {
 			return err
 		}
+		p.buf.Write(b)
 		if err := p.f.Truncate(0); err != nil {
-			return err
-		}
-		if _, err := p.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 	}
