@@ -167,7 +167,6 @@ type runner struct {
 	paths    sync.Map // program name → resolved path
 	outMu    sync.Mutex
 	total    int
-	slots    []*slotFiles // by job slot; each slot's goroutine alone uses its entry
 	began    time.Time
 	started  atomic.Int64 // jobs handed to workers (counted by the feeder)
 	progress Progress     // owned by the collector
@@ -192,7 +191,7 @@ func newRunner(o Options) (*runner, error) {
 	if o.Stdin == nil {
 		o.Stdin = strings.NewReader("")
 	}
-	r := &runner{o: o, shell: o.Shell, total: -1, slots: make([]*slotFiles, o.Jobs+1)}
+	r := &runner{o: o, shell: o.Shell, total: -1}
 	if r.shell == "" {
 		r.shell = "/bin/sh"
 	}
@@ -251,73 +250,6 @@ func (r *runner) close() {
 	if r.joblog != nil {
 		r.joblog.Close()
 	}
-	for _, f := range r.slots {
-		if f != nil {
-			f.out.Close()
-			f.err.Close()
-		}
-	}
-}
-
-// slotFiles hold a job slot's output: unlinked temporary files, reused
-// by each job the slot runs.
-type slotFiles struct{ out, err *os.File }
-
-// filesFor returns slot's files, making them on first use; nil if the
-// temporary directory is not writable (the job then uses pipes). They are
-// opened with O_APPEND, so after a truncate the next job writes from the
-// start without a seek.
-func (r *runner) filesFor(slot int) *slotFiles {
-	if f := r.slots[slot]; f != nil {
-		return f
-	}
-	var fs [2]*os.File
-	for i := range fs {
-		tmp, err := os.CreateTemp("", "crew-run-")
-		var f *os.File
-		if err == nil {
-			f, err = os.OpenFile(tmp.Name(), os.O_RDWR|os.O_APPEND, 0)
-			tmp.Close()
-			os.Remove(tmp.Name()) // nothing left behind, even after kill -9
-		}
-		if err != nil {
-			for _, g := range fs[:i] {
-				g.Close()
-			}
-			return nil
-		}
-		fs[i] = f
-	}
-	r.slots[slot] = &slotFiles{out: fs[0], err: fs[1]}
-	return r.slots[slot]
-}
-
-// collect reads what the job wrote and empties the files for the next
-// job: one fstat per file, and a read and a truncate only if it wrote.
-func (f *slotFiles) collect(stdout, stderr *bytes.Buffer) error {
-	for _, p := range []struct {
-		f   *os.File
-		buf *bytes.Buffer
-	}{{f.out, stdout}, {f.err, stderr}} {
-		fi, err := p.f.Stat()
-		if err != nil {
-			return err
-		}
-		n := fi.Size()
-		if n == 0 {
-			continue
-		}
-		p.buf.Grow(int(n))
-		b := p.buf.AvailableBuffer()[:n]
-		if _, err := p.f.ReadAt(b, 0); err != nil && err != io.EOF {
-			return err
-		}
-		p.buf.Write(b)
-		if err := p.f.Truncate(0); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 const jobLogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
@@ -613,22 +545,12 @@ func (r *runner) attempt(ctx context.Context, j *job) {
 		cmd.Stdin = bytes.NewReader(j.stdin)
 	}
 	var stdout, stderr io.Writer = &j.stdout, &j.stderr
-	var counted *countWriter
-	var files *slotFiles
 	if r.o.LineBuffer {
 		stdout = &lineWriter{r: r, j: j, w: r.o.Stdout}
 		stderr = &lineWriter{r: r, j: j, w: r.o.Stderr}
-		counted = &countWriter{w: stdout}
-		cmd.Stdout, cmd.Stderr = counted, stderr
-	} else if files = r.filesFor(j.slot); files != nil {
-		// The job writes straight into its slot's files: no pipe, no
-		// copying goroutine, and a background grandchild cannot hold
-		// the job open.
-		cmd.Stdout, cmd.Stderr = files.out, files.err
-	} else {
-		counted = &countWriter{w: stdout}
-		cmd.Stdout, cmd.Stderr = counted, stderr
 	}
+	counted := &countWriter{w: stdout}
+	cmd.Stdout, cmd.Stderr = counted, stderr
 	j.start = time.Now()
 	if err := cmd.Start(); err != nil {
 		j.startErr = err
@@ -655,14 +577,7 @@ func (r *runner) attempt(ctx context.Context, j *job) {
 		err = killGroup(cmd.Process.Pid, waited)
 	}
 	j.runtime = time.Since(j.start)
-	if files != nil {
-		if rerr := files.collect(&j.stdout, &j.stderr); rerr != nil && err == nil {
-			err = rerr
-		}
-		j.received = int64(j.stdout.Len())
-	} else {
-		j.received = counted.n
-	}
+	j.received = counted.n
 	if lw, ok := stdout.(*lineWriter); ok {
 		lw.flush()
 		stderr.(*lineWriter).flush()
