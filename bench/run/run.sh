@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of crew run against xargs and GNU parallel
-# (hyperfine alternates nothing, so each tool gets warm-up and several
-# runs; read the ratios). Installs parallel and hyperfine from Debian if
-# missing. Measures:
+# Side-by-side benchmark of crew run against xargs and GNU parallel, the
+# tools alternating within each of ROUNDS rounds (the machine is shared:
+# alternating spreads its drift over all tools), medians reported.
+# Installs parallel and hyperfine from Debian if missing. Measures:
 #   1. 2000 jobs of /bin/true at -j2
 #   2. 2000 jobs of `echo {}` at -j2 (output grouped per job)
 #   3. peak RSS of `seq 1000000 | crew run --dry-run echo`
-#   4. start-up: `crew run true ::: 1`
+#   4. start-up: `crew run true ::: 1` (hyperfine)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
@@ -17,24 +17,44 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/crew" ./cmd/crew
 seq 2000 >"$tmp/in"
-RUNS=${RUNS:-5}
-echo "## 2000 x /bin/true, -j2"
-hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$tmp/true.md" \
-  "bash -c 'xargs -P2 -n1 /bin/true < $tmp/in'" \
-  "bash -c '$tmp/crew run -j2 /bin/true < $tmp/in'" \
-  "bash -c 'parallel -j2 /bin/true < $tmp/in'" >/dev/null
-cat "$tmp/true.md"
+ROUNDS=${ROUNDS:-7}
+
+declare -A cmds=(
+  [true-xargs]="xargs -P2 -n1 /bin/true < $tmp/in"
+  [true-crew]="$tmp/crew run -j2 /bin/true < $tmp/in"
+  [true-parallel]="parallel -j2 /bin/true < $tmp/in"
+  [echo-xargs]="xargs -P2 -n1 echo < $tmp/in > /dev/null"
+  [echo-crew]="$tmp/crew run -j2 echo {} < $tmp/in > /dev/null"
+  [echo-parallel]="parallel -j2 echo {} < $tmp/in > /dev/null"
+)
+order=(true-xargs true-crew true-parallel echo-xargs echo-crew echo-parallel)
+for name in "${order[@]}"; do bash -c "${cmds[$name]}"; done # warm-up
+for r in $(seq "$ROUNDS"); do
+  for name in "${order[@]}"; do
+    s=$(date +%s.%N)
+    bash -c "${cmds[$name]}"
+    e=$(date +%s.%N)
+    echo "$name $s $e" >>"$tmp/times"
+  done
+done
+python3 - "$tmp/times" "$ROUNDS" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    name, s, e = line.split()
+    t.setdefault(name, []).append(float(e) - float(s))
+m = {k: statistics.median(v) for k, v in t.items()}
+print(f"Medians of {sys.argv[2]} alternating rounds, 2000 jobs at -j2 (seconds):\n")
+print("| jobs | xargs -P2 -n1 | crew run | GNU parallel | crew ÷ xargs throughput | crew faster than parallel |")
+print("|---|---|---|---|---|---|")
+for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
+    x, c, p = m[job + "-xargs"], m[job + "-crew"], m[job + "-parallel"]
+    print(f"| {label} | {x:.3f} | {c:.3f} | {p:.3f} | {x / c:.2f}× | {p / c:.1f}× |")
+PY
 echo
-echo "## 2000 x echo {}, -j2"
-hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$tmp/echo.md" \
-  "bash -c 'xargs -P2 -n1 echo < $tmp/in > /dev/null'" \
-  "bash -c '$tmp/crew run -j2 echo {} < $tmp/in > /dev/null'" \
-  "bash -c 'parallel -j2 echo {} < $tmp/in > /dev/null'" >/dev/null
-cat "$tmp/echo.md"
+echo "seq 1000000 | crew run --dry-run echo:"
+seq 1000000 | /usr/bin/time -f "  %M KiB peak RSS, %e s" "$tmp/crew" run --dry-run echo >/dev/null
 echo
-echo "## seq 1000000 | crew run --dry-run echo: peak RSS"
-seq 1000000 | /usr/bin/time -f "crew run: %M KiB peak RSS, %e s" "$tmp/crew" run --dry-run echo >/dev/null
-echo
-echo "## start-up: crew run true ::: 1"
+echo "start-up, crew run true ::: 1 (hyperfine, 30 runs):"
 hyperfine -N --warmup 3 --runs 30 "$tmp/crew run true ::: 1" "parallel true ::: 1" --export-markdown "$tmp/start.md" >/dev/null
 cat "$tmp/start.md"
