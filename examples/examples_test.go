@@ -29,9 +29,10 @@ var outputs = map[string]struct {
 		"goroutines, 8 workers, a client each: 40 pages, 1310 bytes", "processes, 8 workers, a client each: 40 pages, 1310 bytes"}},
 	"cpu-threads-vs-processes": {nil, []string{"sequential:  sum 142913828922", "goroutines:  sum 142913828922", "same as sequential: true",
 		"processes:   sum 142913828922", "same as sequential: true"}},
-	"sum-primes": {nil, []string{"[37550402023 142913828922 312471072265]", "same answers: true"}},
-	"is-prime":   {nil, []string{"1116281 is prime: true", "112272535095293 is prime: true", "1099726899285419 is prime: false"}},
-	"url-titles": {nil, []string{`/python: "Welcome to Python.org"`, `/go: "The Go Programming Language"`, "/forbidden: error: HTTP 403", `/latin1: "Café crème"`}},
+	"sum-primes":  {nil, []string{"[37550402023 142913828922 312471072265]", "same answers: true"}},
+	"is-prime":    {nil, []string{"1116281 is prime: true", "112272535095293 is prime: true", "1099726899285419 is prime: false"}},
+	"file-copier": {nil, []string{"first copy: 50 files copied, 0 skipped", "rerun: 0 files copied, 50 skipped"}},
+	"url-titles":  {nil, []string{`/python: "Welcome to Python.org"`, `/go: "The Go Programming Language"`, "/forbidden: error: HTTP 403", `/latin1: "Café crème"`}},
 }
 
 func TestExamples(t *testing.T) {
