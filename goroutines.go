@@ -44,16 +44,17 @@ func (e *goroutines) Exec(c Call) error {
 		return ErrClosed
 	}
 	ctx := c.Context()
+	e.cfg.Progress.Submitted() // before a worker can finish it
 	select {
 	case e.queue <- c:
 	default:
 		select {
 		case e.queue <- c:
 		case <-ctx.Done():
+			e.cfg.Progress.Withdrawn()
 			return ctx.Err()
 		}
 	}
-	e.cfg.Progress.Submitted()
 	return nil
 }
 

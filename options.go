@@ -169,8 +169,12 @@ func (t *Tracker) update(f func(*Progress)) {
 	t.fn(t.p)
 }
 
-// Submitted records a task accepted by the executor.
+// Submitted records a task accepted by the executor. Call it before the
+// task can start, so that no count ever runs ahead of it.
 func (t *Tracker) Submitted() { t.update(func(p *Progress) { p.Submitted++ }) }
+
+// Withdrawn takes back a Submitted for a task the executor then refused.
+func (t *Tracker) Withdrawn() { t.update(func(p *Progress) { p.Submitted-- }) }
 
 // Started records a task that began running.
 func (t *Tracker) Started() { t.update(func(p *Progress) { p.Running++ }) }

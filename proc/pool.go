@@ -176,14 +176,17 @@ func (p *Pool) Exec(c crew.Call) error {
 	if err != nil {
 		return err
 	}
+	p.cfg.Progress.Submitted() // before a worker can finish it
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		p.cfg.Progress.Withdrawn()
 		return crew.ErrClosed
 	}
 	if len(p.workers) == 0 && p.lastErr != nil {
 		err := fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, p.lastErr)
 		p.mu.Unlock()
+		p.cfg.Progress.Withdrawn()
 		return err
 	}
 	p.nextCall++
@@ -195,7 +198,6 @@ func (p *Pool) Exec(c crew.Call) error {
 	j.stop = context.AfterFunc(c.Context(), func() { p.cancel(j) })
 	p.cond.Broadcast()
 	p.mu.Unlock()
-	p.cfg.Progress.Submitted()
 	return nil
 }
 
