@@ -42,8 +42,12 @@ or on a cluster — and ships the everyday jobs that need it.
 
 Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
 130 interrupted (crew run follows GNU parallel instead: see crew run --help).`,
-		Example: `  crew bench --quick                      # reproduce the Python tutorials' timings in Go
-  crew version`,
+		Example: `  crew bench --quick                        # the Python tutorials' timings, reproduced in Go
+  crew primes sum 1e6 2e6 3e6 --mode processes
+  crew run gzip -9 ::: *.log                # GNU parallel's syntax
+  crew fetch -i urls.txt -o results.jsonl   # many downloads, one JSON line each
+  crew copy -j 8 photos/ /backup/photos/    # parallel, atomic cp -a
+  crew serve & crew worker --server nats://127.0.0.1:4222`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

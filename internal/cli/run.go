@@ -222,9 +222,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		return exitStatus{code: halted.Status, err: errQuiet}
 	case ctx.Err() != nil:
 		return err
-	case errors.Is(err, run.ErrPerlExpression):
-		return exitStatus{code: 255, err: err}
-	default:
+	default: // bad options or input, unreadable files: GNU parallel's 255
 		return exitStatus{code: 255, err: err}
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,14 +42,4 @@ func (s *statusLine) done() {
 	if s.tty && s.last > 0 {
 		fmt.Fprintf(s.w, "\r%*s\r", s.last, "")
 	}
-}
-
-// isUsage reports whether err is one of the given sentinels of bad input.
-func isUsage(err error, sentinels ...error) bool {
-	for _, s := range sentinels {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
