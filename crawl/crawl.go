@@ -13,13 +13,11 @@
 package crawl
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,9 +26,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crewrun/crew/fetch"
-	"github.com/temoto/robotstxt"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/crewrun/crew"
 )
 
 // ErrBadConfig reports an invalid Config.
@@ -74,6 +72,11 @@ type Config struct {
 	MaxPathDepth     int // path segments; default 32
 	MaxPagesPerHost  int // 0 unlimited
 	MaxQueryVariants int // distinct queries per scheme+host+path; default 100
+
+	// Executor runs the visits (fetching and parsing); nil runs them on
+	// Workers goroutines in this process. With a process or cluster
+	// executor the frontier stays here and only visits travel.
+	Executor crew.Executor
 
 	Progress io.Writer // one line per second when set
 }
@@ -135,28 +138,24 @@ func (c *Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-type result struct {
-	item  Item
-	page  Page
-	links []*url.URL
-}
-
-// Crawl runs a crawl until the frontier is empty, MaxPages is reached or
-// ctx is cancelled; on cancellation the state is saved and ctx's error is
-// returned.
+// Crawl runs a crawl until the frontier is empty, MaxPages pages have been
+// fetched or ctx is cancelled. On cancellation the state is saved (pages
+// in flight go back to the queue) and ctx's error is returned.
 func Crawl(ctx context.Context, c Config) (Stats, error) {
 	cfg, err := c.withDefaults()
 	if err != nil {
 		return Stats{}, err
 	}
-	cl, err := fetch.NewClient(fetch.Config{
-		Timeout: cfg.Timeout, Retries: cfg.Retries, PerHost: cfg.PerHost,
-		MaxBodySize: cfg.MaxBodySize, UserAgent: cfg.UserAgent,
-	})
-	if err != nil {
-		return Stats{}, fmt.Errorf("crawl: %w", err)
+	var starts []Item
+	var scopes []*url.URL
+	for _, s := range cfg.Start {
+		u, err := cfg.Canon.Canonical(nil, s)
+		if err != nil {
+			return Stats{}, fmt.Errorf("%w: start URL %q: %v", ErrBadConfig, s, err)
+		}
+		scopes = append(scopes, u)
+		starts = append(starts, Item{URL: u.String()})
 	}
-	defer cl.CloseIdleConnections()
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
@@ -169,197 +168,402 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	} else if err := os.MkdirAll(state, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
-	fr, err := OpenFrontier(state)
+	if err := saveScopes(state, &scopes); err != nil {
+		return Stats{}, err
+	}
+	if len(scopes) == 0 {
+		return Stats{}, fmt.Errorf("%w: no start URL (and no earlier crawl in the state directory)", ErrBadConfig)
+	}
+	fr, err := OpenFrontier(state, Limits{PagesPerHost: cfg.MaxPagesPerHost, QueryVariants: cfg.MaxQueryVariants})
 	if err != nil {
 		return Stats{}, err
 	}
 	defer fr.Close()
 
-	k := &crawler{cfg: cfg, client: cl, fr: fr, robots: map[string]*robotsEntry{},
-		hostPages: map[string]int{}, variants: map[string]int{}, last: map[string]time.Time{}}
-	pagesF, err := os.OpenFile(filepath.Join(cfg.Out, "pages.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	k := &crawler{cfg: cfg, fr: fr, scopes: scopes, hosts: map[string]*hostState{}}
+	if k.pagesF, err = os.OpenFile(filepath.Join(cfg.Out, "pages.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
-	defer pagesF.Close()
-	urlsF, err := os.OpenFile(filepath.Join(cfg.Out, "urls.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	defer k.pagesF.Close()
+	if k.urlsF, err = os.OpenFile(filepath.Join(cfg.Out, "urls.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
-	defer urlsF.Close()
-	k.pages, k.urls = bufio.NewWriter(pagesF), bufio.NewWriter(urlsF)
-	defer k.urls.Flush()
-	defer k.pages.Flush()
-
-	var starts []Item
-	for _, s := range cfg.Start {
-		u, err := cfg.Canon.Canonical(nil, s)
-		if err != nil {
-			return Stats{}, fmt.Errorf("%w: start URL %q: %v", ErrBadConfig, s, err)
-		}
-		k.scopes = append(k.scopes, u)
-		starts = append(starts, Item{URL: u.String()})
+	defer k.urlsF.Close()
+	k.opts = VisitOpts{
+		UserAgent: cfg.UserAgent, MaxBodySize: cfg.MaxBodySize, Timeout: cfg.Timeout,
+		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
+		Tracking: cfg.Canon.TrackingParams, StripQuery: cfg.Canon.StripQuery,
 	}
-	if err := k.record(fr.Push(starts)); err != nil {
+	added, err := fr.Push(starts)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := k.writeURLs(added); err != nil {
 		return k.stats, err
 	}
 	return k.run(ctx)
 }
 
-type robotsEntry struct {
-	once  sync.Once
-	group *robotstxt.Group
-}
-
-type crawler struct {
-	cfg    Config
-	client *fetch.Client
-	fr     *Frontier
-	scopes []*url.URL
-	pages  *bufio.Writer
-	urls   *bufio.Writer
-	stats  Stats
-
-	hostPages map[string]int // coordinator only
-	variants  map[string]int // coordinator only
-
-	mu     sync.Mutex
-	robots map[string]*robotsEntry
-	last   map[string]time.Time
-}
-
-func (k *crawler) record(added []Item, err error) error {
-	if err != nil {
-		return err
+// saveScopes records the start URLs in the state directory, so a resumed
+// crawl keeps its scope; with no start URLs given it loads them.
+func saveScopes(state string, scopes *[]*url.URL) error {
+	p := filepath.Join(state, "start.txt")
+	if len(*scopes) > 0 {
+		var b strings.Builder
+		for _, u := range *scopes {
+			b.WriteString(u.String() + "\n")
+		}
+		if old, err := os.ReadFile(p); err == nil {
+			// Keep earlier start URLs in scope too.
+			for _, l := range strings.Fields(string(old)) {
+				if !strings.Contains(b.String(), l+"\n") {
+					b.WriteString(l + "\n")
+				}
+			}
+		}
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("crawl: %w", err)
+		}
+		*scopes = (*scopes)[:0]
 	}
-	for _, it := range added {
-		k.stats.Discovered++
-		k.urls.WriteString(it.URL)
-		k.urls.WriteByte('\n')
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("crawl: %w", err)
+	}
+	for _, l := range strings.Fields(string(data)) {
+		u, err := url.Parse(l)
+		if err != nil {
+			return fmt.Errorf("crawl: %s: %w", p, err)
+		}
+		*scopes = append(*scopes, u)
 	}
 	return nil
 }
 
+// hostState is the coordinator's politeness book-keeping for one host.
+type hostState struct {
+	ready  []Item        // popped from the frontier, waiting for a slot
+	active int           // visits in flight
+	next   time.Time     // earliest start of the next visit
+	delay  time.Duration // gap between visits: max(Delay, Crawl-delay)
+}
+
+type crawler struct {
+	cfg    Config
+	opts   VisitOpts
+	fr     *Frontier
+	scopes []*url.URL
+	stats  Stats
+
+	pagesF, urlsF *os.File
+	buf           []byte
+
+	hosts   map[string]*hostState
+	waiting []string // hosts with ready items, round robin
+	nready  int
+	drained bool // the frontier's queue is empty (until the next Complete)
+}
+
+func (k *crawler) writeURLs(added []Item) error {
+	k.buf = k.buf[:0]
+	for _, it := range added {
+		k.buf = append(k.buf, it.URL...)
+		k.buf = append(k.buf, '\n')
+	}
+	k.stats.Discovered += len(added)
+	if _, err := k.urlsF.Write(k.buf); err != nil {
+		return fmt.Errorf("crawl: %w", err)
+	}
+	return nil
+}
+
+func (k *crawler) host(u string) (string, *hostState) {
+	h := hostOf(u)
+	hs := k.hosts[h]
+	if hs == nil {
+		hs = &hostState{delay: k.cfg.Delay}
+		k.hosts[h] = hs
+	}
+	return h, hs
+}
+
+// refill tops up the ready items from the frontier: one transaction for a
+// batch, so the disk is touched once per many pages.
+func (k *crawler) refill() error {
+	want := k.readyMax() - k.nready
+	if k.drained || want < k.readyMax()/2 {
+		return nil
+	}
+	items, err := k.fr.Pop(want)
+	if err != nil {
+		return err
+	}
+	if len(items) < want {
+		k.drained = true
+	}
+	for _, it := range items {
+		h, hs := k.host(it.URL)
+		if len(hs.ready) == 0 {
+			k.waiting = append(k.waiting, h)
+		}
+		hs.ready = append(hs.ready, it)
+	}
+	k.nready += len(items)
+	return nil
+}
+
+func (k *crawler) readyMax() int { return max(256, 8*k.cfg.Workers) }
+
+// next picks the next item to visit: round robin over hosts with ready
+// items, skipping hosts at their concurrency limit or inside their delay.
+// When nothing is eligible it returns the earliest time something will be
+// (zero if it waits only for slots).
+func (k *crawler) next(now time.Time) (Item, bool, time.Time) {
+	var wake time.Time
+	for range len(k.waiting) {
+		h := k.waiting[0]
+		k.waiting = append(k.waiting[1:], h)
+		hs := k.hosts[h]
+		if hs.active >= k.cfg.PerHost {
+			continue
+		}
+		if now.Before(hs.next) {
+			if wake.IsZero() || hs.next.Before(wake) {
+				wake = hs.next
+			}
+			continue
+		}
+		it := hs.ready[0]
+		hs.ready = hs.ready[1:]
+		if len(hs.ready) == 0 {
+			hs.ready = nil
+			k.waiting = k.waiting[:len(k.waiting)-1] // h is last
+		}
+		hs.active++
+		if hs.delay > 0 {
+			hs.next = now.Add(hs.delay)
+		}
+		k.nready--
+		return it, true, time.Time{}
+	}
+	return Item{}, false, wake
+}
+
 func (k *crawler) run(ctx context.Context) (Stats, error) {
-	jobs := make(chan Item)
-	results := make(chan result)
+	ex := k.cfg.Executor
+	if ex == nil {
+		ex = crew.Goroutines(crew.Workers(k.cfg.Workers))
+		defer ex.Close()
+		v, err := newVisitor(k.opts)
+		if err != nil {
+			return k.stats, fmt.Errorf("crawl: %w", err)
+		}
+		defer v.client.CloseIdleConnections()
+		ctx = context.WithValue(ctx, visitorKey{}, v)
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	jobs := make(chan VisitArg)
+	results := make(chan crew.Result[VisitResult], k.cfg.Workers)
 	var wg sync.WaitGroup
-	for range k.cfg.Workers {
-		wg.Go(func() {
-			for it := range jobs {
-				r := k.visit(ctx, it)
-				select {
-				case results <- r:
-				case <-ctx.Done():
+	wg.Go(func() {
+		defer close(results)
+		in := func(yield func(VisitArg) bool) {
+			for a := range jobs {
+				if !yield(a) {
+					return
 				}
 			}
-		})
+		}
+		for r := range crew.Map(mctx, ex, Visit, in, crew.Unordered(), crew.Window(k.cfg.Workers)) {
+			results <- r
+		}
+	})
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			close(jobs)
+		}
 	}
-	defer wg.Wait()
-	defer close(jobs)
+	defer func() {
+		stop()
+		cancel()
+		for range results {
+		}
+		wg.Wait()
+	}()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var wake *time.Timer
 	start := time.Now()
 	active, dispatched := 0, 0
+	batch := make([]VisitResult, 0, k.cfg.Workers)
 	for {
-		for active < k.cfg.Workers && (k.cfg.MaxPages == 0 || dispatched < k.cfg.MaxPages) {
-			it, ok, err := k.fr.Pop()
-			if err != nil {
-				return k.stats, err
-			}
-			if !ok {
+		if err := k.refill(); err != nil {
+			return k.stats, err
+		}
+		var wakeAt time.Time
+		for !stopped && active < k.cfg.Workers {
+			if k.cfg.MaxPages > 0 && dispatched >= k.cfg.MaxPages {
+				stop()
 				break
 			}
-			if k.cfg.MaxPagesPerHost > 0 {
-				h := hostOf(it.URL)
-				if k.hostPages[h] >= k.cfg.MaxPagesPerHost {
-					if _, err := k.fr.Done(it, nil); err != nil {
-						return k.stats, err
-					}
-					continue
-				}
-				k.hostPages[h]++
+			it, ok, at := k.next(time.Now())
+			if !ok {
+				wakeAt = at
+				break
 			}
 			select {
-			case jobs <- it:
+			case jobs <- VisitArg{Item: it, Opts: k.opts}:
 			case <-ctx.Done():
 				return k.stats, ctx.Err()
 			}
 			active++
 			dispatched++
+			if k.nready < k.readyMax()/2 {
+				if err := k.refill(); err != nil {
+					return k.stats, err
+				}
+			}
 		}
-		if active == 0 {
+		if active == 0 && (stopped || (k.nready == 0 && k.drained)) {
 			break
+		}
+		var timerC <-chan time.Time
+		if !wakeAt.IsZero() && active < k.cfg.Workers {
+			if wake == nil {
+				wake = time.NewTimer(time.Until(wakeAt))
+				defer wake.Stop()
+			} else {
+				wake.Reset(time.Until(wakeAt))
+			}
+			timerC = wake.C
 		}
 		select {
 		case <-ctx.Done():
 			return k.stats, ctx.Err()
+		case <-timerC:
 		case <-tick.C:
-			if k.cfg.Progress != nil {
-				el := time.Since(start).Seconds()
-				fmt.Fprintf(k.cfg.Progress, "crawl: %d pages, %d errors, %d discovered, %.1f pages/s\n",
-					k.stats.Pages, k.stats.Errors, k.stats.Discovered, float64(k.stats.Pages)/el)
+			k.progress(start)
+		case r, ok := <-results:
+			if !ok {
+				return k.stats, ctx.Err()
 			}
-		case r := <-results:
-			active--
-			if err := k.finish(r); err != nil {
+			batch = batch[:0]
+			for {
+				if r.Err != nil {
+					// The executor could not run the visit (a worker died,
+					// the cluster went away): the item stays in flight and
+					// is fetched again on resume.
+					return k.stats, fmt.Errorf("crawl: %w", r.Err)
+				}
+				batch = append(batch, r.Value)
+				active--
+				if r, ok = tryRecv(results); !ok {
+					break
+				}
+			}
+			if err := k.finish(batch); err != nil {
 				return k.stats, err
 			}
 		}
 	}
-	if k.cfg.MaxPages > 0 && dispatched >= k.cfg.MaxPages {
-		k.stats.Queued = k.fr.Len()
-	}
+	k.progress(start)
+	k.stats.Queued = k.fr.Len() + k.nready
 	return k.stats, nil
 }
 
-func (k *crawler) finish(r result) error {
-	k.stats.Pages++
-	if r.page.Error != "" {
-		k.stats.Errors++
+func tryRecv[T any](c <-chan T) (T, bool) {
+	select {
+	case v, ok := <-c:
+		return v, ok
+	default:
+		var zero T
+		return zero, false
 	}
-	b, err := json.Marshal(r.page)
-	if err != nil {
-		return err
+}
+
+func (k *crawler) progress(start time.Time) {
+	if k.cfg.Progress == nil {
+		return
 	}
-	k.pages.Write(b)
-	k.pages.WriteByte('\n')
-	var next []Item
-	if k.cfg.Depth < 0 || r.item.Depth < k.cfg.Depth {
-		for _, l := range r.links {
-			if it, ok := k.admit(l, r.item); ok {
-				next = append(next, it)
+	el := time.Since(start).Seconds()
+	fmt.Fprintf(k.cfg.Progress, "crawl: %d pages (%d errors), %d queued, %d discovered, %.0f pages/s\n",
+		k.stats.Pages, k.stats.Errors, k.fr.Len()+k.nready, k.stats.Discovered, float64(k.stats.Pages)/max(el, 1e-3))
+}
+
+// finish records a batch of visits: their pages.jsonl lines first, then
+// one frontier transaction that retires them and queues their new links,
+// then the new URLs in urls.txt. A kill between the steps repeats work
+// (the batch is fetched again) but never loses it.
+func (k *crawler) finish(batch []VisitResult) error {
+	k.buf = k.buf[:0]
+	var done, found []Item
+	var seenOnly []string
+	for i := range batch {
+		r := &batch[i]
+		_, hs := k.host(r.Item.URL)
+		hs.active--
+		if r.CrawlDelay > hs.delay {
+			hs.delay = r.CrawlDelay
+			hs.next = time.Now().Add(hs.delay)
+		}
+		k.stats.Pages++
+		if r.Page.Error != "" {
+			k.stats.Errors++
+		}
+		b, err := json.Marshal(r.Page)
+		if err != nil {
+			return err
+		}
+		k.buf = append(append(k.buf, b...), '\n')
+		done = append(done, r.Item)
+		if r.Final != "" {
+			seenOnly = append(seenOnly, r.Final)
+		}
+		if k.cfg.Depth >= 0 && r.Item.Depth >= k.cfg.Depth {
+			continue
+		}
+		for _, l := range r.Links {
+			if k.follow(l) {
+				found = append(found, Item{URL: l, Depth: r.Item.Depth + 1, Parent: r.Item.URL})
 			}
 		}
 	}
-	return k.record(k.fr.Done(r.item, next))
+	if _, err := k.pagesF.Write(k.buf); err != nil {
+		return fmt.Errorf("crawl: %w", err)
+	}
+	added, err := k.fr.Complete(done, found, seenOnly)
+	if err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		k.drained = false
+	}
+	return k.writeURLs(added)
 }
 
-// admit canonicalises a link and applies scope, filters and trap limits.
-func (k *crawler) admit(l *url.URL, parent Item) (Item, bool) {
-	u, err := k.cfg.Canon.Canonical(nil, l.String())
-	if err != nil {
-		return Item{}, false
+// follow applies the URL-shape trap limits, the scope and the filters to a
+// canonical link.
+func (k *crawler) follow(s string) bool {
+	if len(s) > k.cfg.MaxURLLength {
+		return false
 	}
-	s := u.String()
-	if len(s) > k.cfg.MaxURLLength || strings.Count(strings.Trim(u.Path, "/"), "/")+1 > k.cfg.MaxPathDepth {
-		return Item{}, false
+	u, err := url.Parse(s)
+	if err != nil || strings.Count(strings.Trim(u.Path, "/"), "/")+1 > k.cfg.MaxPathDepth {
+		return false
 	}
-	if !k.inScope(u) || (k.cfg.Include != nil && !k.cfg.Include.MatchString(s)) ||
-		(k.cfg.Exclude != nil && k.cfg.Exclude.MatchString(s)) {
-		return Item{}, false
+	if !k.inScope(u) {
+		return false
 	}
-	if u.RawQuery != "" {
-		p := u.Scheme + "://" + u.Host + u.EscapedPath()
-		if k.variants[p] >= k.cfg.MaxQueryVariants {
-			return Item{}, false
-		}
-		// Counted before de-duplication: re-finding a known variant costs
-		// a slot, which only makes the bound tighter.
-		k.variants[p]++
+	if k.cfg.Include != nil && !k.cfg.Include.MatchString(s) {
+		return false
 	}
-	return Item{URL: s, Depth: parent.Depth + 1, Parent: parent.URL}, true
+	return k.cfg.Exclude == nil || !k.cfg.Exclude.MatchString(s)
 }
 
 func (k *crawler) inScope(u *url.URL) bool {
@@ -392,103 +596,14 @@ func (k *crawler) inScope(u *url.URL) bool {
 	return false
 }
 
-// visit fetches one page; it runs on a worker goroutine.
-func (k *crawler) visit(ctx context.Context, it Item) result {
-	r := result{item: it, page: Page{URL: it.URL, Depth: it.Depth, Parent: it.Parent}}
-	u, err := url.Parse(it.URL)
-	if err != nil {
-		r.page.Error = err.Error()
-		return r
-	}
-	delay := k.cfg.Delay
-	if !k.cfg.IgnoreRobots {
-		g := k.robotsFor(ctx, u)
-		if g != nil {
-			if !g.Test(u.RequestURI()) {
-				r.page.Error = "disallowed by robots.txt"
-				return r
-			}
-			delay = max(delay, g.CrawlDelay)
-		}
-	}
-	if err := k.wait(ctx, u.Host, delay); err != nil {
-		r.page.Error = err.Error()
-		return r
-	}
-	resp, err := k.client.Get(ctx, it.URL)
-	if resp != nil {
-		r.page.Status = resp.Status
-		r.page.Bytes = len(resp.Body)
-		r.page.ElapsedMS = resp.Elapsed.Milliseconds()
-	}
-	if err != nil {
-		r.page.Error = err.Error()
-		return r
-	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/html" && mt != "application/xhtml+xml" && ct != "" {
-		return r // recorded, not parsed
-	}
-	r.page.Title = fetch.Title(resp.Body, ct)
-	final := u
-	if f, err := url.Parse(resp.FinalURL); err == nil && resp.FinalURL != "" {
-		final = f
-	}
-	r.links = Links(final, resp.Body)
-	r.page.LinksFound = len(r.links)
-	return r
-}
-
-// wait enforces the gap between requests to one host.
-func (k *crawler) wait(ctx context.Context, host string, gap time.Duration) error {
-	if gap <= 0 {
-		return nil
-	}
-	k.mu.Lock()
-	now := time.Now()
-	at := k.last[host].Add(gap)
-	if at.Before(now) {
-		at = now
-	}
-	k.last[host] = at
-	k.mu.Unlock()
-	t := time.NewTimer(time.Until(at))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (k *crawler) robotsFor(ctx context.Context, u *url.URL) *robotstxt.Group {
-	origin := u.Scheme + "://" + u.Host
-	k.mu.Lock()
-	e := k.robots[origin]
-	if e == nil {
-		e = &robotsEntry{}
-		k.robots[origin] = e
-	}
-	k.mu.Unlock()
-	e.once.Do(func() {
-		resp, err := k.client.Get(ctx, origin+"/robots.txt")
-		var data *robotstxt.RobotsData
-		switch {
-		case resp != nil:
-			data, err = robotstxt.FromStatusAndBytes(resp.Status, resp.Body)
-		}
-		if err != nil || data == nil {
-			return // unreachable robots.txt: allow all
-		}
-		e.group = data.FindGroup(k.cfg.UserAgent)
-	})
-	return e.group
-}
-
 func hostOf(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Host
+	// Canonical URLs: scheme "://" host [path...].
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if j := strings.IndexAny(rest, "/?"); j >= 0 {
+			return rest[:j]
+		}
+		return rest
 	}
 	return ""
 }

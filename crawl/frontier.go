@@ -1,9 +1,11 @@
 package crawl
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,73 +15,88 @@ var (
 	bucketSeen     = []byte("seen")
 	bucketQueue    = []byte("queue")
 	bucketInflight = []byte("inflight")
+	bucketCounts   = []byte("counts")
 )
 
-// Item is one queued URL: its canonical form, its depth from a start URL
-// and the page it was found on ("" for start URLs).
+// Item is one queued URL: its canonical form, its depth from a start URL,
+// the page it was found on ("" for start URLs) and its position in the
+// queue (set by the Frontier).
 type Item struct {
 	URL    string `json:"u"`
 	Depth  int    `json:"d"`
 	Parent string `json:"p,omitempty"`
+	Seq    uint64 `json:"s,omitempty"`
 }
 
-// Frontier is the crawl's queue and seen-set, kept on disk in a bbolt file
-// so neither has to fit in memory and a killed crawl can resume.
+// Limits bound what a Frontier admits from Complete, so that a site which
+// generates endless URLs (calendars, session ids, faceted search) cannot
+// grow the crawl without end. Zero means unlimited.
+type Limits struct {
+	// PagesPerHost caps the URLs admitted per host (host:port), start
+	// URLs included.
+	PagesPerHost int
+	// QueryVariants caps the distinct query strings admitted per
+	// scheme://host/path.
+	QueryVariants int
+}
+
+// Frontier is a crawl's queue and seen-set, kept on disk in a bbolt file
+// so that neither has to fit in memory and a killed crawl can resume.
 //
-// Items leave the queue in insertion order (breadth-first when pushed by
-// depth). Pop moves an item to an in-flight set; Done removes it. Opening a
-// frontier moves in-flight items back to the front of the queue, so after
-// kill -9 only the pages in flight at the time are fetched again.
+// The seen-set holds a 128-bit SHA-256 prefix of each canonical URL, so
+// its size does not depend on URL length. Items leave the queue in the
+// order they entered it, which is breadth-first when each page's links are
+// added after it is done. Pop moves items to an in-flight set and Complete
+// removes them; opening a frontier returns in-flight items to the front of
+// the queue, so after kill -9 only the pages in flight at the time are
+// fetched again.
 //
-// The file is opened with NoSync: writes reach the OS page cache at each
-// commit, which survives a process crash (kill -9) but not a power loss;
-// Sync flushes to disk and is called by Close. A Frontier is not safe for
-// concurrent use; Crawl drives it from one goroutine.
+// Each Pop and Complete is one transaction; callers batch them. The file
+// is opened with NoSync: a commit reaches the OS page cache, which
+// survives a crash of the process (kill -9) but not of the machine; Close
+// syncs it. A Frontier is not safe for concurrent use.
 type Frontier struct {
-	db  *bolt.DB
-	seq uint64
+	db     *bolt.DB
+	seq    uint64
+	queued int
+	limit  Limits
 }
 
-// OpenFrontier opens or creates the frontier in dir.
-func OpenFrontier(dir string) (*Frontier, error) {
-	db, err := bolt.Open(filepath.Join(dir, "frontier.db"), 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true})
+// OpenFrontier opens or creates the frontier in dir (the file
+// dir/frontier.db) with the given admission limits.
+func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
+	db, err := bolt.Open(filepath.Join(dir, "frontier.db"), 0o644,
+		&bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("open frontier: %w", err)
 	}
-	f := &Frontier{db: db}
+	f := &Frontier{db: db, limit: lim}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSeen, bucketQueue, bucketInflight} {
+		for _, b := range [][]byte{bucketSeen, bucketQueue, bucketInflight, bucketCounts} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		// In-flight items have lower sequence numbers than anything still
+		// queued, so putting them back under their own keys puts them
+		// first, in their original order.
 		q, in := tx.Bucket(bucketQueue), tx.Bucket(bucketInflight)
-		// Re-queue in-flight items ahead of everything queued: keys below
-		// the queue's first key keep them first.
-		first := uint64(1 << 62)
-		if k, _ := q.Cursor().First(); k != nil {
-			first = binary.BigEndian.Uint64(k)
-		}
-		var keys [][]byte
 		c := in.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			keys = append(keys, k)
-			first--
-			if err := q.Put(key(first), v); err != nil {
+			if err := q.Put(k, v); err != nil {
 				return err
 			}
 		}
-		for _, k := range keys {
-			if err := in.Delete(k); err != nil {
-				return err
-			}
+		if err := tx.DeleteBucket(bucketInflight); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketInflight); err != nil {
+			return err
 		}
 		if k, _ := q.Cursor().Last(); k != nil {
 			f.seq = binary.BigEndian.Uint64(k)
 		}
-		if f.seq < 1<<62 {
-			f.seq = 1 << 62
-		}
+		f.queued = q.Stats().KeyN
 		return nil
 	})
 	if err != nil {
@@ -89,36 +106,93 @@ func OpenFrontier(dir string) (*Frontier, error) {
 	return f, nil
 }
 
-func key(n uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	return b[:]
+func seqKey(n uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n)
 }
 
-func (f *Frontier) update(done *Item, items []Item) ([]Item, error) {
+func seenKey(u string) []byte {
+	h := sha256.Sum256([]byte(u))
+	return h[:16]
+}
+
+// encodeItem is the on-disk form of a queued item: depth, URL length, URL,
+// parent.
+func encodeItem(it Item) []byte {
+	b := make([]byte, 0, 4+len(it.URL)+len(it.Parent))
+	b = binary.AppendUvarint(b, uint64(it.Depth))
+	b = binary.AppendUvarint(b, uint64(len(it.URL)))
+	b = append(b, it.URL...)
+	return append(b, it.Parent...)
+}
+
+var errCorrupt = errors.New("frontier: corrupt item")
+
+func decodeItem(k, v []byte) (Item, error) {
+	d, n := binary.Uvarint(v)
+	if n <= 0 {
+		return Item{}, errCorrupt
+	}
+	v = v[n:]
+	l, n := binary.Uvarint(v)
+	if n <= 0 || uint64(len(v)-n) < l {
+		return Item{}, errCorrupt
+	}
+	v = v[n:]
+	return Item{URL: string(v[:l]), Parent: string(v[l:]), Depth: int(d), Seq: binary.BigEndian.Uint64(k)}, nil
+}
+
+// Push adds the items whose URLs were never seen, ignoring Limits, and
+// returns those that were new. Use it for start URLs.
+func (f *Frontier) Push(items []Item) ([]Item, error) {
+	return f.update(nil, items, nil, false)
+}
+
+// Complete removes done items (from Pop) from the in-flight set, marks
+// seenOnly URLs as seen without queueing them (the targets of redirects),
+// and adds the found items that were never seen and fit the Limits, all
+// in one transaction. It returns the items added to the queue, which
+// includes none of seenOnly.
+func (f *Frontier) Complete(done, found []Item, seenOnly []string) ([]Item, error) {
+	return f.update(done, found, seenOnly, true)
+}
+
+func (f *Frontier) update(done, items []Item, seenOnly []string, limited bool) ([]Item, error) {
 	var added []Item
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		added = added[:0]
-		if done != nil {
-			if err := tx.Bucket(bucketInflight).Delete([]byte(done.URL)); err != nil {
+		in := tx.Bucket(bucketInflight)
+		for _, it := range done {
+			if err := in.Delete(seqKey(it.Seq)); err != nil {
 				return err
 			}
 		}
-		seen, q := tx.Bucket(bucketSeen), tx.Bucket(bucketQueue)
-		seq := f.seq
-		for _, it := range items {
-			if seen.Get([]byte(it.URL)) != nil {
-				continue
-			}
-			if err := seen.Put([]byte(it.URL), []byte{}); err != nil {
+		seen, q, counts := tx.Bucket(bucketSeen), tx.Bucket(bucketQueue), tx.Bucket(bucketCounts)
+		for _, u := range seenOnly {
+			if err := seen.Put(seenKey(u), []byte{1}); err != nil {
 				return err
 			}
-			v, err := json.Marshal(it)
-			if err != nil {
+		}
+		seq := f.seq
+		for _, it := range items {
+			sk := seenKey(it.URL)
+			if seen.Get(sk) != nil {
+				continue
+			}
+			if limited {
+				ok, err := f.admit(counts, it.URL)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
+			if err := seen.Put(sk, []byte{1}); err != nil {
 				return err
 			}
 			seq++
-			if err := q.Put(key(seq), v); err != nil {
+			it.Seq = seq
+			if err := q.Put(seqKey(seq), encodeItem(it)); err != nil {
 				return err
 			}
 			added = append(added, it)
@@ -127,54 +201,81 @@ func (f *Frontier) update(done *Item, items []Item) ([]Item, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("frontier push: %w", err)
+		return nil, fmt.Errorf("frontier: %w", err)
 	}
+	f.queued += len(added)
 	return added, nil
 }
 
-// Pop moves the oldest queued item to the in-flight set and returns it; ok
-// is false when the queue is empty.
-func (f *Frontier) Pop() (it Item, ok bool, err error) {
-	err = f.db.Update(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bucketQueue)
-		k, v := q.Cursor().First()
-		if k == nil {
-			return nil
-		}
-		if err := json.Unmarshal(v, &it); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketInflight).Put([]byte(it.URL), v); err != nil {
-			return err
-		}
-		ok = true
-		return q.Delete(k)
-	})
-	if err != nil {
-		return Item{}, false, fmt.Errorf("frontier pop: %w", err)
+// admit checks and counts a new URL against the limits.
+func (f *Frontier) admit(counts *bolt.Bucket, raw string) (bool, error) {
+	if f.limit.PagesPerHost <= 0 && f.limit.QueryVariants <= 0 {
+		return true, nil
 	}
-	return it, ok, nil
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false, nil
+	}
+	var keys [][]byte
+	if f.limit.PagesPerHost > 0 {
+		k := append([]byte("h\x00"), u.Host...)
+		if count(counts, k) >= f.limit.PagesPerHost {
+			return false, nil
+		}
+		keys = append(keys, k)
+	}
+	if f.limit.QueryVariants > 0 && u.RawQuery != "" {
+		k := append([]byte("v\x00"), u.Scheme+"://"+u.Host+u.EscapedPath()...)
+		if count(counts, k) >= f.limit.QueryVariants {
+			return false, nil
+		}
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := counts.Put(k, binary.AppendUvarint(nil, uint64(count(counts, k)+1))); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
-// Done removes a popped item from the in-flight set and pushes the links
-// found on it, in one transaction, returning the new ones.
-func (f *Frontier) Done(it Item, links []Item) ([]Item, error) {
-	return f.update(&it, links)
+func count(b *bolt.Bucket, k []byte) int {
+	n, _ := binary.Uvarint(b.Get(k))
+	return int(n)
 }
 
-// Push adds the items whose URLs were never seen, in one transaction, and
-// returns those that were new. The seen check and set are atomic.
-func (f *Frontier) Push(items []Item) ([]Item, error) { return f.update(nil, items) }
-
-// Len returns the number of queued items.
-func (f *Frontier) Len() int {
-	n := 0
-	_ = f.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketQueue).Stats().KeyN
+// Pop moves up to n of the oldest queued items to the in-flight set and
+// returns them; it returns none when the queue is empty.
+func (f *Frontier) Pop(n int) ([]Item, error) {
+	var out []Item
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		out = out[:0]
+		q, in := tx.Bucket(bucketQueue), tx.Bucket(bucketInflight)
+		c := q.Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.First() {
+			it, err := decodeItem(k, v)
+			if err != nil {
+				return err
+			}
+			if err := in.Put(k, v); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
 		return nil
 	})
-	return n
+	if err != nil {
+		return nil, fmt.Errorf("frontier pop: %w", err)
+	}
+	f.queued -= len(out)
+	return out, nil
 }
+
+// Len returns the number of queued items, not counting those in flight.
+func (f *Frontier) Len() int { return f.queued }
 
 // Close flushes the frontier to disk and closes it.
 func (f *Frontier) Close() error {
