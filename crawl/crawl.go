@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -78,7 +77,9 @@ type Config struct {
 	// executor the frontier stays here and only visits travel.
 	Executor crew.Executor
 
-	Progress io.Writer // one line per second when set
+	// Progress, if set, is called about once a second and at the end with
+	// the crawl's running totals (Queued is the current queue length).
+	Progress func(Stats)
 }
 
 // Stats summarises a crawl.
@@ -174,6 +175,8 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	if len(scopes) == 0 {
 		return Stats{}, fmt.Errorf("%w: no start URL (and no earlier crawl in the state directory)", ErrBadConfig)
 	}
+	_, err = os.Stat(filepath.Join(state, "frontier.db"))
+	fresh := errors.Is(err, os.ErrNotExist)
 	fr, err := OpenFrontier(state, Limits{PagesPerHost: cfg.MaxPagesPerHost, QueryVariants: cfg.MaxQueryVariants})
 	if err != nil {
 		return Stats{}, err
@@ -181,11 +184,16 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	defer fr.Close()
 
 	k := &crawler{cfg: cfg, fr: fr, scopes: scopes, hosts: map[string]*hostState{}}
-	if k.pagesF, err = os.OpenFile(filepath.Join(cfg.Out, "pages.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+	// A new frontier starts new output files; a resumed one appends.
+	flags := os.O_CREATE | os.O_APPEND | os.O_WRONLY
+	if fresh {
+		flags |= os.O_TRUNC
+	}
+	if k.pagesF, err = os.OpenFile(filepath.Join(cfg.Out, "pages.jsonl"), flags, 0o644); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
 	defer k.pagesF.Close()
-	if k.urlsF, err = os.OpenFile(filepath.Join(cfg.Out, "urls.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+	if k.urlsF, err = os.OpenFile(filepath.Join(cfg.Out, "urls.txt"), flags, 0o644); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
 	defer k.urlsF.Close()
@@ -399,7 +407,6 @@ func (k *crawler) run(ctx context.Context) (Stats, error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var wake *time.Timer
-	start := time.Now()
 	active, dispatched := 0, 0
 	batch := make([]VisitResult, 0, k.cfg.Workers)
 	for {
@@ -448,7 +455,7 @@ func (k *crawler) run(ctx context.Context) (Stats, error) {
 			return k.stats, ctx.Err()
 		case <-timerC:
 		case <-tick.C:
-			k.progress(start)
+			k.progress()
 		case r, ok := <-results:
 			if !ok {
 				return k.stats, ctx.Err()
@@ -472,8 +479,8 @@ func (k *crawler) run(ctx context.Context) (Stats, error) {
 			}
 		}
 	}
-	k.progress(start)
 	k.stats.Queued = k.fr.Len() + k.nready
+	k.progress()
 	return k.stats, nil
 }
 
@@ -487,13 +494,12 @@ func tryRecv[T any](c <-chan T) (T, bool) {
 	}
 }
 
-func (k *crawler) progress(start time.Time) {
-	if k.cfg.Progress == nil {
-		return
+func (k *crawler) progress() {
+	if k.cfg.Progress != nil {
+		st := k.stats
+		st.Queued = k.fr.Len() + k.nready
+		k.cfg.Progress(st)
 	}
-	el := time.Since(start).Seconds()
-	fmt.Fprintf(k.cfg.Progress, "crawl: %d pages (%d errors), %d queued, %d discovered, %.0f pages/s\n",
-		k.stats.Pages, k.stats.Errors, k.fr.Len()+k.nready, k.stats.Discovered, float64(k.stats.Pages)/max(el, 1e-3))
 }
 
 // finish records a batch of visits: their pages.jsonl lines first, then

@@ -18,7 +18,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if start := os.Getenv("CRAWL_TEST_CHILD"); start != "" {
+		crawlChild(start) // never returns
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // site is a generated test site with a known reachable set.
 type site struct {

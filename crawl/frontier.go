@@ -96,9 +96,15 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 		if k, _ := q.Cursor().Last(); k != nil {
 			f.seq = binary.BigEndian.Uint64(k)
 		}
-		f.queued = q.Stats().KeyN
 		return nil
 	})
+	if err == nil {
+		// Stats counts committed pages only, hence a second transaction.
+		err = db.View(func(tx *bolt.Tx) error {
+			f.queued = tx.Bucket(bucketQueue).Stats().KeyN
+			return nil
+		})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open frontier: %w", err)
@@ -178,14 +184,12 @@ func (f *Frontier) update(done, items []Item, seenOnly []string, limited bool) (
 			if seen.Get(sk) != nil {
 				continue
 			}
-			if limited {
-				ok, err := f.admit(counts, it.URL)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
+			ok, err := f.admit(counts, it.URL, limited)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
 			}
 			if err := seen.Put(sk, []byte{1}); err != nil {
 				return err
@@ -207,8 +211,9 @@ func (f *Frontier) update(done, items []Item, seenOnly []string, limited bool) (
 	return added, nil
 }
 
-// admit checks and counts a new URL against the limits.
-func (f *Frontier) admit(counts *bolt.Bucket, raw string) (bool, error) {
+// admit counts a new URL against the limits and, if check is set, refuses
+// it when a limit is reached.
+func (f *Frontier) admit(counts *bolt.Bucket, raw string, check bool) (bool, error) {
 	if f.limit.PagesPerHost <= 0 && f.limit.QueryVariants <= 0 {
 		return true, nil
 	}
@@ -219,14 +224,14 @@ func (f *Frontier) admit(counts *bolt.Bucket, raw string) (bool, error) {
 	var keys [][]byte
 	if f.limit.PagesPerHost > 0 {
 		k := append([]byte("h\x00"), u.Host...)
-		if count(counts, k) >= f.limit.PagesPerHost {
+		if check && count(counts, k) >= f.limit.PagesPerHost {
 			return false, nil
 		}
 		keys = append(keys, k)
 	}
 	if f.limit.QueryVariants > 0 && u.RawQuery != "" {
 		k := append([]byte("v\x00"), u.Scheme+"://"+u.Host+u.EscapedPath()...)
-		if count(counts, k) >= f.limit.QueryVariants {
+		if check && count(counts, k) >= f.limit.QueryVariants {
 			return false, nil
 		}
 		keys = append(keys, k)

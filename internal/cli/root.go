@@ -46,6 +46,7 @@ Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
   crew primes sum 1e6 2e6 3e6 --mode processes
   crew run gzip -9 ::: *.log                # GNU parallel's syntax
   crew fetch -i urls.txt -o results.jsonl   # many downloads, one JSON line each
+  crew crawl --depth 2 https://example.com/ # polite, resumable crawler
   crew copy -j 8 photos/ /backup/photos/    # parallel, atomic cp -a
   crew serve & crew worker --server nats://127.0.0.1:4222`,
 		SilenceUsage:  true,
@@ -92,6 +93,7 @@ var subcommands = []func(Streams) *cobra.Command{
 	newPrimesCommand,
 	newRunCommand,
 	newFetchCommand,
+	newCrawlCommand,
 	newCopyCommand,
 	newServeCommand,
 	newWorkerCommand,

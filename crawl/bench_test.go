@@ -1,0 +1,62 @@
+package crawl_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/crewrun/crew/crawl"
+)
+
+// benchSite serves n pages of about 2 KB, each linking to 10 others (a
+// tree from /p/0 plus pseudo-random links), like bench/crawl's site.
+func benchSite(b *testing.B, n int) *httptest.Server {
+	rng := rand.New(rand.NewPCG(1, 2))
+	body := make([][]byte, n)
+	for i := range body {
+		var s strings.Builder
+		fmt.Fprintf(&s, "<!doctype html><html><head><title>Page %d</title></head><body><ul>", i)
+		for j := range 10 {
+			c := 2*i + 1 + j
+			if j > 1 || c >= n {
+				c = rng.IntN(n)
+			}
+			fmt.Fprintf(&s, `<li><a href="/p/%d">link</a></li>`, c)
+		}
+		s.WriteString("</ul>" + strings.Repeat("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>", 20) + "</body></html>")
+		body[i] = []byte(s.String())
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/p/"))
+		if err != nil || i < 0 || i >= n {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(body[i])
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkCrawl crawls a 2000-page local site (latency 0) per iteration:
+// the crawler's own cost per page, server included.
+func BenchmarkCrawl(b *testing.B) {
+	const n = 2000
+	srv := benchSite(b, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := crawl.Crawl(context.Background(), crawl.Config{
+			Start: []string{srv.URL + "/p/0"}, Out: b.TempDir(), Depth: -1, Workers: 16, PerHost: 16,
+		})
+		if err != nil || st.Pages != n {
+			b.Fatalf("%+v %v", st, err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "pages/s")
+}
