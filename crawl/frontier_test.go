@@ -20,7 +20,7 @@ func TestFrontierOrderLimitsAndReopen(t *testing.T) {
 	}
 	found := []Item{
 		{URL: "http://a/x?q=1", Depth: 1}, {URL: "http://a/x?q=2", Depth: 1},
-		{URL: "http://a/x?q=3", Depth: 1}, // third query variant of /x: over the limit
+		{URL: "http://a/x?q=3", Depth: 1},                            // third query variant of /x: over the limit
 		{URL: "http://a/y", Depth: 1}, {URL: "http://a/z", Depth: 1}, // fifth URL on host a: over
 		{URL: "http://b/", Depth: 1},
 	}
