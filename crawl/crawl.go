@@ -98,7 +98,7 @@ type Page struct {
 	Parent     string `json:"parent,omitempty"`
 	Title      string `json:"title,omitempty"`
 	Bytes      int    `json:"bytes"`
-	LinksFound int    `json:"links_found"`
+	LinksFound int    `json:"links_found"` // distinct crawlable (http(s), canonical) links on the page, in scope or not
 	ElapsedMS  int64  `json:"elapsed_ms"`
 	Error      string `json:"error,omitempty"`
 }

@@ -153,7 +153,6 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	}
 	r.Page.Title = fetch.Title(resp.Body, ct)
 	links := Links(final, resp.Body)
-	r.Page.LinksFound = len(links)
 	seen := make(map[string]struct{}, len(links))
 	for _, l := range links {
 		c, err := canon.Canonical(nil, l.String())
@@ -167,6 +166,7 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 		seen[s] = struct{}{}
 		r.Links = append(r.Links, s)
 	}
+	r.Page.LinksFound = len(r.Links)
 	return r, nil
 }
 

@@ -6,7 +6,8 @@
 //
 //	go run ./site -pages 20000 -links 10 -latency 20ms
 //
-// With -unique, every link points to a distinct page (/u/PAGE/LINK) so a
+// With -unique, the site is an endless tree: page /u/N links to
+// /u/(N×links+1) … /u/(N×links+links), so every link is a new URL and a
 // crawl of P pages discovers P×links URLs: the frontier-size test.
 package main
 
@@ -64,9 +65,12 @@ func main() {
 			http.Redirect(w, r, "/p/0", http.StatusFound)
 			return
 		case *unique && strings.HasPrefix(p, "/u/"):
-			n, _ := strconv.Atoi(strings.Split(p, "/")[2])
+			n, err := strconv.Atoi(p[3:])
+			if err != nil || n < 0 {
+				break
+			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write(render(n, func(j int) string { return fmt.Sprintf("/u/%d/%d", n+1, j) }, *links))
+			w.Write(render(n, func(j int) string { return "/u/" + strconv.Itoa(n*(*links)+1+j) }, *links))
 			return
 		case strings.HasPrefix(p, "/p/"):
 			n, err := strconv.Atoi(p[3:])
