@@ -15,10 +15,12 @@ import (
 	"testing"
 
 	"github.com/crewrun/crew/crawl"
+	"github.com/crewrun/crew/proc"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	proc.ServeIfWorker() // TestCrawlOnExecutors runs visits in worker processes
 	if start := os.Getenv("CRAWL_TEST_CHILD"); start != "" {
 		crawlChild(start) // never returns
 	}
