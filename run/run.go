@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/crewrun/crew"
 )
 
 // Options configure Run. Command and Stdout are required.
@@ -47,6 +49,12 @@ type Options struct {
 	Stdout       io.Writer
 	Stderr       io.Writer
 	Progress     func(Progress) // called after each job; for --bar and --eta
+
+	// Executor, if set, runs each job's command line as the Shell task on
+	// that executor's workers (crew run --cluster), which must have called
+	// AllowShell(true). Input, ordering, output, the joblog and --halt stay
+	// in this process; --line-buffer prints a remote job's lines when it ends.
+	Executor crew.Executor
 }
 
 // Progress counts jobs for a progress display.
@@ -139,7 +147,8 @@ type job struct {
 	received int64
 	timedOut bool
 	startErr error
-	skipped  bool // already in the joblog (--resume)
+	skipped  bool   // already in the joblog (--resume)
+	host     string // the worker's host name when run on Options.Executor
 }
 
 func (j *job) failed() bool { return j.exit != 0 || j.signal != 0 || j.startErr != nil }
@@ -531,6 +540,15 @@ func (r *runner) execute(ctx context.Context, j *job) {
 }
 
 func (r *runner) attempt(ctx context.Context, j *job) {
+	if r.o.Executor != nil {
+		r.attemptRemote(ctx, j)
+		return
+	}
+	r.attemptLocal(ctx, j)
+}
+
+// attemptLocal runs j's command in a child process of this one.
+func (r *runner) attemptLocal(ctx context.Context, j *job) {
 	var cmd *exec.Cmd
 	if words, ok := splitWords(j.cmd); ok {
 		if path, err := r.lookPath(words[0]); err == nil {
@@ -694,8 +712,12 @@ func (r *runner) logJob(j *job) {
 	if r.joblog == nil || r.o.DryRun {
 		return
 	}
-	line := fmt.Sprintf("%d\t:\t%.3f\t%10.3f\t%d\t%d\t%d\t%d\t%s\n",
-		j.seq, float64(j.start.UnixMilli())/1000, j.runtime.Seconds(), len(j.stdin), j.received, j.exit, j.signal,
+	host := j.host
+	if host == "" {
+		host = ":" // GNU parallel's name for this machine
+	}
+	line := fmt.Sprintf("%d\t%s\t%.3f\t%10.3f\t%d\t%d\t%d\t%d\t%s\n",
+		j.seq, host, float64(j.start.UnixMilli())/1000, j.runtime.Seconds(), len(j.stdin), j.received, j.exit, j.signal,
 		strings.ReplaceAll(j.cmd, "\n", `\n`))
 	if _, err := r.joblog.WriteString(line); err != nil {
 		fmt.Fprintf(r.o.Stderr, "crew run: --joblog: %v\n", err)

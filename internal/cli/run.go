@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/run"
 )
 
@@ -40,15 +42,23 @@ Exit status, as GNU parallel: 0 all jobs succeeded; 1-100 that many jobs failed;
 than 100 failed; with --halt, the status of the job that stopped the run; 130 interrupted
 (crew's convention; GNU parallel exits 255); 255 bad options or input.
 
-Differences from GNU parallel: no remote execution (--sshlogin), no {= perl =} strings, no -X,
---timeout takes seconds only, and --results writes DIR/<job number>/{stdout,stderr,cmd}.`
+Remote execution: --cluster nats://HOST:4222 sends each job's command line to the crew workers
+of that server (crew serve; crew worker --allow-shell on each machine), -j at a time across the
+cluster. Inputs, ordering (-k), grouped output, the joblog (its Host column names the worker's
+machine), --halt and --retries stay here; a worker started without --allow-shell refuses the
+jobs. --cluster embedded runs an in-process server and workers (for trying it out).
+
+Differences from GNU parallel: remote execution is --cluster, not --sshlogin; no {= perl =}
+strings, no -X, --timeout takes seconds only, and --results writes
+DIR/<job number>/{stdout,stderr,cmd}.`
 
 const runExamples = `  crew run gzip -9 ::: *.log
   crew run -j 8 -k 'convert {} -resize 50% small/{/.}.png' ::: *.jpg
   find . -name '*.csv' | crew run --joblog jobs.tsv wc -l
   crew run --resume-failed --joblog jobs.tsv wc -l :::: files.txt
   crew run --dry-run echo {1} {2} ::: a b ::: 1 2
-  seq 1000000 | crew run --pipe --block 1M wc -l`
+  seq 1000000 | crew run --pipe --block 1M wc -l
+  crew run --cluster nats://10.0.0.5:4222 --token s3cret -j 32 -k ./render.sh {} ::: frames/*`
 
 func newRunCommand(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
@@ -92,6 +102,7 @@ type runFlags struct {
 	maxArgs, maxReplace, retries                  int
 	resume, resumeFailed, pipe, bar, eta          bool
 	block                                         string
+	cluster, token                                string
 }
 
 func (f *runFlags) set() *pflag.FlagSet {
@@ -122,6 +133,8 @@ func (f *runFlags) set() *pflag.FlagSet {
 	fs.StringVar(&f.block, "block", "1M", "--pipe block size (k, M, G suffixes)")
 	fs.BoolVar(&f.bar, "bar", false, "show a progress bar on stderr")
 	fs.BoolVar(&f.eta, "eta", false, "show progress and the estimated time left on stderr")
+	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the crew workers of the server at `URL` (nats://host:4222)")
+	fs.StringVar(&f.token, "token", "", "auth token for --cluster")
 	return fs
 }
 
@@ -206,6 +219,17 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 	}
 	if f.bar || f.eta {
 		o.Progress = progressPrinter(s, f.eta)
+	}
+	if f.cluster != "" && !f.dry {
+		ex, err := cluster.New(ctx, f.cluster, crew.Workers(o.Jobs), cluster.Token(f.token))
+		if err != nil {
+			return runUsage("--cluster %s: %v", f.cluster, err)
+		}
+		defer ex.Close()
+		if f.cluster == "embedded" {
+			run.AllowShell(true) // the workers are this process
+		}
+		o.Executor = ex
 	}
 	err = run.Run(ctx, o)
 	if f.bar || f.eta {
