@@ -1,0 +1,187 @@
+package treecopy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// copyFile writes src's content and metadata to the new file tmp through
+// raw file descriptors: no os.File (whose poller registration and flag
+// probing cost more system calls than copying a small file), metadata set
+// on the open file rather than by path. Only data extents are copied
+// (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; each extent goes
+// through copy_file_range, which the kernel may turn into a reflink.
+func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) {
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
+	}
+	defer unix.Close(in)
+	out, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return 0, &fs.PathError{Op: "create", Path: tmp, Err: err}
+	}
+	defer func() {
+		if cerr := unix.Close(out); err == nil && cerr != nil {
+			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
+		}
+	}()
+	size := fi.Size()
+	if size < 64<<10 {
+		// Small files: holes are unlikely and the two lseeks cost more
+		// than the copy.
+		n, err = copyRange(in, out, 0, size)
+	} else {
+		n, err = copyExtents(in, out, size)
+	}
+	if err == nil && n != size {
+		err = unix.Ftruncate(out, size) // trailing hole
+	}
+	if err != nil {
+		return n, fmt.Errorf("copy %s: %w", src, err)
+	}
+	return n, c.fileMeta(in, out, tmp, fi)
+}
+
+func copyExtents(in, out int, size int64) (int64, error) {
+	var total int64
+	off := int64(0)
+	for off < size {
+		data, err := unix.Seek(in, off, unix.SEEK_DATA)
+		if err != nil {
+			if errors.Is(err, unix.ENXIO) { // only a hole remains
+				return total, nil
+			}
+			// No SEEK_DATA support: treat the rest as one extent.
+			data = off
+		}
+		hole, err := unix.Seek(in, data, unix.SEEK_HOLE)
+		if err != nil {
+			hole = size
+		}
+		n, err := copyRange(in, out, data, hole-data)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		off = hole
+	}
+	return total, nil
+}
+
+// copyRange copies n bytes at off with copy_file_range, falling back to
+// pread/pwrite where the kernel or file systems do not support it.
+func copyRange(in, out int, off, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		ioff, ooff := off+done, off+done
+		m, err := unix.CopyFileRange(in, &ioff, out, &ooff, int(min(n-done, 1<<30)), 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+				k, err := copyPread(in, out, off+done, n-done)
+				return done + k, err
+			}
+			return done, err
+		}
+		if m == 0 { // source shrank under us
+			return done, nil
+		}
+		done += int64(m)
+	}
+	return done, nil
+}
+
+func copyPread(in, out int, off, n int64) (int64, error) {
+	buf := make([]byte, min(n, 1<<20))
+	var done int64
+	for done < n {
+		k, err := unix.Pread(in, buf[:min(int64(len(buf)), n-done)], off+done)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return done, err
+		}
+		if k == 0 {
+			return done, nil
+		}
+		if _, err := unix.Pwrite(out, buf[:k], off+done); err != nil {
+			return done, err
+		}
+		done += int64(k)
+	}
+	return done, nil
+}
+
+// fileMeta gives the open file out the ownership (when root), xattrs, mode
+// and nanosecond times of in, in that order because chown clears setuid
+// bits; it does what meta does for other entries, without path lookups.
+func (c *copier) fileMeta(in, out int, name string, fi fs.FileInfo) error {
+	st := fi.Sys().(*unixStat)
+	if c.root && (int(st.Uid) != c.uid || int(st.Gid) != c.gid) {
+		if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("%s: chown: %w", name, err)
+		}
+	}
+	if err := copyFdXattrs(in, out, name); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
+		return fmt.Errorf("%s: chmod: %w", name, err)
+	}
+	ts := [2]unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(fi.ModTime().UnixNano())}
+	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("%s: utimes: %w", name, e)
+	}
+	return nil
+}
+
+func copyFdXattrs(in, out int, name string) error {
+	var small [1024]byte
+	buf := small[:]
+	n, err := unix.Flistxattr(in, buf)
+	if errors.Is(err, unix.ERANGE) {
+		sz, _ := unix.Flistxattr(in, nil)
+		buf = make([]byte, sz)
+		n, err = unix.Flistxattr(in, buf)
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return fmt.Errorf("%s: listxattr: %w", name, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	for _, attr := range strings.Split(string(buf[:n]), "\x00") {
+		if attr == "" {
+			continue
+		}
+		sz, err := unix.Fgetxattr(in, attr, nil)
+		if err != nil {
+			return fmt.Errorf("%s: getxattr %s: %w", name, attr, err)
+		}
+		val := make([]byte, sz)
+		sz, err = unix.Fgetxattr(in, attr, val)
+		if err != nil {
+			return fmt.Errorf("%s: getxattr %s: %w", name, attr, err)
+		}
+		if err := unix.Fsetxattr(out, attr, val[:sz], 0); err != nil {
+			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
+				continue // e.g. security.* attributes
+			}
+			return fmt.Errorf("%s: setxattr %s: %w", name, attr, err)
+		}
+	}
+	return nil
+}
