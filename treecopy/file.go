@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,7 +44,7 @@ func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) 
 	if err != nil {
 		return n, fmt.Errorf("copy %s: %w", src, err)
 	}
-	return n, c.fileMeta(in, out, tmp, fi)
+	return n, c.fileMeta(in, out, src, tmp, fi)
 }
 
 func copyExtents(in, out int, size int64) (int64, error) {
@@ -124,14 +123,14 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 // fileMeta gives the open file out the ownership (when root), xattrs, mode
 // and nanosecond times of in, in that order because chown clears setuid
 // bits; it does what meta does for other entries, without path lookups.
-func (c *copier) fileMeta(in, out int, name string, fi fs.FileInfo) error {
+func (c *copier) fileMeta(in, out int, src, name string, fi fs.FileInfo) error {
 	st := fi.Sys().(*unixStat)
 	if c.root && (int(st.Uid) != c.uid || int(st.Gid) != c.gid) {
 		if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("%s: chown: %w", name, err)
 		}
 	}
-	if err := copyFdXattrs(in, out, name); err != nil {
+	if err := copyFdXattrs(in, out, src, name); err != nil {
 		return err
 	}
 	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
@@ -145,43 +144,11 @@ func (c *copier) fileMeta(in, out int, name string, fi fs.FileInfo) error {
 	return nil
 }
 
-func copyFdXattrs(in, out int, name string) error {
-	var small [1024]byte
-	buf := small[:]
-	n, err := unix.Flistxattr(in, buf)
-	if errors.Is(err, unix.ERANGE) {
-		sz, _ := unix.Flistxattr(in, nil)
-		buf = make([]byte, sz)
-		n, err = unix.Flistxattr(in, buf)
-	}
-	if err != nil {
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil
-		}
-		return fmt.Errorf("%s: listxattr: %w", name, err)
-	}
-	if n == 0 {
-		return nil
-	}
-	for _, attr := range strings.Split(string(buf[:n]), "\x00") {
-		if attr == "" {
-			continue
-		}
-		sz, err := unix.Fgetxattr(in, attr, nil)
-		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", name, attr, err)
-		}
-		val := make([]byte, sz)
-		sz, err = unix.Fgetxattr(in, attr, val)
-		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", name, attr, err)
-		}
-		if err := unix.Fsetxattr(out, attr, val[:sz], 0); err != nil {
-			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
-				continue // e.g. security.* attributes
-			}
-			return fmt.Errorf("%s: setxattr %s: %w", name, attr, err)
-		}
-	}
-	return nil
+func copyFdXattrs(in, out int, src, dst string) error {
+	return xattrs{
+		src: src, dst: dst,
+		list: func(b []byte) (int, error) { return unix.Flistxattr(in, b) },
+		get:  func(a string, b []byte) (int, error) { return unix.Fgetxattr(in, a, b) },
+		set:  func(a string, b []byte) error { return unix.Fsetxattr(out, a, b, 0) },
+	}.copy()
 }

@@ -517,37 +517,56 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 }
 
 func copyXattrs(src, dst string) error {
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(src, buf)
+	return xattrs{
+		src: src, dst: dst,
+		list: func(b []byte) (int, error) { return unix.Llistxattr(src, b) },
+		get:  func(a string, b []byte) (int, error) { return unix.Lgetxattr(src, a, b) },
+		set:  func(a string, b []byte) error { return unix.Lsetxattr(dst, a, b, 0) },
+	}.copy()
+}
+
+// xattrs copies extended attributes with list/get on the source and set
+// on the destination, by path or by descriptor.
+type xattrs struct {
+	src, dst string // for messages
+	list     func([]byte) (int, error)
+	get      func(string, []byte) (int, error)
+	set      func(string, []byte) error
+}
+
+func (x xattrs) copy() error {
+	var small [1024]byte
+	buf := small[:]
+	n, err := x.list(buf)
 	if errors.Is(err, unix.ERANGE) {
-		sz, _ := unix.Llistxattr(src, nil)
+		sz, _ := x.list(nil)
 		buf = make([]byte, sz)
-		n, err = unix.Llistxattr(src, buf)
+		n, err = x.list(buf)
 	}
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
 			return nil
 		}
-		return fmt.Errorf("%s: listxattr: %w", src, err)
+		return fmt.Errorf("%s: listxattr: %w", x.src, err)
 	}
 	for _, name := range strings.Split(string(buf[:n]), "\x00") {
 		if name == "" {
 			continue
 		}
-		sz, err := unix.Lgetxattr(src, name, nil)
+		sz, err := x.get(name, nil)
 		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", src, name, err)
+			return fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
 		}
 		val := make([]byte, sz)
-		sz, err = unix.Lgetxattr(src, name, val)
+		sz, err = x.get(name, val)
 		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", src, name, err)
+			return fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
 		}
-		if err := unix.Lsetxattr(dst, name, val[:sz], 0); err != nil {
+		if err := x.set(name, val[:sz]); err != nil {
 			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
-				continue // e.g. security.* or user.* on symlinks
+				continue // e.g. security.* attributes, or user.* on symlinks
 			}
-			return fmt.Errorf("%s: setxattr %s: %w", dst, name, err)
+			return fmt.Errorf("%s: setxattr %s: %w", x.dst, name, err)
 		}
 	}
 	return nil
