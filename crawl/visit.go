@@ -182,7 +182,9 @@ func (v *visitor) robotsFor(ctx context.Context, u *url.URL) *robotstxt.Group {
 	}
 	v.mu.Unlock()
 	e.once.Do(func() {
-		resp, err := v.client.Get(ctx, origin+"/robots.txt")
+		// A status error still carries the response: robotstxt decides
+		// what a 404 (allow all) or a 5xx (disallow all) means.
+		resp, _ := v.client.Get(ctx, origin+"/robots.txt")
 		if resp == nil {
 			return // unreachable: allow all
 		}

@@ -63,7 +63,7 @@ func TestClusterCommands(t *testing.T) {
 	runArgs := []string{"run", "--cluster", url, "--token", "s3cret", "-j", "4", "-k", "echo", "{}", "{#}", ":::", "a b", "c'd", "$x"}
 
 	stop := startWorker(t, "--server", url, "--token", "s3cret", "-j", "2")
-	code, out, stderr := runCLI(t, "", "run", "--cluster", url, "--token", "s3cret", "touch", marker, ":::", "1")
+	code, _, stderr := runCLI(t, "", "run", "--cluster", url, "--token", "s3cret", "touch", marker, ":::", "1")
 	if code != 1 || !strings.Contains(stderr, "--allow-shell") {
 		t.Errorf("crew run --cluster on a worker without --allow-shell: exit %d, stderr %q; want 1 naming --allow-shell", code, stderr)
 	}
@@ -74,7 +74,7 @@ func TestClusterCommands(t *testing.T) {
 
 	startWorker(t, "--server", url, "--token", "s3cret", "-j", "2", "--allow-shell")
 	wantCode, want, _ := runCLI(t, "", append([]string{"run", "-k"}, runArgs[5:]...)...)
-	code, out, stderr = runCLI(t, "", runArgs...)
+	code, out, stderr := runCLI(t, "", runArgs...)
 	if code != wantCode || out != want {
 		t.Errorf("crew run --cluster: exit %d, output %q (stderr %q); local: exit %d, output %q", code, out, stderr, wantCode, want)
 	}
