@@ -3,11 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crewrun/crew"
@@ -85,15 +83,4 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		return fmt.Errorf("cluster: bucket %s: %w", jobsBucket, explain(err))
 	}
 	return nil
-}
-
-// ErrAuth reports that the server refused the client's credentials.
-var ErrAuth = errors.New("cluster: authorization failed (check --token)")
-
-// explain turns the errors NATS reports for bad credentials into ErrAuth.
-func explain(err error) error {
-	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrPermissionViolation) {
-		return fmt.Errorf("%w: %w", ErrAuth, err)
-	}
-	return err
 }
