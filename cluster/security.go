@@ -117,7 +117,7 @@ func explain(err error) error {
 	var op *net.OpError // crypto/tls reports an alert from the peer as Op "remote error"
 	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &alert) ||
 		errors.As(err, &op) && op.Op == "remote error" ||
-		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) {
+		errors.Is(err, nats.ErrTLS) || errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) {
 		return fmt.Errorf("%w: %w", ErrTLS, err)
 	}
 	return err
