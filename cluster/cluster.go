@@ -72,6 +72,7 @@ type executor struct {
 	drained    chan struct{} // closed when pending empties after Close
 
 	results    jetstream.ConsumeContext
+	unacked    int // results read since the last ack; used by onResult only
 	advisories *nats.Subscription
 
 	srv        *server.Server
@@ -127,9 +128,17 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	if err != nil {
 		return fmt.Errorf("cluster: advisories: %w", explain(err))
 	}
-	results, err := e.js.OrderedConsumer(ctx, resultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{resultSubject + e.id},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	// A durable consumer, stored with the stream: its interest in the
+	// job's results (the stream has Interest retention) survives a
+	// server restart, so results that workers publish before this
+	// executor has reconnected wait for it.
+	results, err := e.js.CreateOrUpdateConsumer(ctx, resultsStream, jetstream.ConsumerConfig{
+		Durable:           "res-" + e.id,
+		FilterSubject:     resultSubject + e.id,
+		AckPolicy:         jetstream.AckAllPolicy,
+		AckWait:           10 * time.Second,
+		MaxAckPending:     -1,
+		InactiveThreshold: time.Hour, // removed if the executor dies
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: results consumer: %w", explain(err))
@@ -249,7 +258,19 @@ func (e *executor) onResult(m jetstream.Msg) {
 		r = reply{Error: crew.ToRemote(fmt.Errorf("cluster: bad result: %w", err))}
 	}
 	e.finish(m.Headers().Get(hdrID), &r, nil)
+	// An ack (AckAll) covers every earlier result too: ack now and then,
+	// and whenever the executor has caught up. A result whose ack is lost
+	// comes again after AckWait and finish drops it. Consume calls
+	// onResult from one goroutine, so the counter needs no lock.
+	e.unacked++
+	if meta, err := m.Metadata(); err == nil && (meta.NumPending == 0 || e.unacked >= ackEvery) {
+		m.Ack()
+		e.unacked = 0
+	}
 }
+
+// ackEvery is how many results an executor reads between acks.
+const ackEvery = 64
 
 // deadLetter fails the task named in a max-deliveries advisory.
 func (e *executor) deadLetter(m *nats.Msg) {
@@ -300,6 +321,7 @@ func (e *executor) shutdown() {
 			e.kv.Purge(ctx, e.id)
 		}
 		e.js.DeleteConsumer(ctx, tasksStream, "job-"+e.id)
+		e.js.DeleteConsumer(ctx, resultsStream, "res-"+e.id)
 		if s, err := e.js.Stream(ctx, resultsStream); err == nil {
 			s.Purge(ctx, jetstream.WithPurgeSubject(resultSubject+e.id))
 		}
