@@ -74,6 +74,7 @@ type executor struct {
 	results    jetstream.ConsumeContext
 	unacked    int // results read since the last ack; used by onResult only
 	advisories *nats.Subscription
+	starts     *nats.Subscription
 
 	srv        *server.Server
 	stopServer func()
@@ -85,6 +86,7 @@ type executor struct {
 type pending struct {
 	call crew.Call
 	stop func() bool // stops the context watch
+	solo int         // runs alone on a worker (each redelivery), see onStart
 }
 
 func (e *executor) start(ctx context.Context, url string, extra []nats.Option) error {
@@ -115,12 +117,18 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 		FilterSubject: taskSubject + e.id,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait(spec),
-		MaxDeliver:    5, // redeliveries after worker deaths; task retries run on the worker
+		MaxDeliver:    maxDeliver, // redeliveries after worker deaths; task retries run on the worker
 		MaxAckPending: max(maxPending, e.cfg.Workers*batch),
 		MaxWaiting:    4096,
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: job consumer: %w", explain(err))
+	}
+	// Workers ask before running a redelivered task, alone: the deaths
+	// of such runs are the task's own.
+	e.starts, err = nc.Subscribe(startSubject+e.id, e.onStart)
+	if err != nil {
+		return fmt.Errorf("cluster: start requests: %w", explain(err))
 	}
 	// A task delivered MaxDeliver times without an ack killed its workers:
 	// fail it instead of leaving the caller waiting.
@@ -272,6 +280,33 @@ func (e *executor) onResult(m jetstream.Msg) {
 // ackEvery is how many results an executor reads between acks.
 const ackEvery = 64
 
+// onStart answers a worker about to run a redelivered task alone. A
+// redelivery means the worker that held the task before died (or stalled
+// past AckWait); it may have held many tasks, and only one of them need
+// have killed it, so deliveries cannot tell which task kills its workers.
+// A task run alone can: each earlier solo run that left its call pending
+// was a death of its own, and after soloDeaths of them the call fails.
+func (e *executor) onStart(m *nats.Msg) {
+	id := string(m.Data)
+	e.mu.Lock()
+	p := e.pending[id]
+	deaths := 0
+	if p != nil {
+		deaths = p.solo
+		p.solo++
+	}
+	e.mu.Unlock()
+	switch {
+	case p == nil:
+		m.Respond([]byte(startSkip))
+	case deaths >= soloDeaths:
+		e.finish(id, nil, fmt.Errorf("%w: task %s killed the worker it ran alone on %d times", crew.ErrWorkerDied, id, deaths))
+		m.Respond([]byte(startFail))
+	default:
+		m.Respond([]byte(startRun))
+	}
+}
+
 // deadLetter fails the task named in a max-deliveries advisory.
 func (e *executor) deadLetter(m *nats.Msg) {
 	var adv struct {
@@ -344,6 +379,9 @@ func (e *executor) shutdown() {
 	}
 	if e.advisories != nil {
 		e.advisories.Unsubscribe()
+	}
+	if e.starts != nil {
+		e.starts.Unsubscribe()
 	}
 	if e.stopWork != nil {
 		e.stopWork()

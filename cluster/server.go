@@ -161,9 +161,10 @@ func Batch(n int) crew.Option {
 	}
 }
 
-// AckWait sets how long a worker may go silent before its task is given
-// to another worker (default 30s); running tasks send heartbeats every
-// third of it, so it bounds how fast a dead worker's tasks move on.
+// AckWait sets how long a worker may go silent before its tasks are given
+// to another worker (default 30s); a worker sends heartbeats for the tasks
+// it holds every third of it, so it bounds how fast a dead worker's tasks
+// move on.
 func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
 
 // Replicas sets the replication factor of the streams New and Work create
