@@ -3,8 +3,13 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
@@ -76,5 +81,62 @@ func TestTokenAuth(t *testing.T) {
 	}
 	if err := cluster.Work(t.Context(), url, cluster.Token("guess")); !errors.Is(err, cluster.ErrAuth) {
 		t.Errorf("Work with a wrong token = %v, want ErrAuth", err)
+	}
+}
+
+// newNKey writes a fresh nkey user seed to a file and returns the file and
+// the public key.
+func newNKey(t *testing.T) (seedFile, public string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if public, err = kp.PublicKey(); err != nil {
+		t.Fatal(err)
+	}
+	seedFile = filepath.Join(t.TempDir(), public[:8]+".nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return seedFile, public
+}
+
+func TestNKeyAuth(t *testing.T) {
+	allowed, public := newNKey(t)
+	stranger, _ := newNKey(t)
+	url := serve(t, cluster.ServerConfig{NKeys: []string{public}})
+	t.Run("listed seed", func(t *testing.T) { squareThrough(t, url, cluster.NKey(allowed)) })
+	t.Run("other seed", func(t *testing.T) { refused(t, url, cluster.ErrAuth, cluster.NKey(stranger)) })
+	t.Run("no credentials", func(t *testing.T) { refused(t, url, cluster.ErrAuth) })
+	t.Run("token", func(t *testing.T) { refused(t, url, cluster.ErrAuth, cluster.Token("guess")) })
+}
+
+func TestNKeyBadInput(t *testing.T) {
+	if _, err := cluster.New(t.Context(), "nats://127.0.0.1:1", cluster.NKey(filepath.Join(t.TempDir(), "missing.nk"))); !errors.Is(err, crew.ErrInvalidOption) {
+		t.Errorf("NKey(missing file) = %v, want ErrInvalidOption", err)
+	}
+	seed, public := newNKey(t)
+	for _, cfg := range []cluster.ServerConfig{
+		{NKeys: []string{"not-a-key"}},
+		{NKeys: []string{public[:len(public)-1]}},
+		{NKeys: []string{public}, Token: "both"},
+	} {
+		cfg.Listen = "127.0.0.1:0"
+		if err := cluster.Serve(t.Context(), cfg); err == nil {
+			t.Errorf("Serve(NKeys %q, Token %q) accepted the configuration", cfg.NKeys, cfg.Token)
+		}
+	}
+	raw, err := os.ReadFile(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cluster.Serve(t.Context(), cluster.ServerConfig{Listen: "127.0.0.1:0", NKeys: []string{string(raw)}})
+	if err == nil || !strings.Contains(err.Error(), "seed") || strings.Contains(err.Error(), string(raw)) {
+		t.Errorf("Serve with a seed as a public key = %v, want an error about the seed that does not show it", err)
 	}
 }

@@ -72,7 +72,9 @@ type executor struct {
 	drained    chan struct{} // closed when pending empties after Close
 
 	results    jetstream.ConsumeContext
+	unacked    int // results read since the last ack; used by onResult only
 	advisories *nats.Subscription
+	starts     *nats.Subscription
 
 	srv        *server.Server
 	stopServer func()
@@ -84,6 +86,7 @@ type executor struct {
 type pending struct {
 	call crew.Call
 	stop func() bool // stops the context watch
+	solo int         // runs alone on a worker (each redelivery), see onStart
 }
 
 func (e *executor) start(ctx context.Context, url string, extra []nats.Option) error {
@@ -114,12 +117,18 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 		FilterSubject: taskSubject + e.id,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait(spec),
-		MaxDeliver:    5, // redeliveries after worker deaths; task retries run on the worker
+		MaxDeliver:    maxDeliver, // redeliveries after worker deaths; task retries run on the worker
 		MaxAckPending: max(maxPending, e.cfg.Workers*batch),
 		MaxWaiting:    4096,
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: job consumer: %w", explain(err))
+	}
+	// Workers ask before running a redelivered task, alone: the deaths
+	// of such runs are the task's own.
+	e.starts, err = nc.Subscribe(startSubject+e.id, e.onStart)
+	if err != nil {
+		return fmt.Errorf("cluster: start requests: %w", explain(err))
 	}
 	// A task delivered MaxDeliver times without an ack killed its workers:
 	// fail it instead of leaving the caller waiting.
@@ -127,9 +136,17 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	if err != nil {
 		return fmt.Errorf("cluster: advisories: %w", explain(err))
 	}
-	results, err := e.js.OrderedConsumer(ctx, resultsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{resultSubject + e.id},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	// A durable consumer, stored with the stream: its interest in the
+	// job's results (the stream has Interest retention) survives a
+	// server restart, so results that workers publish before this
+	// executor has reconnected wait for it.
+	results, err := e.js.CreateOrUpdateConsumer(ctx, resultsStream, jetstream.ConsumerConfig{
+		Durable:           "res-" + e.id,
+		FilterSubject:     resultSubject + e.id,
+		AckPolicy:         jetstream.AckAllPolicy,
+		AckWait:           10 * time.Second,
+		MaxAckPending:     -1,
+		InactiveThreshold: time.Hour, // removed if the executor dies
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: results consumer: %w", explain(err))
@@ -249,6 +266,45 @@ func (e *executor) onResult(m jetstream.Msg) {
 		r = reply{Error: crew.ToRemote(fmt.Errorf("cluster: bad result: %w", err))}
 	}
 	e.finish(m.Headers().Get(hdrID), &r, nil)
+	// An ack (AckAll) covers every earlier result too: ack now and then,
+	// and whenever the executor has caught up. A result whose ack is lost
+	// comes again after AckWait and finish drops it. Consume calls
+	// onResult from one goroutine, so the counter needs no lock.
+	e.unacked++
+	if meta, err := m.Metadata(); err == nil && (meta.NumPending == 0 || e.unacked >= ackEvery) {
+		m.Ack()
+		e.unacked = 0
+	}
+}
+
+// ackEvery is how many results an executor reads between acks.
+const ackEvery = 64
+
+// onStart answers a worker about to run a redelivered task alone. A
+// redelivery means the worker that held the task before died (or stalled
+// past AckWait); it may have held many tasks, and only one of them need
+// have killed it, so deliveries cannot tell which task kills its workers.
+// A task run alone can: each earlier solo run that left its call pending
+// was a death of its own, and after soloDeaths of them the call fails.
+func (e *executor) onStart(m *nats.Msg) {
+	id := string(m.Data)
+	e.mu.Lock()
+	p := e.pending[id]
+	deaths := 0
+	if p != nil {
+		deaths = p.solo
+		p.solo++
+	}
+	e.mu.Unlock()
+	switch {
+	case p == nil:
+		m.Respond([]byte(startSkip))
+	case deaths >= soloDeaths:
+		e.finish(id, nil, fmt.Errorf("%w: task %s killed the worker it ran alone on %d times", crew.ErrWorkerDied, id, deaths))
+		m.Respond([]byte(startFail))
+	default:
+		m.Respond([]byte(startRun))
+	}
 }
 
 // deadLetter fails the task named in a max-deliveries advisory.
@@ -300,6 +356,7 @@ func (e *executor) shutdown() {
 			e.kv.Purge(ctx, e.id)
 		}
 		e.js.DeleteConsumer(ctx, tasksStream, "job-"+e.id)
+		e.js.DeleteConsumer(ctx, resultsStream, "res-"+e.id)
 		if s, err := e.js.Stream(ctx, resultsStream); err == nil {
 			s.Purge(ctx, jetstream.WithPurgeSubject(resultSubject+e.id))
 		}
@@ -322,6 +379,9 @@ func (e *executor) shutdown() {
 	}
 	if e.advisories != nil {
 		e.advisories.Unsubscribe()
+	}
+	if e.starts != nil {
+		e.starts.Unsubscribe()
 	}
 	if e.stopWork != nil {
 		e.stopWork()

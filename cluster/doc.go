@@ -12,6 +12,8 @@
 // Across machines, run a server (crew serve, or Serve), workers that
 // register the same tasks (crew worker, or Work) and point New at the
 // server: cluster.New(ctx, "nats://10.0.0.5:4222", cluster.Token(t)).
+// Outside a trusted network, protect the server with a token or nkeys
+// (ServerConfig.NKeys, NKey) and TLS (ServerTLS, ClientTLS, TLS).
 //
 // Each executor is one job: tasks go to a work-queue stream, workers fetch
 // them in batches from the job's durable consumer, publish each result and

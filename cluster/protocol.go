@@ -3,11 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crewrun/crew"
@@ -22,10 +20,29 @@ const (
 	taskSubject   = "crew.task."   // + job id
 	resultSubject = "crew.result." // + job id
 	cancelSubject = "crew.cancel." // + job id; core NATS, payload = task id
+	startSubject  = "crew.start."  // + job id; core NATS request, payload = task id, reply a start* word
 
 	hdrTask = "Crew-Task" // registered task name
 	hdrID   = "Crew-Id"   // task id: job id "." sequence
 )
+
+// Replies to a worker's request to run a redelivered task alone.
+const (
+	startRun  = "run"  // run it
+	startSkip = "skip" // its call has completed: ack it without running it
+	startFail = "fail" // it killed its worker too often: its call failed, ack it
+)
+
+// soloDeaths is how many times a redelivered task may kill the worker it
+// runs alone on before its call fails with crew.ErrWorkerDied; with the
+// first death, among other tasks, a task gets soloDeaths+1 deliveries.
+const soloDeaths = 3
+
+// maxDeliver bounds the deliveries of a task; it only matters when the
+// executor does not answer start requests (see soloDeaths). A task held,
+// not run, by a worker that another task killed gets a delivery too, so it
+// is well above soloDeaths+1.
+const maxDeliver = 10
 
 // jobSpec is what a worker needs to know about a job; it travels in the
 // jobs KV bucket under the job id.
@@ -85,15 +102,4 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		return fmt.Errorf("cluster: bucket %s: %w", jobsBucket, explain(err))
 	}
 	return nil
-}
-
-// ErrAuth reports that the server refused the client's credentials.
-var ErrAuth = errors.New("cluster: authorization failed (check --token)")
-
-// explain turns the errors NATS reports for bad credentials into ErrAuth.
-func explain(err error) error {
-	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrPermissionViolation) {
-		return fmt.Errorf("%w: %w", ErrAuth, err)
-	}
-	return err
 }

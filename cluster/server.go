@@ -26,7 +26,13 @@ type ServerConfig struct {
 	StoreDir string
 	// Token, when set, is the secret every client must present.
 	Token string
-	// TLS, when set, makes the server require TLS from clients.
+	// NKeys, when set, are the nkey user public keys (U…) allowed to
+	// connect; each client proves it holds the matching seed (NKey). It
+	// cannot be combined with Token.
+	NKeys []string
+	// TLS, when set, makes the server require TLS from clients (see
+	// ServerTLS); with ClientAuth tls.RequireAndVerifyClientCert, clients
+	// must present a certificate signed by ClientCAs.
 	TLS *tls.Config
 	// SyncAlways makes JetStream fsync every write instead of every two
 	// minutes: slower, but a power cut loses nothing acknowledged.
@@ -53,6 +59,12 @@ func Serve(ctx context.Context, cfg ServerConfig) error {
 // startServer starts the server and returns it with a function that shuts
 // it down and removes a temporary store.
 func startServer(cfg ServerConfig) (*server.Server, func(), error) {
+	if cfg.Token != "" && len(cfg.NKeys) > 0 {
+		return nil, nil, errors.New("cluster: server: Token and NKeys cannot be combined")
+	}
+	if err := checkNKeys(cfg.NKeys); err != nil {
+		return nil, nil, err
+	}
 	listen := cfg.Listen
 	if listen == "" {
 		listen = "127.0.0.1:4222"
@@ -85,6 +97,9 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 		NoLog:              true,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
+	}
+	for _, k := range cfg.NKeys {
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k})
 	}
 	if cfg.SyncAlways {
 		opts.SyncAlways = true
@@ -123,6 +138,7 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 type (
 	tokenKey   struct{}
 	tlsKey     struct{}
+	nkeyKey    struct{}
 	batchKey   struct{}
 	replKey    struct{}
 	ackWaitKey struct{}
@@ -145,9 +161,10 @@ func Batch(n int) crew.Option {
 	}
 }
 
-// AckWait sets how long a worker may go silent before its task is given
-// to another worker (default 30s); running tasks send heartbeats every
-// third of it, so it bounds how fast a dead worker's tasks move on.
+// AckWait sets how long a worker may go silent before its tasks are given
+// to another worker (default 30s); a worker sends heartbeats for the tasks
+// it holds every third of it, so it bounds how fast a dead worker's tasks
+// move on.
 func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
 
 // Replicas sets the replication factor of the streams New and Work create
@@ -168,6 +185,9 @@ func connect(url string, cfg crew.Config, extra ...nats.Option) (*nats.Conn, err
 	opts := []nats.Option{nats.Name("crew"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
 	if tok := custom(cfg, tokenKey{}, ""); tok != "" {
 		opts = append(opts, nats.Token(tok))
+	}
+	if nk := custom[nats.Option](cfg, nkeyKey{}, nil); nk != nil {
+		opts = append(opts, nk)
 	}
 	if tc := custom[*tls.Config](cfg, tlsKey{}, nil); tc != nil {
 		opts = append(opts, nats.Secure(tc))

@@ -41,11 +41,15 @@ type worker struct {
 	acks  chan pendingAck
 	acked chan struct{}
 	wg    sync.WaitGroup
+	// solo is held shared while a task runs, and exclusively while a
+	// redelivered task runs alone (see runAlone).
+	solo sync.RWMutex
 }
 
 type delivery struct {
-	job *workerJob
-	msg jetstream.Msg
+	job      *workerJob
+	msg      jetstream.Msg
+	stopBeat func() // stops the InProgress heartbeats
 }
 
 // workerJob is one job as a worker sees it.
@@ -180,9 +184,13 @@ func (w *worker) fetch(j *workerJob) {
 		if err == nil {
 			for m := range batch.Messages() {
 				got++
+				// Held tasks are kept alive too, not only running ones:
+				// a redelivery must mean that this worker died or stalled.
+				d := &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)}
 				select {
-				case w.tasks <- &delivery{job: j, msg: m}:
+				case w.tasks <- d:
 				case <-j.ctx.Done():
+					d.stopBeat()
 					got-- // not handed over: the token goes back below
 				}
 			}
@@ -218,7 +226,13 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	for d := range w.tasks {
-		w.handle(ctx, d, states)
+		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+			w.runAlone(ctx, d, states)
+		} else {
+			w.solo.RLock()
+			w.handle(ctx, d, states)
+			w.solo.RUnlock()
+		}
 		w.free <- struct{}{}
 		if len(states) > 16 { // forget the states of ended jobs
 			for id, s := range states {
@@ -229,6 +243,26 @@ func (w *worker) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// runAlone runs a redelivered task while no other task of this worker
+// runs, after asking the executor (executor.onStart): its worker died (or
+// stalled), maybe because of this task, so if this run kills the worker
+// too, the death is this task's alone. The executor may answer that the
+// call has completed or failed; the task is then acked without running.
+func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
+	w.solo.Lock()
+	defer w.solo.Unlock()
+	id := d.msg.Headers().Get(hdrID)
+	reply, err := w.nc.Request(startSubject+d.job.id, []byte(id), 5*time.Second)
+	if err == nil && (string(reply.Data) == startSkip || string(reply.Data) == startFail) {
+		d.stopBeat()
+		d.msg.Ack()
+		return
+	}
+	// Run it: the executor said so, or cannot be asked (then only the
+	// consumer's MaxDeliver stops a task that kills its workers).
+	w.handle(ctx, d, states)
 }
 
 func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
@@ -248,9 +282,8 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 		j.mu.Unlock()
 		cancel()
 	}()
-	// Keep the delivery alive while it runs: AckWait is a worker's lease.
-	stopBeat := heartbeat(m, ackWait(j.spec)/3)
-	defer stopBeat()
+	// Kept alive since the fetch: AckWait is a worker's lease.
+	defer d.stopBeat()
 
 	var out []byte
 	var err error

@@ -31,7 +31,8 @@ type crawlOptions struct {
 	userAgent, maxSize        string
 	maxURLLength, maxPathDeep int
 	maxPerHost, maxVariants   int
-	clusterURL, token         string
+	clusterURL                string
+	auth                      clusterAuth
 	quiet                     bool
 }
 
@@ -72,7 +73,8 @@ same --out (or --state): only the pages that were in flight are fetched
 again. Start URLs are remembered, so resuming needs none.
 
 With --cluster, pages are fetched and parsed by "crew worker" processes
-connected to that server, while the queue stays here.
+connected to that server, while the queue stays here; --token or --nkey and
+--tls-ca/--tls-cert/--tls-key authenticate as for crew worker.
 
 Exit status: 0 the crawl ran to its end (pages that failed are recorded in
 pages.jsonl, not counted as failures), 1 it stopped on an error, 2 usage,
@@ -111,7 +113,7 @@ pages.jsonl, not counted as failures), 1 it stopped on an error, 2 usage,
 	f.IntVar(&o.maxPerHost, "max-pages-per-host", 0, "admit at most this many URLs per host (0 unlimited)")
 	f.IntVar(&o.maxVariants, "max-query-variants", 100, "admit at most this many distinct queries per path")
 	f.StringVar(&o.clusterURL, "cluster", "", "fetch on crew workers of the server at `URL` (nats://host:4222)")
-	f.StringVar(&o.token, "token", "", "auth token for --cluster")
+	o.auth.register(f)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	return cmd
 }
@@ -175,7 +177,11 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 	}
 	ctx := cmd.Context()
 	if o.clusterURL != "" {
-		ex, err := cluster.New(ctx, o.clusterURL, crew.Workers(o.jobs), cluster.Token(o.token))
+		opts, err := o.auth.options()
+		if err != nil {
+			return err
+		}
+		ex, err := cluster.New(ctx, o.clusterURL, append(opts, crew.Workers(o.jobs))...)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ Remote execution: --cluster nats://HOST:4222 sends each job's command line to th
 of that server (crew serve; crew worker --allow-shell on each machine), -j at a time across the
 cluster. Inputs, ordering (-k), grouped output, the joblog (its Host column names the worker's
 machine), --halt and --retries stay here; a worker started without --allow-shell refuses the
-jobs. --cluster embedded runs an in-process server and workers (for trying it out).
+jobs. --token or --nkey and --tls-ca/--tls-cert/--tls-key authenticate as for crew worker. --cluster embedded runs an in-process server and workers (for trying it out).
 
 Differences from GNU parallel: remote execution is --cluster, not --sshlogin; no {= perl =}
 strings, no -X, --timeout takes seconds only, and --results writes
@@ -102,7 +102,8 @@ type runFlags struct {
 	maxArgs, maxReplace, retries                  int
 	resume, resumeFailed, pipe, bar, eta          bool
 	block                                         string
-	cluster, token                                string
+	cluster                                       string
+	auth                                          clusterAuth
 }
 
 func (f *runFlags) set() *pflag.FlagSet {
@@ -134,7 +135,7 @@ func (f *runFlags) set() *pflag.FlagSet {
 	fs.BoolVar(&f.bar, "bar", false, "show a progress bar on stderr")
 	fs.BoolVar(&f.eta, "eta", false, "show progress and the estimated time left on stderr")
 	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the crew workers of the server at `URL` (nats://host:4222)")
-	fs.StringVar(&f.token, "token", "", "auth token for --cluster")
+	f.auth.register(fs)
 	return fs
 }
 
@@ -221,7 +222,11 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Progress = progressPrinter(s, f.eta)
 	}
 	if f.cluster != "" && !f.dry {
-		ex, err := cluster.New(ctx, f.cluster, crew.Workers(o.Jobs), cluster.Token(f.token))
+		opts, err := f.auth.options()
+		if err != nil {
+			return runUsage("%v", err)
+		}
+		ex, err := cluster.New(ctx, f.cluster, append(opts, crew.Workers(o.Jobs))...)
 		if err != nil {
 			return runUsage("--cluster %s: %v", f.cluster, err)
 		}

@@ -9,9 +9,10 @@ import (
 )
 
 type serveOptions struct {
-	listen string
-	store  string
-	token  string
+	listen, store, token       string
+	nkeys                      []string
+	tlsCert, tlsKey, tlsClient string
+	syncAlways                 bool
 }
 
 func newServeCommand(s Streams) *cobra.Command {
@@ -25,23 +26,71 @@ It runs until interrupted (Ctrl-C).
 
 Tasks are kept in --store; a server restarted on the same directory keeps
 the tasks that were pending. Without --store a temporary directory is used
-and removed on exit. With --token, every client must present the same token.`,
-		Example: `  crew serve --listen 127.0.0.1:4222 --store /var/lib/crew --token s3cret
-  crew worker --server nats://127.0.0.1:4222 --token s3cret -j 8`,
+and removed on exit. JetStream writes to disk at once but fsyncs only every
+two minutes: a power cut (not a crash of crew serve) can lose the last two
+minutes of tasks. --sync-always fsyncs every write (slower); a three-node
+NATS cluster with replicated streams is the other way to durability.
+
+Anyone who reaches the port can submit tasks that workers run, so outside a
+trusted network use authentication and TLS:
+
+  --token T         every client presents the same secret (--token T);
+  --nkey-user U...  each client signs in with an nkey seed file (--nkey FILE)
+                    whose public key is listed here (repeat the flag for
+                    several keys); the seed never leaves the client.
+                    Make a pair with: nk -gen user -pubout
+                    (go install github.com/nats-io/nkeys/nk@latest).
+  --tls-cert/--tls-key  serve TLS; clients trust it with --tls-ca CA.pem.
+  --tls-ca CA       also require client certificates signed by CA.
+
+A refused client fails at once with an authorization or TLS error.`,
+		Example: `  # a server keeping its tasks in /var/lib/crew, token auth
+  crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token s3cret
+  crew worker --server nats://10.0.0.5:4222 --token s3cret -j 8
+
+  # nkey auth over TLS
+  crew serve --listen 0.0.0.0:4222 --store /var/lib/crew \
+      --nkey-user UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 \
+      --tls-cert server.pem --tls-key server-key.pem
+  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cluster.Serve(cmd.Context(), cluster.ServerConfig{
-				Listen:   o.listen,
-				StoreDir: o.store,
-				Token:    o.token,
+			cfg := cluster.ServerConfig{
+				Listen:     o.listen,
+				StoreDir:   o.store,
+				Token:      o.token,
+				NKeys:      o.nkeys,
+				SyncAlways: o.syncAlways,
 				Ready: func(url string) {
 					fmt.Fprintf(s.Err, "crew: serving on %s\n", url)
 				},
-			})
+			}
+			if o.token != "" && len(o.nkeys) > 0 {
+				return usagef("--token and --nkey-user cannot be combined")
+			}
+			if (o.tlsCert == "") != (o.tlsKey == "") {
+				return usagef("--tls-cert and --tls-key go together")
+			}
+			if o.tlsClient != "" && o.tlsCert == "" {
+				return usagef("--tls-ca needs --tls-cert and --tls-key")
+			}
+			if o.tlsCert != "" {
+				var err error
+				if cfg.TLS, err = cluster.ServerTLS(o.tlsCert, o.tlsKey, o.tlsClient); err != nil {
+					return err
+				}
+			}
+			return cluster.Serve(cmd.Context(), cfg)
 		},
 	}
-	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:4222", "client address, host:port")
-	cmd.Flags().StringVar(&o.store, "store", "", "JetStream directory (default: temporary)")
-	cmd.Flags().StringVar(&o.token, "token", "", "secret token clients must present")
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "client address, host:port")
+	f.StringVar(&o.store, "store", "", "JetStream directory (default: temporary)")
+	f.StringVar(&o.token, "token", "", "secret token clients must present")
+	f.StringArrayVar(&o.nkeys, "nkey-user", nil, "nkey user public `KEY` (U…) allowed to connect; repeatable")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate `FILE` (PEM)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
+	f.StringVar(&o.tlsClient, "tls-ca", "", "require client certificates signed by this CA `FILE` (PEM)")
+	f.BoolVar(&o.syncAlways, "sync-always", false, "fsync every write (default: every two minutes)")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
@@ -13,7 +14,7 @@ import (
 type workerOptions struct {
 	server string
 	jobs   int
-	token  string
+	auth   clusterAuth
 	shell  bool
 }
 
@@ -27,24 +28,75 @@ with JetStream) and runs the tasks of every job submitted there, -j at a
 time, until interrupted. It runs only tasks registered in this binary; a
 task it does not know fails with an unknown-task error.
 
+Authenticate with --token or --nkey (a seed file, see crew serve --help);
+for a TLS server give the CA that signed its certificate with --tls-ca
+(a tls:// server URL, or a server that requires TLS, uses TLS), and a client
+certificate with --tls-cert/--tls-key if the server asks for one. Refused
+credentials or an untrusted certificate fail at once, not after a timeout.
+
 The jobs of crew run --cluster are shell commands: a worker runs them only
 when started with --allow-shell, which lets anyone who can submit to the
-server run commands as this worker's user. Use it with --token (and TLS
-across machines) on a server only you can reach.`,
+server run commands as this worker's user. Use it with --token or --nkey
+(and TLS across machines) on a server only you can reach.`,
 		Example: `  crew worker --server nats://10.0.0.5:4222 --token s3cret -j 16
+  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem
   crew worker --server nats://10.0.0.5:4222 --token s3cret --allow-shell   # for crew run --cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.jobs < 1 {
 				return usagef("-j %d: need at least 1", o.jobs)
 			}
+			opts, err := o.auth.options()
+			if err != nil {
+				return err
+			}
 			run.AllowShell(o.shell)
-			return cluster.Work(cmd.Context(), o.server, crew.Workers(o.jobs), cluster.Token(o.token))
+			return cluster.Work(cmd.Context(), o.server, append(opts, crew.Workers(o.jobs))...)
 		},
 	}
 	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tasks to run at once")
-	cmd.Flags().StringVar(&o.token, "token", "", "secret token the server expects")
+	o.auth.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.shell, "allow-shell", false, "run crew run --cluster jobs (shell commands from the server's clients)")
 	return cmd
+}
+
+// clusterAuth holds the credential flags of a cluster client: crew worker
+// and any command with --cluster.
+type clusterAuth struct {
+	token, nkey            string
+	tlsCA, tlsCert, tlsKey string
+}
+
+func (a *clusterAuth) register(f *pflag.FlagSet) {
+	f.StringVar(&a.token, "token", "", "secret token the server expects")
+	f.StringVar(&a.nkey, "nkey", "", "authenticate with the nkey seed in `FILE`")
+	f.StringVar(&a.tlsCA, "tls-ca", "", "trust the server certificates signed by this CA `FILE` (PEM)")
+	f.StringVar(&a.tlsCert, "tls-cert", "", "client certificate `FILE` (PEM), for servers that require one")
+	f.StringVar(&a.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
+}
+
+// options turns the flags into cluster options.
+func (a *clusterAuth) options() ([]crew.Option, error) {
+	var opts []crew.Option
+	if a.token != "" && a.nkey != "" {
+		return nil, usagef("--token and --nkey cannot be combined")
+	}
+	if a.token != "" {
+		opts = append(opts, cluster.Token(a.token))
+	}
+	if a.nkey != "" {
+		opts = append(opts, cluster.NKey(a.nkey))
+	}
+	if (a.tlsCert == "") != (a.tlsKey == "") {
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	if a.tlsCA != "" || a.tlsCert != "" {
+		cfg, err := cluster.ClientTLS(a.tlsCA, a.tlsCert, a.tlsKey)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, cluster.TLS(cfg))
+	}
+	return opts, nil
 }

@@ -1,0 +1,110 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/cluster"
+	"github.com/crewrun/crew/crewtest"
+)
+
+// exitWorker kills the worker process that runs it, on every delivery.
+var exitWorker = crew.Register("cluster_test.exit-worker", func(context.Context, int) (int, error) {
+	if os.Getenv(workerURLEnv) == "" {
+		return 0, errors.New("exit-worker runs only in a worker process")
+	}
+	os.Exit(3)
+	return 0, nil
+})
+
+// superviseWorkers keeps n worker processes running against url, starting
+// a new one whenever one exits, until the returned stop is called; it
+// reports how many processes it started.
+func superviseWorkers(t *testing.T, url string, n int) (stop func() int) {
+	t.Helper()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	started := 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				cmd := exec.Command(os.Args[0])
+				cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
+				if err := cmd.Start(); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				started++
+				mu.Unlock()
+				exited := make(chan struct{})
+				go func() { cmd.Wait(); close(exited) }()
+				select {
+				case <-exited:
+					continue
+				case <-done:
+					cmd.Process.Kill()
+					<-exited
+					return
+				}
+			}
+		}()
+	}
+	return func() int {
+		close(done)
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return started
+	}
+}
+
+// TestDeadLetter runs a task that kills its worker process on every
+// delivery among ordinary tasks: once it has killed the worker it ran alone
+// on three times it fails with crew.ErrWorkerDied, and every other task
+// completes with its result, though it was held by the dying workers.
+func TestDeadLetter(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	const n = 100
+	futures := make([]*crew.Future[int], n)
+	var poison *crew.Future[int]
+	for i := range n {
+		futures[i] = crew.Submit(ctx, ex, crewtest.Square, i)
+		if i == n/2 {
+			poison = crew.Submit(ctx, ex, exitWorker, 0)
+		}
+	}
+	stop := superviseWorkers(t, url, 2)
+	start := time.Now()
+	_, err = poison.Wait(ctx)
+	if !errors.Is(err, crew.ErrWorkerDied) {
+		t.Errorf("the task that kills its workers: %v, want ErrWorkerDied", err)
+	}
+	t.Logf("dead-lettered after %v: %v", time.Since(start), err)
+	for i, f := range futures {
+		if got, err := f.Wait(ctx); err != nil || got != i*i {
+			t.Errorf("task %d: %d, %v", i, got, err)
+		}
+	}
+	// Two, and one per death: the first among other tasks, then one per
+	// run alone. More would mean that deaths were pinned on other tasks.
+	if started := stop(); started > 2+1+3 {
+		t.Errorf("%d worker processes started: the task killed more than 4", started)
+	}
+}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/cluster"
+	"github.com/crewrun/crew/crewtest"
+)
+
+// lockedBuffer is a bytes.Buffer a command writes to while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1, which is also
+// the CA that clients trust, and returns its certificate and key files.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "crew serve test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile
+}
+
+// TestServeWorkerTLSNKey runs crew serve with TLS and nkey auth, a crew
+// worker with the matching flags, and a task through them.
+func TestServeWorkerTLSNKey(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile := filepath.Join(t.TempDir(), "worker.nk")
+	os.WriteFile(seedFile, seed, 0o600)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	run := func(errOut *lockedBuffer, codes chan<- int, args ...string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- Main(ctx, args, Streams{In: strings.NewReader(""), Out: errOut, Err: errOut})
+		}()
+	}
+	var serveErr, workerErr lockedBuffer
+	serveCode, workerCode := make(chan int, 1), make(chan int, 1)
+	run(&serveErr, serveCode, "serve", "--listen", "127.0.0.1:0", "--nkey-user", public, "--tls-cert", certFile, "--tls-key", keyFile)
+	served := regexp.MustCompile(`serving on (\S+)`)
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == ""; {
+		if m := served.FindStringSubmatch(serveErr.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("crew serve did not report its URL: %q", serveErr.String())
+		}
+		select {
+		case code := <-serveCode:
+			t.Fatalf("crew serve exited with %d: %s", code, serveErr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	run(&workerErr, workerCode, "worker", "--server", url, "--nkey", seedFile, "--tls-ca", certFile, "-j", "2")
+
+	tlsCfg, err := cluster.ClientTLS(certFile, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := cluster.New(ctx, url, cluster.NKey(seedFile), cluster.TLS(tlsCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := crew.Submit(ctx, ex, crewtest.Square, 9).Wait(ctx)
+	if err != nil || got != 81 {
+		t.Errorf("square(9) through crew serve and crew worker = %d, %v; stderr of the worker: %s", got, err, workerErr.String())
+	}
+	ex.Close()
+
+	// A worker without the CA is refused at once.
+	code, _, stderr := runCLI(t, "", "worker", "--server", url, "--nkey", seedFile)
+	if code == 0 || !strings.Contains(stderr, "TLS") {
+		t.Errorf("crew worker without --tls-ca: exit %d, stderr %q; want a TLS error", code, stderr)
+	}
+	cancel()
+	for name, codes := range map[string]chan int{"serve": serveCode, "worker": workerCode} {
+		if code := <-codes; code != 0 && code != exitInterrupted {
+			t.Errorf("crew %s exited with %d", name, code)
+		}
+	}
+}
+
+func TestServeWorkerFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--token", "t", "--nkey-user", "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"},
+		{"serve", "--tls-cert", "cert.pem"},
+		{"serve", "--tls-ca", "ca.pem"},
+		{"worker", "--tls-key", "key.pem"},
+		{"worker", "--token", "t", "--nkey", "seed.nk"},
+	} {
+		if code, _, stderr := runCLI(t, "", args...); code != 2 {
+			t.Errorf("crew %q: exit %d (stderr %q), want usage error 2", args, code, stderr)
+		}
+	}
+}
