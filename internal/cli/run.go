@@ -46,7 +46,8 @@ Remote execution: --cluster nats://HOST:4222 sends each job's command line to th
 of that server (crew serve; crew worker --allow-shell on each machine), -j at a time across the
 cluster. Inputs, ordering (-k), grouped output, the joblog (its Host column names the worker's
 machine), --halt and --retries stay here; a worker started without --allow-shell refuses the
-jobs. --token or --nkey and --tls-ca/--tls-cert/--tls-key authenticate as for crew worker. --cluster embedded runs an in-process server and workers (for trying it out).
+jobs. --token or --nkey and --tls-ca/--tls-cert/--tls-key authenticate as for crew worker.
+--cluster embedded runs an in-process server and workers (for trying it out).
 
 Differences from GNU parallel: remote execution is --cluster, not --sshlogin; no {= perl =}
 strings, no -X, --timeout takes seconds only, and --results writes
