@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,13 +21,36 @@ import (
 // processes.
 const workerURLEnv = "CREW_CLUSTER_TEST_WORKER"
 
+// nodeConfig is the part of a cluster.ServerConfig a node process gets.
+type nodeConfig struct {
+	Listen, StoreDir, Name, ClusterListen string
+	Routes                                []string
+}
+
+// nodeEnv, when set to a JSON nodeConfig, makes the test binary
+// a server node instead: the three-node tests start and kill such
+// processes.
+const nodeEnv = "CREW_CLUSTER_TEST_NODE"
+
 func helperMain() bool {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if node := os.Getenv(nodeEnv); node != "" {
+		var cfg nodeConfig
+		if err := json.Unmarshal([]byte(node), &cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "node:", err)
+			os.Exit(1)
+		}
+		if err := cluster.Serve(ctx, cluster.ServerConfig{Listen: cfg.Listen, StoreDir: cfg.StoreDir, Name: cfg.Name, ClusterListen: cfg.ClusterListen, Routes: cfg.Routes}); err != nil {
+			fmt.Fprintln(os.Stderr, "node:", err)
+			os.Exit(1)
+		}
+		return true
+	}
 	url := os.Getenv(workerURLEnv)
 	if url == "" {
 		return false
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
 	if err := cluster.Work(ctx, url, crew.Workers(2)); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)

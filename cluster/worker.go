@@ -64,11 +64,13 @@ type workerJob struct {
 }
 
 func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
-	js, err := jetstream.New(nc)
+	// Without a timeout, a result whose PubAck is lost (its stream leader
+	// died) would hold up the acks of every later task for good.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return err
 	}
-	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 1)); err != nil {
+	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 0)); err != nil {
 		return err
 	}
 	kv, err := js.KeyValue(ctx, jobsBucket)
@@ -261,8 +263,10 @@ func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*c
 		return
 	}
 	// Run it: the executor said so, or cannot be asked (then only the
-	// consumer's MaxDeliver stops a task that kills its workers).
+	// consumer's MaxDeliver stops a task that kills its workers). Then
+	// tell it that this run did not kill the worker.
 	w.handle(ctx, d, states)
+	w.nc.Publish(ranSubject+d.job.id, []byte(id))
 }
 
 func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
@@ -282,8 +286,6 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 		j.mu.Unlock()
 		cancel()
 	}()
-	// Kept alive since the fetch: AckWait is a worker's lease.
-	defer d.stopBeat()
 
 	var out []byte
 	var err error
@@ -300,6 +302,7 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 		out, err = runAttempts(tctx, st, j.spec, m.Headers().Get(hdrTask), m.Data())
 	}
 	if tctx.Err() != nil && j.ctx.Err() != nil {
+		d.stopBeat()
 		return // the worker or job stopped: leave the task for redelivery
 	}
 	body, _ := json.Marshal(reply{Value: out, Error: crew.ToRemote(err)})
@@ -310,14 +313,17 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	// acker waits for the PubAck, then acks the task. Publishing is
 	// pipelined so that a worker slot moves on at once.
 	fut, perr := w.js.PublishMsgAsync(res)
-	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res}
+	// The heartbeats, running since the fetch (AckWait is a worker's
+	// lease), go on until the ack, however long storing the result takes.
+	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
 }
 
 type pendingAck struct {
-	fut  jetstream.PubAckFuture
-	err  error
-	task jetstream.Msg
-	res  *nats.Msg
+	fut      jetstream.PubAckFuture
+	err      error
+	task     jetstream.Msg
+	res      *nats.Msg
+	stopBeat func()
 }
 
 // ack acknowledges each task once its result is stored. When storing
@@ -341,6 +347,7 @@ func (w *worker) ack(ctx context.Context) {
 			cancel()
 			ok = err == nil
 		}
+		a.stopBeat()
 		if ok {
 			a.task.Ack()
 		} // else shutting down: redelivery redoes the task, the executor drops the duplicate

@@ -11,9 +11,10 @@ import (
 )
 
 type workerOptions struct {
-	server string
-	jobs   int
-	auth   clusterAuth
+	server   string
+	jobs     int
+	replicas int
+	auth     clusterAuth
 }
 
 func newWorkerCommand(Streams) *cobra.Command {
@@ -30,9 +31,13 @@ Authenticate with --token or --nkey (a seed file, see crew serve --help);
 for a TLS server give the CA that signed its certificate with --tls-ca
 (a tls:// server URL, or a server that requires TLS, uses TLS), and a client
 certificate with --tls-cert/--tls-key if the server asks for one. Refused
-credentials or an untrusted certificate fail at once, not after a timeout.`,
+credentials or an untrusted certificate fail at once, not after a timeout.
+
+On a cluster of three servers, list their URLs separated by commas and
+give --replicas 3 so that the streams survive the loss of a node.`,
 		Example: `  crew worker --server nats://10.0.0.5:4222 --token s3cret -j 16
-  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem`,
+  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem
+  crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --replicas 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.jobs < 1 {
@@ -42,11 +47,19 @@ credentials or an untrusted certificate fail at once, not after a timeout.`,
 			if err != nil {
 				return err
 			}
-			return cluster.Work(cmd.Context(), o.server, append(opts, crew.Workers(o.jobs))...)
+			if o.replicas < 0 {
+				return usagef("--replicas %d: negative", o.replicas)
+			}
+			opts = append(opts, crew.Workers(o.jobs))
+			if o.replicas > 0 {
+				opts = append(opts, cluster.Replicas(o.replicas))
+			}
+			return cluster.Work(cmd.Context(), o.server, opts...)
 		},
 	}
 	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tasks to run at once")
+	cmd.Flags().IntVar(&o.replicas, "replicas", 0, "replicate crew's streams on `N` cluster nodes (default: keep, 1 when creating)")
 	o.auth.register(cmd.Flags())
 	return cmd
 }
