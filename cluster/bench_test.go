@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -54,4 +55,45 @@ func BenchmarkLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkMapThreeNodes measures tiny tasks end to end through a cluster
+// of three server processes with streams replicated three times, two
+// workers of two slots each in this process, Map keeping 1024 in flight.
+func BenchmarkMapThreeNodes(b *testing.B) {
+	nodes := startThreeNodes(b)
+	url := nodes.URL()
+	ex, err := cluster.New(b.Context(), url, cluster.Replicas(3))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ex.Close()
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { done <- cluster.Work(ctx, url, crew.Workers(2)) }()
+	}
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				b.Error(err)
+			}
+		}
+	}()
+	b.ResetTimer()
+	n := 0
+	for r := range crew.Map(b.Context(), ex, crewtest.Square, func(yield func(int) bool) {
+		for i := range b.N {
+			if !yield(i) {
+				return
+			}
+		}
+	}, crew.Unordered()) {
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
 }

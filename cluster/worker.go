@@ -15,10 +15,10 @@ import (
 )
 
 // Work runs a worker against the server at url until ctx ends (crew
-// worker): crew.Workers(n) tasks at a time, of every job any executor
-// submits, as long as this binary registered the task. Jobs are found in
-// the jobs bucket; tasks are fetched in batches (Batch) from each job's
-// durable consumer.
+// worker), then returns nil: crew.Workers(n) tasks at a time, of every job
+// any executor submits, as long as this binary registered the task. Jobs
+// are found in the jobs bucket; tasks are fetched in batches (Batch) from
+// each job's durable consumer.
 func Work(ctx context.Context, url string, opts ...crew.Option) error {
 	cfg, err := crew.NewConfig(opts...)
 	if err != nil {
@@ -29,7 +29,11 @@ func Work(ctx context.Context, url string, opts ...crew.Option) error {
 		return err
 	}
 	defer nc.Close()
-	return work(ctx, nc, cfg)
+	if err := work(ctx, nc, cfg); err != nil && ctx.Err() == nil {
+		return err
+	}
+	// Stopped while starting: the set-up error is only the stop.
+	return nil
 }
 
 type worker struct {
