@@ -217,4 +217,20 @@ func TestThreeNodesKillLeader(t *testing.T) {
 			t.Errorf("task %d completed %d times", i, c)
 		}
 	}
+	// The workers, started without Replicas, kept the executor's.
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	for _, name := range []string{"CREW_TASKS", "CREW_RESULTS", "KV_CREW_JOBS"} {
+		s, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("%s has %d replicas, want 3", name, r)
+		}
+	}
 }
