@@ -128,8 +128,8 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	if err != nil {
 		return fmt.Errorf("cluster: job consumer: %w", explain(err))
 	}
-	// Workers ask before running a redelivered task, alone: the deaths
-	// of such runs are the task's own.
+	// Workers ask before running a task alone (from its soloFrom-th
+	// delivery): the deaths of such runs are the task's own.
 	e.starts, err = nc.Subscribe(startSubject+e.id, e.onStart)
 	if err != nil {
 		return fmt.Errorf("cluster: start requests: %w", explain(err))
@@ -341,10 +341,11 @@ func (e *executor) onResult(m jetstream.Msg) {
 	m.Ack()
 }
 
-// onStart answers a worker about to run a redelivered task alone. A
-// redelivery means the worker that held the task before died (or stalled
-// past AckWait); it may have held many tasks, and only one of them need
-// have killed it, so deliveries cannot tell which task kills its workers.
+// onStart answers a worker about to run a task alone (its soloFrom-th
+// delivery or later). A redelivery means the worker that held the task
+// before died (or stalled past AckWait); it may have held many tasks, and
+// only one of them need have killed it, so deliveries cannot tell which
+// task kills its workers.
 // A task run alone can: each earlier solo run whose worker never reported
 // that it returned (crew.ran) was a death of its own, and after soloDeaths
 // of them the call fails. Solo runs that returned do not count: the

@@ -27,6 +27,11 @@ const (
 	hdrID   = "Crew-Id"   // task id: job id "." sequence
 )
 
+// soloFrom is the delivery from which a task runs alone on its worker.
+// The second delivery runs among others: a worker that died once (a lost
+// machine, a kill) must not make every task it held run one at a time.
+const soloFrom = 3
+
 // Replies to a worker's request to run a redelivered task alone.
 const (
 	startRun  = "run"  // run it
@@ -42,8 +47,9 @@ const soloDeaths = 3
 // maxDeliver bounds the deliveries of a task; it only matters when the
 // executor does not answer start requests (see soloDeaths). A task held,
 // not run, by a worker that another task killed gets a delivery too, so it
-// is well above soloDeaths+1.
-const maxDeliver = 10
+// is well above the soloFrom-1+soloDeaths deaths a task that kills its
+// workers causes.
+const maxDeliver = 12
 
 // jobSpec is what a worker needs to know about a job; it travels in the
 // jobs KV bucket under the job id.

@@ -46,7 +46,7 @@ type worker struct {
 	acked chan struct{}
 	wg    sync.WaitGroup
 	// solo is held shared while a task runs, and exclusively while a
-	// redelivered task runs alone (see runAlone).
+	// task delivered soloFrom times runs alone (see runAlone).
 	solo sync.RWMutex
 }
 
@@ -232,7 +232,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	for d := range w.tasks {
-		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered >= soloFrom {
 			w.runAlone(ctx, d, states)
 		} else {
 			w.solo.RLock()
@@ -251,10 +251,10 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// runAlone runs a redelivered task while no other task of this worker
-// runs, after asking the executor (executor.onStart): its worker died (or
-// stalled), maybe because of this task, so if this run kills the worker
-// too, the death is this task's alone. The executor may answer that the
+// runAlone runs a task delivered soloFrom times or more while no other
+// task of this worker runs, after asking the executor (executor.onStart):
+// its workers died (or stalled), maybe because of this task, so if this
+// run kills the worker too, the death is this task's alone. The executor may answer that the
 // call has completed or failed; the task is then acked without running.
 func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
 	w.solo.Lock()
