@@ -83,12 +83,14 @@ type executor struct {
 	stopWork   context.CancelFunc
 	workDone   chan struct{}
 	closeOnce  sync.Once
+
+	resubmitting sync.WaitGroup // submitFailed's timers
 }
 
 type pending struct {
 	call      crew.Call
 	stop      func() bool // stops the context watch
-	solo      int         // runs alone on a worker (each redelivery), see onStart
+	solo      int         // runs alone on a worker, see onStart
 	ran       int         // solo runs that returned
 	resubmits int         // publishes retried, see submitFailed
 }
@@ -142,7 +144,7 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 		e.mu.Unlock()
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: start requests: %w", explain(err))
+		return fmt.Errorf("cluster: ran reports: %w", explain(err))
 	}
 	// A task delivered MaxDeliver times without an ack killed its workers:
 	// fail it instead of leaving the caller waiting.
@@ -263,10 +265,18 @@ func (e *executor) submitFailed(m *nats.Msg, err error) {
 		retry := p != nil && p.resubmits < maxResubmits
 		if retry {
 			p.resubmits++
+			e.resubmitting.Add(1) // under e.mu: before finish can let Close proceed
 		}
 		e.mu.Unlock()
 		if retry {
 			time.AfterFunc(resubmitWait, func() {
+				defer e.resubmitting.Done()
+				e.mu.Lock()
+				p := e.pending[id]
+				e.mu.Unlock()
+				if p == nil {
+					return // cancelled meanwhile: no task to queue
+				}
 				if _, err := e.js.PublishMsgAsync(m, jetstream.WithMsgID(id)); err != nil {
 					e.submitFailed(m, err)
 				}
@@ -414,6 +424,10 @@ func (e *executor) Close() error {
 }
 
 func (e *executor) shutdown() {
+	// No call is pending any more, so a resubmit timer still to fire
+	// finds nothing to publish; wait for it so it publishes nothing after
+	// the purge below, and leaves no goroutine behind.
+	e.resubmitting.Wait()
 	if e.nc != nil && e.js != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if e.kv != nil {

@@ -254,8 +254,9 @@ func (w *worker) run(ctx context.Context) {
 // runAlone runs a task delivered soloFrom times or more while no other
 // task of this worker runs, after asking the executor (executor.onStart):
 // its workers died (or stalled), maybe because of this task, so if this
-// run kills the worker too, the death is this task's alone. The executor may answer that the
-// call has completed or failed; the task is then acked without running.
+// run kills the worker too, the death is this task's alone. The executor
+// may answer that the call has completed or failed; the task is then
+// acked without running.
 func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
 	w.solo.Lock()
 	defer w.solo.Unlock()
