@@ -85,7 +85,8 @@ func waitStored(t *testing.T, url string, n uint64) {
 // TestServerRestart stops the server while tasks wait for a worker and
 // starts it again on the same store and port: the executor reconnects, a
 // worker started afterwards runs every task once, and every call completes
-// with its result, as do calls submitted after the restart.
+// with its result, as do calls submitted while the server is down and
+// after the restart.
 func TestServerRestart(t *testing.T) {
 	runs.Lock()
 	clear(runs.n) // from an earlier run of this test (-count)
@@ -107,14 +108,19 @@ func TestServerRestart(t *testing.T) {
 	}
 	waitStored(t, url, n)
 	stop()
+	// Submitted while the server is down: kept in the client's reconnect
+	// buffer, or failed and published again (submitFailed).
+	for i := n; i < n+10; i++ {
+		futures = append(futures, crew.Submit(ctx, ex, countedSquare, i))
+	}
 
 	_, port, _ := net.SplitHostPort(url[len("nats://"):])
 	again, _ := startServe(t, cluster.ServerConfig{Listen: "127.0.0.1:" + port, StoreDir: store})
 	if again != url {
 		t.Fatalf("restarted on %s, want %s", again, url)
 	}
-	// The executor submits again once it has reconnected.
-	for i := n; i < n+10; i++ {
+	// And after the restart.
+	for i := n + 10; i < n+20; i++ {
 		futures = append(futures, crew.Submit(ctx, ex, countedSquare, i))
 	}
 	wctx, wcancel := context.WithCancel(t.Context())
