@@ -195,3 +195,68 @@ func TestServerRestartWhileRunning(t *testing.T) {
 		}
 	}
 }
+
+var countedNap = crew.Register("cluster_test.counted-nap", func(ctx context.Context, n int) (int, error) {
+	runs.Lock()
+	runs.n[n]++
+	runs.Unlock()
+	t := time.NewTimer(40 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+})
+
+// TestHeldTasksKeptAlive has a worker hold a batch of tasks much longer
+// than AckWait before it runs them: its heartbeats keep them, so none is
+// redelivered and run twice.
+func TestHeldTasksKeptAlive(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	const first, n = 3_000_000, 24
+	runs.Lock()
+	for i := range n {
+		delete(runs.n, first+i)
+	}
+	runs.Unlock()
+	futures := make([]*crew.Future[int], n)
+	for i := range n {
+		futures[i] = crew.Submit(t.Context(), ex, countedNap, first+i)
+	}
+	// One slot, and a batch as large as the job: the last task waits
+	// 24 × 40 ms, three AckWaits. A second worker, started once the first
+	// holds the batch, would get every task whose lease ran out.
+	wctx, wcancel := context.WithCancel(t.Context())
+	done := make(chan error, 2)
+	go func() { done <- cluster.Work(wctx, url, crew.Workers(1), cluster.Batch(n)) }()
+	defer func() {
+		wcancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("Work: %v", err)
+			}
+		}
+	}()
+	for i, f := range futures {
+		if got, err := f.Wait(t.Context()); err != nil || got != first+i {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+		if i == 0 {
+			go func() { done <- cluster.Work(wctx, url, crew.Workers(1), cluster.Batch(n)) }()
+		}
+	}
+	runs.Lock()
+	defer runs.Unlock()
+	for i := range n {
+		if c := runs.n[first+i]; c != 1 {
+			t.Errorf("task %d ran %d times", i, c)
+		}
+	}
+}

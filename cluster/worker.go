@@ -188,18 +188,7 @@ func (w *worker) fetch(j *workerJob) {
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
 		got := 0
 		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				// Held tasks are kept alive too, not only running ones:
-				// a redelivery must mean that this worker died or stalled.
-				d := &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)}
-				select {
-				case w.tasks <- d:
-				case <-j.ctx.Done():
-					d.stopBeat()
-					got-- // not handed over: the token goes back below
-				}
-			}
+			got = w.handOver(j, batch.Messages())
 			err = batch.Error()
 		}
 		for range n - got {
@@ -219,6 +208,46 @@ func (w *worker) fetch(j *workerJob) {
 			}
 		}
 	}
+}
+
+// handOver passes the tasks of a batch to the worker slots as they come
+// free and returns how many it passed. Every task gets heartbeats from the
+// moment it arrives, not only once it runs: a task may wait behind
+// Workers+Batch others for longer than AckWait, and a redelivery must mean
+// that this worker died or stalled.
+func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
+	var held []*delivery
+	passed := 0
+	for msgs != nil || len(held) > 0 {
+		var slots chan<- *delivery // nil, so not ready, while nothing is held
+		var next *delivery
+		if len(held) > 0 {
+			slots, next = w.tasks, held[0]
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			held = append(held, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
+		case slots <- next:
+			held = held[1:]
+			passed++
+		case <-j.ctx.Done():
+			// Left to be redelivered. Wait for the fetch to end (within
+			// its expiry) so that its goroutine does not outlive us.
+			for _, d := range held {
+				d.stopBeat()
+			}
+			if msgs != nil {
+				for range msgs {
+				}
+			}
+			return passed
+		}
+	}
+	return passed
 }
 
 // run is one worker slot: it runs deliveries one at a time with its own
