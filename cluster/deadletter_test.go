@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -37,9 +36,8 @@ func superviseWorkers(t *testing.T, url string, n int) (stop func() int) {
 		go func() {
 			defer wg.Done()
 			for {
-				cmd := exec.Command(os.Args[0])
-				cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
-				if err := cmd.Start(); err != nil {
+				cmd, err := startHelper(workerURLEnv + "=" + url)
+				if err != nil {
 					t.Error(err)
 					return
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,8 +34,17 @@ type nodeConfig struct {
 const nodeEnv = "CREW_CLUSTER_TEST_NODE"
 
 func helperMain() bool {
+	if os.Getenv(nodeEnv) == "" && os.Getenv(workerURLEnv) == "" {
+		return false
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	// Stdin is a pipe from the test process (startHelper): it ends when
+	// that process does, even if a timeout kills it before its cleanups.
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
 	if node := os.Getenv(nodeEnv); node != "" {
 		var cfg nodeConfig
 		if err := json.Unmarshal([]byte(node), &cfg); err != nil {
@@ -47,24 +57,30 @@ func helperMain() bool {
 		}
 		return true
 	}
-	url := os.Getenv(workerURLEnv)
-	if url == "" {
-		return false
-	}
-	if err := cluster.Work(ctx, url, crew.Workers(2)); err != nil {
+	if err := cluster.Work(ctx, os.Getenv(workerURLEnv), crew.Workers(2)); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 	return true
 }
 
+// startHelper starts this test binary with env (a worker or a node, see
+// helperMain), its stdin a pipe that ends with the test process.
+func startHelper(env string) (*exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	if _, err := cmd.StdinPipe(); err != nil { // closed by Wait
+		return nil, err
+	}
+	return cmd, cmd.Start()
+}
+
 // startWorker runs this test binary as a worker process.
 func startWorker(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := startHelper(workerURLEnv + "=" + url)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

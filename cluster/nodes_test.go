@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -64,10 +63,8 @@ func startThreeNodes(t testing.TB) *threeNodes {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), nodeEnv+"="+string(js))
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
+		cmd, err := startHelper(nodeEnv + "=" + string(js))
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
