@@ -57,7 +57,7 @@ give --replicas 3 so that the streams survive the loss of a node.`,
 			return cluster.Work(cmd.Context(), o.server, opts...)
 		},
 	}
-	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL")
+	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL (of a cluster: every node's, comma-separated)")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tasks to run at once")
 	cmd.Flags().IntVar(&o.replicas, "replicas", 0, "replicate crew's streams on `N` cluster nodes (default: keep, 1 when creating)")
 	o.auth.register(cmd.Flags())
