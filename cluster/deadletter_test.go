@@ -3,7 +3,9 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +108,42 @@ func TestDeadLetter(t *testing.T) {
 	// tasks.
 	if started := stop(); started > 2+2+3 {
 		t.Errorf("%d worker processes started: the task killed more than 5", started)
+	}
+}
+
+// TestDeadLetterMaxDeliver is TestDeadLetter with an executor that does
+// not answer start requests: the consumer's MaxDeliver and its advisory
+// fail the task with crew.ErrWorkerDied, and the other tasks complete.
+func TestDeadLetterMaxDeliver(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	if err := cluster.IgnoreStartRequests(ex); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	const n = 20
+	futures := make([]*crew.Future[int], n)
+	var poison *crew.Future[int]
+	for i := range n {
+		futures[i] = crew.Submit(ctx, ex, crewtest.Square, i)
+		if i == n/2 {
+			poison = crew.Submit(ctx, ex, exitWorker, 0)
+		}
+	}
+	stop := superviseWorkers(t, url, 2)
+	defer stop()
+	_, err = poison.Wait(ctx)
+	if !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), fmt.Sprintf("delivered %d times", cluster.MaxDeliver)) {
+		t.Errorf("the task that kills its workers: %v, want ErrWorkerDied after %d deliveries", err, cluster.MaxDeliver)
+	}
+	for i, f := range futures {
+		if got, err := f.Wait(ctx); err != nil || got != i*i {
+			t.Errorf("task %d: %d, %v", i, got, err)
+		}
 	}
 }
