@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,21 +74,25 @@ type executor struct {
 	drained    chan struct{} // closed when pending empties after Close
 
 	results    jetstream.ConsumeContext
-	unacked    int // results read since the last ack; used by onResult only
 	advisories *nats.Subscription
 	starts     *nats.Subscription
+	ran        *nats.Subscription
 
 	srv        *server.Server
 	stopServer func()
 	stopWork   context.CancelFunc
 	workDone   chan struct{}
 	closeOnce  sync.Once
+
+	resubmitting sync.WaitGroup // submitFailed's timers
 }
 
 type pending struct {
-	call crew.Call
-	stop func() bool // stops the context watch
-	solo int         // runs alone on a worker (each redelivery), see onStart
+	call      crew.Call
+	stop      func() bool // stops the context watch
+	solo      int         // runs alone on a worker, see onStart
+	ran       int         // solo runs that returned
+	resubmits int         // publishes retried, see submitFailed
 }
 
 func (e *executor) start(ctx context.Context, url string, extra []nats.Option) error {
@@ -97,14 +103,14 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	e.nc = nc
 	e.js, err = jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(maxPending),
-		jetstream.WithPublishAsyncTimeout(30*time.Second),
+		jetstream.WithPublishAsyncTimeout(publishTimeout),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			e.finish(m.Header.Get(hdrID), nil, fmt.Errorf("cluster: submit: %w", explain(err)))
+			e.submitFailed(m, err)
 		}))
 	if err != nil {
 		return err
 	}
-	if err := ensureStreams(ctx, e.js, custom(e.cfg, replKey{}, 1)); err != nil {
+	if err := ensureStreams(ctx, e.js, custom(e.cfg, replKey{}, 0)); err != nil {
 		return err
 	}
 	if e.kv, err = e.js.KeyValue(ctx, jobsBucket); err != nil {
@@ -124,11 +130,21 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	if err != nil {
 		return fmt.Errorf("cluster: job consumer: %w", explain(err))
 	}
-	// Workers ask before running a redelivered task, alone: the deaths
-	// of such runs are the task's own.
+	// Workers ask before running a task alone (from its soloFrom-th
+	// delivery): the deaths of such runs are the task's own.
 	e.starts, err = nc.Subscribe(startSubject+e.id, e.onStart)
 	if err != nil {
 		return fmt.Errorf("cluster: start requests: %w", explain(err))
+	}
+	e.ran, err = nc.Subscribe(ranSubject+e.id, func(m *nats.Msg) {
+		e.mu.Lock()
+		if p := e.pending[string(m.Data)]; p != nil {
+			p.ran++
+		}
+		e.mu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: ran reports: %w", explain(err))
 	}
 	// A task delivered MaxDeliver times without an ack killed its workers:
 	// fail it instead of leaving the caller waiting.
@@ -141,9 +157,12 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	// server restart, so results that workers publish before this
 	// executor has reconnected wait for it.
 	results, err := e.js.CreateOrUpdateConsumer(ctx, resultsStream, jetstream.ConsumerConfig{
-		Durable:           "res-" + e.id,
-		FilterSubject:     resultSubject + e.id,
-		AckPolicy:         jetstream.AckAllPolicy,
+		Durable:       "res-" + e.id,
+		FilterSubject: resultSubject + e.id,
+		// Explicit, not All: when the consumer's leader changes, results
+		// that the old leader sent on a pull the client never got count as
+		// delivered, and acking a later result would ack them too.
+		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           10 * time.Second,
 		MaxAckPending:     -1,
 		InactiveThreshold: time.Hour, // removed if the executor dies
@@ -151,7 +170,10 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	if err != nil {
 		return fmt.Errorf("cluster: results consumer: %w", explain(err))
 	}
-	if e.results, err = results.Consume(e.onResult); err != nil {
+	// Short pulls with frequent heartbeats: when the consumer's leader
+	// changes (a cluster node died), the pull waiting on the old one is
+	// lost, and Consume only notices when two heartbeats are missing.
+	if e.results, err = results.Consume(e.onResult, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second)); err != nil {
 		return fmt.Errorf("cluster: results: %w", explain(err))
 	}
 	specJSON, _ := json.Marshal(spec)
@@ -217,9 +239,67 @@ func (e *executor) Exec(c crew.Call) error {
 	m.Header.Set(hdrID, id)
 	m.Data = arg
 	if _, err := e.js.PublishMsgAsync(m, jetstream.WithMsgID(id)); err != nil {
-		e.finish(id, nil, fmt.Errorf("cluster: submit: %w", explain(err)))
+		e.submitFailed(m, err)
 	}
 	return nil
+}
+
+// Resubmitting: how long to wait between attempts, and how many.
+const (
+	resubmitWait = 250 * time.Millisecond
+	maxResubmits = 60
+)
+
+// submitFailed handles a task whose publish failed. Failures that pass —
+// the connection's server went away (the client reconnects to another or
+// the same one), the stream has no leader while a cluster elects one —
+// are retried for maxResubmits × resubmitWait with the same Msg-Id; other
+// failures, and lasting ones, fail the call. A retry after the Duplicates
+// window (5 s) of a publish that was in fact stored queues the task twice;
+// finish drops the second result.
+func (e *executor) submitFailed(m *nats.Msg, err error) {
+	id := m.Header.Get(hdrID)
+	if passing(err) {
+		e.mu.Lock()
+		p := e.pending[id]
+		retry := p != nil && p.resubmits < maxResubmits
+		if retry {
+			p.resubmits++
+			e.resubmitting.Add(1) // under e.mu: before finish can let Close proceed
+		}
+		e.mu.Unlock()
+		if retry {
+			time.AfterFunc(resubmitWait, func() {
+				defer e.resubmitting.Done()
+				e.mu.Lock()
+				p := e.pending[id]
+				e.mu.Unlock()
+				if p == nil {
+					return // cancelled meanwhile: no task to queue
+				}
+				if _, err := e.js.PublishMsgAsync(m, jetstream.WithMsgID(id)); err != nil {
+					e.submitFailed(m, err)
+				}
+			})
+			return
+		}
+	}
+	e.finish(id, nil, fmt.Errorf("cluster: submit: %w", explain(err)))
+}
+
+// publishTimeout is how long a client waits for a PubAck before it
+// publishes again: a stream leader that dies between storing a message and
+// answering leaves the future pending until then.
+const publishTimeout = 10 * time.Second
+
+// passing reports whether a publish error is likely to go away.
+func passing(err error) bool {
+	var api *jetstream.APIError
+	var netErr *net.OpError // the connection broke; the client reconnects
+	return errors.As(err, &netErr) || errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
+		errors.As(err, &api) && api.Code == 503
 }
 
 // finish completes the pending call id with a reply or err, once; it
@@ -266,33 +346,27 @@ func (e *executor) onResult(m jetstream.Msg) {
 		r = reply{Error: crew.ToRemote(fmt.Errorf("cluster: bad result: %w", err))}
 	}
 	e.finish(m.Headers().Get(hdrID), &r, nil)
-	// An ack (AckAll) covers every earlier result too: ack now and then,
-	// and whenever the executor has caught up. A result whose ack is lost
-	// comes again after AckWait and finish drops it. Consume calls
-	// onResult from one goroutine, so the counter needs no lock.
-	e.unacked++
-	if meta, err := m.Metadata(); err == nil && (meta.NumPending == 0 || e.unacked >= ackEvery) {
-		m.Ack()
-		e.unacked = 0
-	}
+	// A result whose ack is lost comes again after AckWait; finish
+	// drops it.
+	m.Ack()
 }
 
-// ackEvery is how many results an executor reads between acks.
-const ackEvery = 64
-
-// onStart answers a worker about to run a redelivered task alone. A
-// redelivery means the worker that held the task before died (or stalled
-// past AckWait); it may have held many tasks, and only one of them need
-// have killed it, so deliveries cannot tell which task kills its workers.
-// A task run alone can: each earlier solo run that left its call pending
-// was a death of its own, and after soloDeaths of them the call fails.
+// onStart answers a worker about to run a task alone (its soloFrom-th
+// delivery or later). A redelivery means the worker that held the task
+// before died (or stalled past AckWait); it may have held many tasks, and
+// only one of them need have killed it, so deliveries cannot tell which
+// task kills its workers.
+// A task run alone can: each earlier solo run whose worker never reported
+// that it returned (crew.ran) was a death of its own, and after soloDeaths
+// of them the call fails. Solo runs that returned do not count: the
+// result may just be slow to store (a stream leader died).
 func (e *executor) onStart(m *nats.Msg) {
 	id := string(m.Data)
 	e.mu.Lock()
 	p := e.pending[id]
 	deaths := 0
 	if p != nil {
-		deaths = p.solo
+		deaths = p.solo - p.ran
 		p.solo++
 	}
 	e.mu.Unlock()
@@ -350,6 +424,10 @@ func (e *executor) Close() error {
 }
 
 func (e *executor) shutdown() {
+	// No call is pending any more, so a resubmit timer still to fire
+	// finds nothing to publish; wait for it so it publishes nothing after
+	// the purge below, and leaves no goroutine behind.
+	e.resubmitting.Wait()
 	if e.nc != nil && e.js != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if e.kv != nil {
@@ -382,6 +460,9 @@ func (e *executor) shutdown() {
 	}
 	if e.starts != nil {
 		e.starts.Unsubscribe()
+	}
+	if e.ran != nil {
+		e.ran.Unsubscribe()
 	}
 	if e.stopWork != nil {
 		e.stopWork()

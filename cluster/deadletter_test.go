@@ -3,8 +3,9 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
-	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,9 +38,8 @@ func superviseWorkers(t *testing.T, url string, n int) (stop func() int) {
 		go func() {
 			defer wg.Done()
 			for {
-				cmd := exec.Command(os.Args[0])
-				cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
-				if err := cmd.Start(); err != nil {
+				cmd, err := startHelper(workerURLEnv + "=" + url)
+				if err != nil {
 					t.Error(err)
 					return
 				}
@@ -70,7 +70,8 @@ func superviseWorkers(t *testing.T, url string, n int) (stop func() int) {
 
 // TestDeadLetter runs a task that kills its worker process on every
 // delivery among ordinary tasks: once it has killed the worker it ran alone
-// on three times it fails with crew.ErrWorkerDied, and every other task
+// on three times (after two deaths among other tasks) it fails with
+// crew.ErrWorkerDied, and every other task
 // completes with its result, though it was held by the dying workers.
 func TestDeadLetter(t *testing.T) {
 	url := serve(t, cluster.ServerConfig{})
@@ -102,9 +103,47 @@ func TestDeadLetter(t *testing.T) {
 			t.Errorf("task %d: %d, %v", i, got, err)
 		}
 	}
-	// Two, and one per death: the first among other tasks, then one per
-	// run alone. More would mean that deaths were pinned on other tasks.
-	if started := stop(); started > 2+1+3 {
-		t.Errorf("%d worker processes started: the task killed more than 4", started)
+	// Two, and one per death: the first two among other tasks, then one
+	// per run alone. More would mean that deaths were pinned on other
+	// tasks.
+	if started := stop(); started > 2+2+3 {
+		t.Errorf("%d worker processes started: the task killed more than 5", started)
+	}
+}
+
+// TestDeadLetterMaxDeliver is TestDeadLetter with an executor that does
+// not answer start requests: the consumer's MaxDeliver and its advisory
+// fail the task with crew.ErrWorkerDied, and the other tasks complete.
+func TestDeadLetterMaxDeliver(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	if err := cluster.IgnoreStartRequests(ex); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	const n = 20
+	futures := make([]*crew.Future[int], n)
+	var poison *crew.Future[int]
+	for i := range n {
+		futures[i] = crew.Submit(ctx, ex, crewtest.Square, i)
+		if i == n/2 {
+			poison = crew.Submit(ctx, ex, exitWorker, 0)
+		}
+	}
+	stop := superviseWorkers(t, url, 2)
+	defer stop()
+	_, err = poison.Wait(ctx)
+	if !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), fmt.Sprintf("delivered %d times", cluster.MaxDeliver)) {
+		t.Errorf("the task that kills its workers: %v, want ErrWorkerDied after %d deliveries", err, cluster.MaxDeliver)
+	}
+	for i, f := range futures {
+		if got, err := f.Wait(ctx); err != nil || got != i*i {
+			t.Errorf("task %d: %d, %v", i, got, err)
+		}
 	}
 }

@@ -20,7 +20,9 @@
 // acknowledge the task only once the result is stored. A worker that dies
 // mid-task leaves it to be redelivered to another; the executor drops the
 // duplicate result, so every call completes exactly once. A task that
-// kills its worker on every delivery fails with crew.ErrWorkerDied.
+// kills its worker on every delivery fails with crew.ErrWorkerDied; from
+// its third delivery it runs alone on its worker, so that the tasks held
+// with it are not blamed.
 // The message format is in docs/protocol-cluster.md.
 //
 // crew.Timeout cancels the task's context on the worker at the deadline
@@ -29,6 +31,11 @@
 // worker slot until it returns. Cancelling a call's context completes its
 // future with the context's error at once and tells the workers to cancel
 // the task, or skip it if it has not started.
+//
+// A server restarted on the same store (ServerConfig.StoreDir) keeps the
+// pending tasks and jobs; executors and workers reconnect on their own.
+// Three servers form a cluster with ServerConfig.ClusterListen and Routes;
+// with Replicas(3) a node can die without losing a task.
 //
 // Durability: JetStream fsyncs its files every two minutes by default. For
 // tasks that must survive a power cut, run three servers with Replicas(3)

@@ -2,7 +2,9 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,27 +22,65 @@ import (
 // processes.
 const workerURLEnv = "CREW_CLUSTER_TEST_WORKER"
 
+// nodeConfig is the part of a cluster.ServerConfig a node process gets.
+type nodeConfig struct {
+	Listen, StoreDir, Name, ClusterListen string
+	Routes                                []string
+}
+
+// nodeEnv, when set to a JSON nodeConfig, makes the test binary
+// a server node instead: the three-node tests start and kill such
+// processes.
+const nodeEnv = "CREW_CLUSTER_TEST_NODE"
+
 func helperMain() bool {
-	url := os.Getenv(workerURLEnv)
-	if url == "" {
+	if os.Getenv(nodeEnv) == "" && os.Getenv(workerURLEnv) == "" {
 		return false
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	if err := cluster.Work(ctx, url, crew.Workers(2)); err != nil {
+	// Stdin is a pipe from the test process (startHelper): it ends when
+	// that process does, even if a timeout kills it before its cleanups.
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	if node := os.Getenv(nodeEnv); node != "" {
+		var cfg nodeConfig
+		if err := json.Unmarshal([]byte(node), &cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "node:", err)
+			os.Exit(1)
+		}
+		if err := cluster.Serve(ctx, cluster.ServerConfig{Listen: cfg.Listen, StoreDir: cfg.StoreDir, Name: cfg.Name, ClusterListen: cfg.ClusterListen, Routes: cfg.Routes}); err != nil {
+			fmt.Fprintln(os.Stderr, "node:", err)
+			os.Exit(1)
+		}
+		return true
+	}
+	if err := cluster.Work(ctx, os.Getenv(workerURLEnv), crew.Workers(2)); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 	return true
 }
 
+// startHelper starts this test binary with env (a worker or a node, see
+// helperMain), its stdin a pipe that ends with the test process.
+func startHelper(env string) (*exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	if _, err := cmd.StdinPipe(); err != nil { // closed by Wait
+		return nil, err
+	}
+	return cmd, cmd.Start()
+}
+
 // startWorker runs this test binary as a worker process.
 func startWorker(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), workerURLEnv+"="+url)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := startHelper(workerURLEnv + "=" + url)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

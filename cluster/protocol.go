@@ -21,10 +21,16 @@ const (
 	resultSubject = "crew.result." // + job id
 	cancelSubject = "crew.cancel." // + job id; core NATS, payload = task id
 	startSubject  = "crew.start."  // + job id; core NATS request, payload = task id, reply a start* word
+	ranSubject    = "crew.ran."    // + job id; core NATS, payload = task id: a solo run returned
 
 	hdrTask = "Crew-Task" // registered task name
 	hdrID   = "Crew-Id"   // task id: job id "." sequence
 )
+
+// soloFrom is the delivery from which a task runs alone on its worker.
+// The second delivery runs among others: a worker that died once (a lost
+// machine, a kill) must not make every task it held run one at a time.
+const soloFrom = 3
 
 // Replies to a worker's request to run a redelivered task alone.
 const (
@@ -34,15 +40,16 @@ const (
 )
 
 // soloDeaths is how many times a redelivered task may kill the worker it
-// runs alone on before its call fails with crew.ErrWorkerDied; with the
-// first death, among other tasks, a task gets soloDeaths+1 deliveries.
+// runs alone on (a solo run that never reported crew.ran) before its call
+// fails with crew.ErrWorkerDied.
 const soloDeaths = 3
 
 // maxDeliver bounds the deliveries of a task; it only matters when the
 // executor does not answer start requests (see soloDeaths). A task held,
 // not run, by a worker that another task killed gets a delivery too, so it
-// is well above soloDeaths+1.
-const maxDeliver = 10
+// is well above the soloFrom-1+soloDeaths deaths a task that kills its
+// workers causes.
+const maxDeliver = 12
 
 // jobSpec is what a worker needs to know about a job; it travels in the
 // jobs KV bucket under the job id.
@@ -62,9 +69,18 @@ type reply struct {
 
 // ensureStreams creates or updates the streams and bucket crew needs. Every
 // client (executor or worker) calls it, so no set-up step is needed.
+// replicas 0 keeps the replication of objects that exist (and creates
+// missing ones with 1), so that a client without Replicas does not undo
+// another's Replicas(3).
 func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	if replicas < 1 {
-		replicas = 1
+	repl := func(stream string) int {
+		if replicas > 0 {
+			return replicas
+		}
+		if s, err := js.Stream(ctx, stream); err == nil {
+			return s.CachedInfo().Config.Replicas
+		}
+		return 1
 	}
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       tasksStream,
@@ -74,7 +90,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		Discard:    jetstream.DiscardNew,
 		MaxBytes:   1 << 30,
 		Duplicates: 5 * time.Second,
-		Replicas:   replicas,
+		Replicas:   repl(tasksStream),
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: stream %s: %w", tasksStream, explain(err))
@@ -88,7 +104,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		MaxBytes:   1 << 30,
 		MaxAge:     24 * time.Hour,
 		Duplicates: time.Second, // the executor de-duplicates results by task id itself
-		Replicas:   replicas,
+		Replicas:   repl(resultsStream),
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: stream %s: %w", resultsStream, explain(err))
@@ -96,7 +112,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   jobsBucket,
 		Storage:  jetstream.FileStorage,
-		Replicas: replicas,
+		Replicas: repl("KV_" + jobsBucket),
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: bucket %s: %w", jobsBucket, explain(err))

@@ -85,8 +85,12 @@ func waitStored(t *testing.T, url string, n uint64) {
 // TestServerRestart stops the server while tasks wait for a worker and
 // starts it again on the same store and port: the executor reconnects, a
 // worker started afterwards runs every task once, and every call completes
-// with its result, as do calls submitted after the restart.
+// with its result, as do calls submitted while the server is down and
+// after the restart.
 func TestServerRestart(t *testing.T) {
+	runs.Lock()
+	clear(runs.n) // from an earlier run of this test (-count)
+	runs.Unlock()
 	store := t.TempDir()
 	url, stop := startServe(t, cluster.ServerConfig{Listen: "127.0.0.1:0", StoreDir: store})
 	ex, err := cluster.New(t.Context(), url)
@@ -104,14 +108,19 @@ func TestServerRestart(t *testing.T) {
 	}
 	waitStored(t, url, n)
 	stop()
+	// Submitted while the server is down: kept in the client's reconnect
+	// buffer, or failed and published again (submitFailed).
+	for i := n; i < n+10; i++ {
+		futures = append(futures, crew.Submit(ctx, ex, countedSquare, i))
+	}
 
 	_, port, _ := net.SplitHostPort(url[len("nats://"):])
 	again, _ := startServe(t, cluster.ServerConfig{Listen: "127.0.0.1:" + port, StoreDir: store})
 	if again != url {
 		t.Fatalf("restarted on %s, want %s", again, url)
 	}
-	// The executor submits again once it has reconnected.
-	for i := n; i < n+10; i++ {
+	// And after the restart.
+	for i := n + 10; i < n+20; i++ {
 		futures = append(futures, crew.Submit(ctx, ex, countedSquare, i))
 	}
 	wctx, wcancel := context.WithCancel(t.Context())
@@ -183,6 +192,71 @@ func TestServerRestartWhileRunning(t *testing.T) {
 	for i, c := range seen {
 		if c != 1 {
 			t.Errorf("task %d completed %d times", i, c)
+		}
+	}
+}
+
+var countedNap = crew.Register("cluster_test.counted-nap", func(ctx context.Context, n int) (int, error) {
+	runs.Lock()
+	runs.n[n]++
+	runs.Unlock()
+	t := time.NewTimer(40 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+})
+
+// TestHeldTasksKeptAlive has a worker hold a batch of tasks much longer
+// than AckWait before it runs them: its heartbeats keep them, so none is
+// redelivered and run twice.
+func TestHeldTasksKeptAlive(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url, cluster.AckWait(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	const first, n = 3_000_000, 24
+	runs.Lock()
+	for i := range n {
+		delete(runs.n, first+i)
+	}
+	runs.Unlock()
+	futures := make([]*crew.Future[int], n)
+	for i := range n {
+		futures[i] = crew.Submit(t.Context(), ex, countedNap, first+i)
+	}
+	// One slot, and a batch as large as the job: the last task waits
+	// 24 × 40 ms, three AckWaits. A second worker, started once the first
+	// holds the batch, would get every task whose lease ran out.
+	wctx, wcancel := context.WithCancel(t.Context())
+	done := make(chan error, 2)
+	go func() { done <- cluster.Work(wctx, url, crew.Workers(1), cluster.Batch(n)) }()
+	defer func() {
+		wcancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("Work: %v", err)
+			}
+		}
+	}()
+	for i, f := range futures {
+		if got, err := f.Wait(t.Context()); err != nil || got != first+i {
+			t.Fatalf("task %d: %d, %v", i, got, err)
+		}
+		if i == 0 {
+			go func() { done <- cluster.Work(wctx, url, crew.Workers(1), cluster.Batch(n)) }()
+		}
+	}
+	runs.Lock()
+	defer runs.Unlock()
+	for i := range n {
+		if c := runs.n[first+i]; c != 1 {
+			t.Errorf("task %d ran %d times", i, c)
 		}
 	}
 }

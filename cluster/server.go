@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -37,8 +39,22 @@ type ServerConfig struct {
 	// SyncAlways makes JetStream fsync every write instead of every two
 	// minutes: slower, but a power cut loses nothing acknowledged.
 	SyncAlways bool
+	// Name names the server. The nodes of a cluster need distinct names
+	// that stay the same across restarts; the default there is the
+	// ClusterListen address.
+	Name string
+	// ClusterListen, when set, makes the server a node of a NATS cluster:
+	// the address (host:port) where the other nodes connect to it. Routes
+	// are not authenticated or encrypted: keep this port on a private
+	// network.
+	ClusterListen string
+	// Routes are the ClusterListen addresses of the other nodes
+	// (host:port or nats-route://host:port); listing this node's own is
+	// harmless, so every node can get the same list.
+	Routes []string
 	// Ready, if set, receives the client URL once the server accepts
-	// connections.
+	// connections. In a cluster, JetStream works once a majority of the
+	// nodes run.
 	Ready func(url string)
 }
 
@@ -101,6 +117,15 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 	for _, k := range cfg.NKeys {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k})
 	}
+	opts.ServerName = cfg.Name
+	if cfg.ClusterListen != "" {
+		if err := clusterOptions(opts, cfg); err != nil {
+			if temp {
+				os.RemoveAll(store)
+			}
+			return nil, nil, err
+		}
+	}
 	if cfg.SyncAlways {
 		opts.SyncAlways = true
 	}
@@ -132,6 +157,33 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 			os.RemoveAll(store)
 		}
 	}, nil
+}
+
+// clusterOptions sets the route options of a cluster node.
+func clusterOptions(opts *server.Options, cfg ServerConfig) error {
+	host, portText, err := net.SplitHostPort(cfg.ClusterListen)
+	if err != nil {
+		return fmt.Errorf("cluster: cluster address %q: %w", cfg.ClusterListen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 {
+		return fmt.Errorf("cluster: cluster address %q: need a fixed port, the other nodes' routes name it", cfg.ClusterListen)
+	}
+	opts.Cluster = server.ClusterOpts{Name: "crew", Host: host, Port: port}
+	if opts.ServerName == "" {
+		opts.ServerName = "crew-" + strings.NewReplacer(":", "-", "[", "", "]", "").Replace(cfg.ClusterListen)
+	}
+	for _, r := range cfg.Routes {
+		if !strings.Contains(r, "://") {
+			r = "nats-route://" + r
+		}
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("cluster: route %q: want host:port", r)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }
 
 // Client options, passed to New and Work with the crew options.
@@ -168,7 +220,8 @@ func Batch(n int) crew.Option {
 func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
 
 // Replicas sets the replication factor of the streams New and Work create
-// (3 on a three-node cluster for durability; default 1).
+// or update (3 on a three-node cluster for durability). Without it a
+// client keeps the replication the streams have, and creates them with 1.
 func Replicas(n int) crew.Option { return crew.Custom(replKey{}, n) }
 
 func custom[T any](cfg crew.Config, key any, def T) T {

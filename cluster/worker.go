@@ -15,10 +15,10 @@ import (
 )
 
 // Work runs a worker against the server at url until ctx ends (crew
-// worker): crew.Workers(n) tasks at a time, of every job any executor
-// submits, as long as this binary registered the task. Jobs are found in
-// the jobs bucket; tasks are fetched in batches (Batch) from each job's
-// durable consumer.
+// worker), then returns nil: crew.Workers(n) tasks at a time, of every job
+// any executor submits, as long as this binary registered the task. Jobs
+// are found in the jobs bucket; tasks are fetched in batches (Batch) from
+// each job's durable consumer.
 func Work(ctx context.Context, url string, opts ...crew.Option) error {
 	cfg, err := crew.NewConfig(opts...)
 	if err != nil {
@@ -29,7 +29,11 @@ func Work(ctx context.Context, url string, opts ...crew.Option) error {
 		return err
 	}
 	defer nc.Close()
-	return work(ctx, nc, cfg)
+	if err := work(ctx, nc, cfg); err != nil && ctx.Err() == nil {
+		return err
+	}
+	// Stopped while starting: the set-up error is only the stop.
+	return nil
 }
 
 type worker struct {
@@ -42,7 +46,7 @@ type worker struct {
 	acked chan struct{}
 	wg    sync.WaitGroup
 	// solo is held shared while a task runs, and exclusively while a
-	// redelivered task runs alone (see runAlone).
+	// task delivered soloFrom times runs alone (see runAlone).
 	solo sync.RWMutex
 }
 
@@ -64,11 +68,13 @@ type workerJob struct {
 }
 
 func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
-	js, err := jetstream.New(nc)
+	// Without a timeout, a result whose PubAck is lost (its stream leader
+	// died) would hold up the acks of every later task for good.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return err
 	}
-	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 1)); err != nil {
+	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 0)); err != nil {
 		return err
 	}
 	kv, err := js.KeyValue(ctx, jobsBucket)
@@ -182,18 +188,7 @@ func (w *worker) fetch(j *workerJob) {
 		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
 		got := 0
 		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				// Held tasks are kept alive too, not only running ones:
-				// a redelivery must mean that this worker died or stalled.
-				d := &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)}
-				select {
-				case w.tasks <- d:
-				case <-j.ctx.Done():
-					d.stopBeat()
-					got-- // not handed over: the token goes back below
-				}
-			}
+			got = w.handOver(j, batch.Messages())
 			err = batch.Error()
 		}
 		for range n - got {
@@ -215,6 +210,46 @@ func (w *worker) fetch(j *workerJob) {
 	}
 }
 
+// handOver passes the tasks of a batch to the worker slots as they come
+// free and returns how many it passed. Every task gets heartbeats from the
+// moment it arrives, not only once it runs: a task may wait behind
+// Workers+Batch others for longer than AckWait, and a redelivery must mean
+// that this worker died or stalled.
+func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
+	var held []*delivery
+	passed := 0
+	for msgs != nil || len(held) > 0 {
+		var slots chan<- *delivery // nil, so not ready, while nothing is held
+		var next *delivery
+		if len(held) > 0 {
+			slots, next = w.tasks, held[0]
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			held = append(held, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
+		case slots <- next:
+			held = held[1:]
+			passed++
+		case <-j.ctx.Done():
+			// Left to be redelivered. Wait for the fetch to end (within
+			// its expiry) so that its goroutine does not outlive us.
+			for _, d := range held {
+				d.stopBeat()
+			}
+			if msgs != nil {
+				for range msgs {
+				}
+			}
+			return passed
+		}
+	}
+	return passed
+}
+
 // run is one worker slot: it runs deliveries one at a time with its own
 // crew.Worker per job, so that initializers run once per slot.
 func (w *worker) run(ctx context.Context) {
@@ -226,7 +261,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	for d := range w.tasks {
-		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered > 1 {
+		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered >= soloFrom {
 			w.runAlone(ctx, d, states)
 		} else {
 			w.solo.RLock()
@@ -245,11 +280,12 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// runAlone runs a redelivered task while no other task of this worker
-// runs, after asking the executor (executor.onStart): its worker died (or
-// stalled), maybe because of this task, so if this run kills the worker
-// too, the death is this task's alone. The executor may answer that the
-// call has completed or failed; the task is then acked without running.
+// runAlone runs a task delivered soloFrom times or more while no other
+// task of this worker runs, after asking the executor (executor.onStart):
+// its workers died (or stalled), maybe because of this task, so if this
+// run kills the worker too, the death is this task's alone. The executor
+// may answer that the call has completed or failed; the task is then
+// acked without running.
 func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
 	w.solo.Lock()
 	defer w.solo.Unlock()
@@ -261,8 +297,10 @@ func (w *worker) runAlone(ctx context.Context, d *delivery, states map[string]*c
 		return
 	}
 	// Run it: the executor said so, or cannot be asked (then only the
-	// consumer's MaxDeliver stops a task that kills its workers).
+	// consumer's MaxDeliver stops a task that kills its workers). Then
+	// tell it that this run did not kill the worker.
 	w.handle(ctx, d, states)
+	w.nc.Publish(ranSubject+d.job.id, []byte(id))
 }
 
 func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*crew.Worker) {
@@ -282,8 +320,6 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 		j.mu.Unlock()
 		cancel()
 	}()
-	// Kept alive since the fetch: AckWait is a worker's lease.
-	defer d.stopBeat()
 
 	var out []byte
 	var err error
@@ -300,6 +336,7 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 		out, err = runAttempts(tctx, st, j.spec, m.Headers().Get(hdrTask), m.Data())
 	}
 	if tctx.Err() != nil && j.ctx.Err() != nil {
+		d.stopBeat()
 		return // the worker or job stopped: leave the task for redelivery
 	}
 	body, _ := json.Marshal(reply{Value: out, Error: crew.ToRemote(err)})
@@ -310,14 +347,17 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	// acker waits for the PubAck, then acks the task. Publishing is
 	// pipelined so that a worker slot moves on at once.
 	fut, perr := w.js.PublishMsgAsync(res)
-	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res}
+	// The heartbeats, running since the fetch (AckWait is a worker's
+	// lease), go on until the ack, however long storing the result takes.
+	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
 }
 
 type pendingAck struct {
-	fut  jetstream.PubAckFuture
-	err  error
-	task jetstream.Msg
-	res  *nats.Msg
+	fut      jetstream.PubAckFuture
+	err      error
+	task     jetstream.Msg
+	res      *nats.Msg
+	stopBeat func()
 }
 
 // ack acknowledges each task once its result is stored. When storing
@@ -341,6 +381,7 @@ func (w *worker) ack(ctx context.Context) {
 			cancel()
 			ok = err == nil
 		}
+		a.stopBeat()
 		if ok {
 			a.task.Ack()
 		} // else shutting down: redelivery redoes the task, the executor drops the duplicate

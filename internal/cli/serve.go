@@ -13,6 +13,8 @@ type serveOptions struct {
 	nkeys                      []string
 	tlsCert, tlsKey, tlsClient string
 	syncAlways                 bool
+	name, clusterListen        string
+	routes                     []string
 }
 
 func newServeCommand(s Streams) *cobra.Command {
@@ -43,7 +45,13 @@ trusted network use authentication and TLS:
   --tls-cert/--tls-key  serve TLS; clients trust it with --tls-ca CA.pem.
   --tls-ca CA       also require client certificates signed by CA.
 
-A refused client fails at once with an authorization or TLS error.`,
+A refused client fails at once with an authorization or TLS error.
+
+Three crew serve processes (on three machines) form a NATS cluster with
+--cluster-listen and --routes; clients list all three URLs, separated by
+commas, and the first worker started with --replicas 3 creates replicated
+streams: then a node can die without losing a task. The cluster port takes
+no authentication or TLS: keep it on a private network.`,
 		Example: `  # a server keeping its tasks in /var/lib/crew, token auth
   crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token s3cret
   crew worker --server nats://10.0.0.5:4222 --token s3cret -j 8
@@ -52,15 +60,24 @@ A refused client fails at once with an authorization or TLS error.`,
   crew serve --listen 0.0.0.0:4222 --store /var/lib/crew \
       --nkey-user UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4 \
       --tls-cert server.pem --tls-key server-key.pem
-  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem`,
+  crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem
+
+  # a three-node cluster (the same command on hosts a, b and c, each with
+  # its own --listen and --cluster-listen)
+  crew serve --listen a:4222 --store /var/lib/crew --token s3cret \
+      --cluster-listen a:6222 --routes a:6222,b:6222,c:6222
+  crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --token s3cret --replicas 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := cluster.ServerConfig{
-				Listen:     o.listen,
-				StoreDir:   o.store,
-				Token:      o.token,
-				NKeys:      o.nkeys,
-				SyncAlways: o.syncAlways,
+				Listen:        o.listen,
+				StoreDir:      o.store,
+				Token:         o.token,
+				NKeys:         o.nkeys,
+				SyncAlways:    o.syncAlways,
+				Name:          o.name,
+				ClusterListen: o.clusterListen,
+				Routes:        o.routes,
 				Ready: func(url string) {
 					fmt.Fprintf(s.Err, "crew: serving on %s\n", url)
 				},
@@ -73,6 +90,9 @@ A refused client fails at once with an authorization or TLS error.`,
 			}
 			if o.tlsClient != "" && o.tlsCert == "" {
 				return usagef("--tls-ca needs --tls-cert and --tls-key")
+			}
+			if len(o.routes) > 0 && o.clusterListen == "" {
+				return usagef("--routes needs --cluster-listen")
 			}
 			if o.tlsCert != "" {
 				var err error
@@ -92,5 +112,8 @@ A refused client fails at once with an authorization or TLS error.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
 	f.StringVar(&o.tlsClient, "tls-ca", "", "require client certificates signed by this CA `FILE` (PEM)")
 	f.BoolVar(&o.syncAlways, "sync-always", false, "fsync every write (default: every two minutes)")
+	f.StringVar(&o.clusterListen, "cluster-listen", "", "join a NATS cluster: `host:port` where the other nodes connect")
+	f.StringSliceVar(&o.routes, "routes", nil, "cluster addresses (`host:port,...`) of the nodes; this node's own may be listed")
+	f.StringVar(&o.name, "name", "", "server name, unique in a cluster (default: from --cluster-listen)")
 	return cmd
 }

@@ -155,6 +155,8 @@ func TestServeWorkerFlagErrors(t *testing.T) {
 		{"serve", "--tls-ca", "ca.pem"},
 		{"worker", "--tls-key", "key.pem"},
 		{"worker", "--token", "t", "--nkey", "seed.nk"},
+		{"serve", "--routes", "127.0.0.1:6222"},
+		{"worker", "--replicas", "-1"},
 	} {
 		if code, _, stderr := runCLI(t, "", args...); code != 2 {
 			t.Errorf("crew %q: exit %d (stderr %q), want usage error 2", args, code, stderr)

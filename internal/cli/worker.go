@@ -12,10 +12,11 @@ import (
 )
 
 type workerOptions struct {
-	server string
-	jobs   int
-	auth   clusterAuth
-	shell  bool
+	server   string
+	jobs     int
+	replicas int
+	auth     clusterAuth
+	shell    bool
 }
 
 func newWorkerCommand(Streams) *cobra.Command {
@@ -34,12 +35,16 @@ for a TLS server give the CA that signed its certificate with --tls-ca
 certificate with --tls-cert/--tls-key if the server asks for one. Refused
 credentials or an untrusted certificate fail at once, not after a timeout.
 
+On a cluster of three servers, list their URLs separated by commas and
+give --replicas 3 so that the streams survive the loss of a node.
+
 The jobs of crew run --cluster are shell commands: a worker runs them only
 when started with --allow-shell, which lets anyone who can submit to the
 server run commands as this worker's user. Use it with --token or --nkey
 (and TLS across machines) on a server only you can reach.`,
 		Example: `  crew worker --server nats://10.0.0.5:4222 --token s3cret -j 16
   crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem
+  crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --replicas 3
   crew worker --server nats://10.0.0.5:4222 --token s3cret --allow-shell   # for crew run --cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,12 +55,20 @@ server run commands as this worker's user. Use it with --token or --nkey
 			if err != nil {
 				return err
 			}
+			if o.replicas < 0 {
+				return usagef("--replicas %d: negative", o.replicas)
+			}
+			opts = append(opts, crew.Workers(o.jobs))
+			if o.replicas > 0 {
+				opts = append(opts, cluster.Replicas(o.replicas))
+			}
 			run.AllowShell(o.shell)
-			return cluster.Work(cmd.Context(), o.server, append(opts, crew.Workers(o.jobs))...)
+			return cluster.Work(cmd.Context(), o.server, opts...)
 		},
 	}
-	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL")
+	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL (of a cluster: every node's, comma-separated)")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tasks to run at once")
+	cmd.Flags().IntVar(&o.replicas, "replicas", 0, "replicate crew's streams on `N` cluster nodes (default: keep, 1 when creating)")
 	o.auth.register(cmd.Flags())
 	cmd.Flags().BoolVar(&o.shell, "allow-shell", false, "run crew run --cluster jobs (shell commands from the server's clients)")
 	return cmd
