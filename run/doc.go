@@ -7,6 +7,11 @@
 // KeepOrder), with GNU parallel's joblog, resume, retries, timeouts and
 // halting rules.
 //
+// As GNU parallel does with temporary files, a job writes its stdout and
+// stderr to files of its own (anonymous in-memory files on Linux), printed
+// when its process ends: a job that leaves a process in the background is
+// done when its own process exits.
+//
 //	err := run.Run(ctx, run.Options{
 //		Command: []string{"gzip", "-9", "{}"},
 //		Sources: []run.Source{run.Args("a.txt", "b.txt")},

@@ -170,6 +170,8 @@ type runner struct {
 	began    time.Time
 	started  atomic.Int64 // jobs handed to workers (counted by the feeder)
 	progress Progress     // owned by the collector
+	direct   bool         // jobs start with attemptDirect
+	directIO
 }
 
 func newRunner(o Options) (*runner, error) {
@@ -243,10 +245,16 @@ func newRunner(o Options) (*runner, error) {
 			return nil, fmt.Errorf("--results: %w", err)
 		}
 	}
+	// --line-buffer prints output as it comes and --pipe feeds standard
+	// input: both need pipes, which os/exec provides.
+	if !o.LineBuffer && !o.Pipe && !o.DryRun {
+		_ = r.openDirect() // if it fails, jobs run with os/exec
+	}
 	return r, nil
 }
 
 func (r *runner) close() {
+	r.closeDirect()
 	if r.joblog != nil {
 		r.joblog.Close()
 	}
@@ -531,15 +539,17 @@ func (r *runner) execute(ctx context.Context, j *job) {
 }
 
 func (r *runner) attempt(ctx context.Context, j *job) {
-	var cmd *exec.Cmd
-	if words, ok := splitWords(j.cmd); ok {
-		if path, err := r.lookPath(words[0]); err == nil {
-			cmd = &exec.Cmd{Path: path, Args: words}
-		}
+	if r.direct && r.attemptDirect(ctx, j) {
+		return
 	}
-	if cmd == nil {
-		cmd = exec.Command(r.shell, "-c", j.cmd)
-	}
+	r.attemptExec(ctx, j)
+}
+
+// attemptExec runs a job with os/exec, its output copied through pipes:
+// for --line-buffer, --pipe, and where attemptDirect cannot run a job.
+func (r *runner) attemptExec(ctx context.Context, j *job) {
+	path, argv := r.argv(j.cmd)
+	cmd := &exec.Cmd{Path: path, Args: argv}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if j.stdin != nil {
 		cmd.Stdin = bytes.NewReader(j.stdin)
@@ -567,14 +577,30 @@ func (r *runner) attempt(ctx context.Context, j *job) {
 		timeout = t.C
 	}
 	var err error
+	exited := false
 	select {
 	case err = <-waited:
+		exited = true
 	case <-timeout:
 		j.timedOut = true
-		err = killGroup(cmd.Process.Pid, waited)
-		fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+		r.warnTimeout(j)
 	case <-ctx.Done():
-		err = killGroup(cmd.Process.Pid, waited)
+	}
+	if !exited {
+		pid := cmd.Process.Pid
+		exited = killGroup(func(s syscall.Signal) { syscall.Kill(-pid, s) }, func(d time.Duration) bool {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case err = <-waited:
+				return true
+			case <-t.C:
+				return false
+			}
+		})
+		if !exited {
+			err = <-waited
+		}
 	}
 	j.runtime = time.Since(j.start)
 	j.received = counted.n
@@ -602,22 +628,35 @@ func (r *runner) attempt(ctx context.Context, j *job) {
 }
 
 // killGroup ends a job's whole process group as GNU parallel does —
-// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL — and returns its wait error.
-func killGroup(pid int, waited <-chan error) error {
+// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL — until wait reports,
+// within the time given, that the job has ended; false if it has not
+// ended a minute after the KILL.
+func killGroup(signal func(syscall.Signal), wait func(time.Duration) bool) bool {
 	for _, step := range []struct {
 		sig  syscall.Signal
 		wait time.Duration
 	}{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, time.Minute}} {
-		_ = syscall.Kill(-pid, step.sig)
-		t := time.NewTimer(step.wait)
-		select {
-		case err := <-waited:
-			t.Stop()
-			return err
-		case <-t.C:
+		signal(step.sig)
+		if wait(step.wait) {
+			return true
 		}
 	}
-	return <-waited
+	return false
+}
+
+func (r *runner) warnTimeout(j *job) {
+	fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+}
+
+// argv returns the program and arguments for a command line: its words
+// when it needs no shell, else the shell with -c.
+func (r *runner) argv(cmd string) (string, []string) {
+	if words, ok := splitWords(cmd); ok {
+		if path, err := r.lookPath(words[0]); err == nil {
+			return path, words
+		}
+	}
+	return r.shell, []string{r.shell, "-c", cmd}
 }
 
 func (r *runner) lookPath(name string) (string, error) {
