@@ -7,6 +7,8 @@
 #   2. 2000 jobs of `echo {}` at -j2 (output grouped per job)
 #   3. peak RSS of `seq 1000000 | crew run --dry-run echo`
 #   4. start-up: `crew run true ::: 1` (hyperfine)
+# BASELINE=/path/to/an/older/crew adds that binary to the alternation, to
+# compare a change before and after in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
@@ -28,7 +30,13 @@ declare -A cmds=(
   [echo-parallel]="parallel -j2 echo {} < $tmp/in > /dev/null"
 )
 order=(true-xargs true-crew true-parallel echo-xargs echo-crew echo-parallel)
+if [ -n "${BASELINE:-}" ]; then
+  cmds[true-base]="$BASELINE run -j2 /bin/true < $tmp/in"
+  cmds[echo-base]="$BASELINE run -j2 echo {} < $tmp/in > /dev/null"
+  order=(true-xargs true-base true-crew true-parallel echo-xargs echo-base echo-crew echo-parallel)
+fi
 for name in "${order[@]}"; do bash -c "${cmds[$name]}"; done # warm-up
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
   for name in "${order[@]}"; do
     s=$(date +%s.%N)
@@ -37,6 +45,7 @@ for r in $(seq "$ROUNDS"); do
     echo "$name $s $e" >>"$tmp/times"
   done
 done
+echo "load average (1, 5, 15 min) before the rounds: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/times" "$ROUNDS" <<'PY'
 import statistics, sys
 t = {}
@@ -50,6 +59,13 @@ print("|---|---|---|---|---|---|")
 for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
     x, c, p = m[job + "-xargs"], m[job + "-crew"], m[job + "-parallel"]
     print(f"| {label} | {x:.3f} | {c:.3f} | {p:.3f} | {x / c:.2f}× | {p / c:.1f}× |")
+if "true-base" in m:
+    print("\nBASELINE crew, same rounds:\n")
+    print("| jobs | BASELINE crew run | its ÷ xargs throughput | faster than parallel |")
+    print("|---|---|---|---|")
+    for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
+        x, b, p = m[job + "-xargs"], m[job + "-base"], m[job + "-parallel"]
+        print(f"| {label} | {b:.3f} | {x / b:.2f}× | {p / b:.1f}× |")
 PY
 echo
 echo "seq 1000000 | crew run --dry-run echo:"
