@@ -40,25 +40,37 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
   for name in "${order[@]}"; do
     s=$(date +%s.%N)
-    bash -c "${cmds[$name]}"
+    /usr/bin/time -f "%U %S" -o "$tmp/cpu" bash -c "${cmds[$name]}"
     e=$(date +%s.%N)
-    echo "$name $s $e" >>"$tmp/times"
+    echo "$name $s $e $(cat "$tmp/cpu")" >>"$tmp/times"
   done
 done
 echo "load average (1, 5, 15 min) before the rounds: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$tmp/times" "$ROUNDS" <<'PY'
 import statistics, sys
-t = {}
+t, cpu = {}, {}
 for line in open(sys.argv[1]):
-    name, s, e = line.split()
+    name, s, e, user, system = line.split()
     t.setdefault(name, []).append(float(e) - float(s))
+    cpu.setdefault(name, []).append(float(user) + float(system))
 m = {k: statistics.median(v) for k, v in t.items()}
+mc = {k: statistics.median(v) for k, v in cpu.items()}
 print(f"Medians of {sys.argv[2]} alternating rounds, 2000 jobs at -j2 (seconds):\n")
 print("| jobs | xargs -P2 -n1 | crew run | GNU parallel | crew ÷ xargs throughput | crew faster than parallel |")
 print("|---|---|---|---|---|---|")
 for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
     x, c, p = m[job + "-xargs"], m[job + "-crew"], m[job + "-parallel"]
     print(f"| {label} | {x:.3f} | {c:.3f} | {p:.3f} | {x / c:.2f}× | {p / c:.1f}× |")
+# CPU time of all processes (the tool and its jobs), which load from
+# elsewhere on the machine disturbs far less than the wall time.
+print("\nCPU seconds, user + system, of the tool and its jobs (medians):\n")
+tools = [("xargs", "xargs -P2 -n1"), ("crew", "crew run"), ("parallel", "GNU parallel")]
+if "true-base" in m:
+    tools.insert(1, ("base", "BASELINE crew run"))
+print("| jobs | " + " | ".join(label for _, label in tools) + " |")
+print("|---" * (len(tools) + 1) + "|")
+for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
+    print(f"| {label} | " + " | ".join(f"{mc[job + '-' + tool]:.2f}" for tool, _ in tools) + " |")
 if "true-base" in m:
     print("\nBASELINE crew, same rounds:\n")
     print("| jobs | BASELINE crew run | its ÷ xargs throughput | faster than parallel |")
