@@ -78,8 +78,8 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 			j.timedOut = true
 			r.warnTimeout(j)
 		}
-		if !killGroup(func(s syscall.Signal) { syscall.Kill(-c.pid, s) }, func(d time.Duration) bool { return c.wait(nil, time.Now().Add(d)) }) {
-			c.wait(nil, time.Time{})
+		if !killGroup(func(s syscall.Signal) { syscall.Kill(-c.pid, s) }, func(d time.Duration) bool { return c.wait(context.Background(), time.Now().Add(d)) }) {
+			c.wait(context.Background(), time.Time{})
 		}
 	}
 	j.runtime = time.Since(j.start)
@@ -192,8 +192,9 @@ func startChild(path string, argv []string, files []uintptr) (*child, error) {
 }
 
 // wait waits until the child has exited and been reaped (true), or the
-// deadline passes (zero: no deadline) or ctx, if not nil, ends (false).
+// deadline passes (zero: no deadline) or ctx ends (false).
 func (c *child) wait(ctx context.Context, deadline time.Time) bool {
+	interruptible := ctx.Done() != nil
 	if c.pidf == nil {
 		var timeout <-chan time.Time
 		if !deadline.IsZero() {
@@ -202,7 +203,7 @@ func (c *child) wait(ctx context.Context, deadline time.Time) bool {
 			timeout = t.C
 		}
 		var interrupted <-chan struct{}
-		if ctx != nil {
+		if interruptible {
 			interrupted = c.interrupted
 		}
 		select {
@@ -216,7 +217,7 @@ func (c *child) wait(ctx context.Context, deadline time.Time) bool {
 	c.pidf.SetReadDeadline(deadline) // cannot fail: startChild checked that it works
 	// interrupt sets the deadline to now once ctx ends; if it did so before
 	// the line above, ctx has ended by now.
-	if ctx != nil && ctx.Err() != nil {
+	if interruptible && ctx.Err() != nil {
 		return false
 	}
 	rc, err := c.pidf.SyscallConn()
