@@ -61,6 +61,14 @@ print("|---|---|---|---|---|---|")
 for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
     x, c, p = m[job + "-xargs"], m[job + "-crew"], m[job + "-parallel"]
     print(f"| {label} | {x:.3f} | {c:.3f} | {p:.3f} | {x / c:.2f}× | {p / c:.1f}× |")
+# The fastest run of each: what the tools do when the rest of a shared
+# machine leaves them alone for a moment.
+print("\nFastest of the rounds (seconds):\n")
+print("| jobs | xargs -P2 -n1 | crew run | GNU parallel | crew ÷ xargs | crew faster than parallel |")
+print("|---|---|---|---|---|---|")
+for job, label in (("true", "/bin/true"), ("echo", "echo {}")):
+    x, c, p = (min(t[job + "-" + tool]) for tool in ("xargs", "crew", "parallel"))
+    print(f"| {label} | {x:.3f} | {c:.3f} | {p:.3f} | {x / c:.2f}× | {p / c:.1f}× |")
 # CPU time of all processes (the tool and its jobs), which load from
 # elsewhere on the machine disturbs far less than the wall time.
 print("\nCPU seconds, user + system, of the tool and its jobs (medians):\n")
