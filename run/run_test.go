@@ -445,3 +445,27 @@ func TestBackgroundProcessDoesNotHoldJob(t *testing.T) {
 		t.Errorf("the job took %v: it waited for its background process", d)
 	}
 }
+
+// TestResumeFailedKeepsOrder: with -k, the jobs a resumed joblog skips
+// leave no gap that holds back the output of those that run again.
+func TestResumeFailedKeepsOrder(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "jobs.tsv")
+	o := Options{Command: []string{"test {} = 1"}, Sources: []Source{Args("1", "5", "1", "3", "1")}, Jobs: 2, JobLog: log}
+	if _, _, err := runOpts(t, o); err == nil {
+		t.Fatal("jobs 2 and 4 should have failed")
+	}
+	// Rerun jobs 2 and 4: job 4 ends first, but -k prints job 2 first.
+	o.Command, o.ResumeFailed, o.KeepOrder, o.Jobs = []string{"sleep 0.{}; echo {}"}, true, true, 3
+	out, _, err := runOpts(t, o)
+	if err != nil || out != "5\n3\n" {
+		t.Errorf("--resume-failed -k: out %q, err %v; want 5 then 3", out, err)
+	}
+}
+
+func TestDelaySpacesStarts(t *testing.T) {
+	start := time.Now()
+	_, _, err := runOpts(t, Options{Command: []string{"true"}, Sources: []Source{Args("1", "2", "3")}, Jobs: 3, Delay: 200 * time.Millisecond})
+	if d := time.Since(start); err != nil || d < 400*time.Millisecond {
+		t.Errorf("3 jobs with --delay 0.2: took %v (want ≥ 400ms), err %v", d, err)
+	}
+}
