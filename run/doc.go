@@ -7,10 +7,12 @@
 // KeepOrder), with GNU parallel's joblog, resume, retries, timeouts and
 // halting rules.
 //
-// As GNU parallel does with temporary files, a job writes its stdout and
-// stderr to files of its own (anonymous in-memory files on Linux), printed
-// when its process ends: a job that leaves a process in the background is
-// done when its own process exits.
+// On Linux, as GNU parallel does with temporary files, a job writes its
+// stdout and stderr to files of its own (anonymous in-memory files),
+// printed when its process ends: a job that leaves a process in the
+// background is done when its own process exits. With LineBuffer or Pipe,
+// and on other systems, its output comes through pipes, and a job is done
+// when they close.
 //
 //	err := run.Run(ctx, run.Options{
 //		Command: []string{"gzip", "-9", "{}"},
