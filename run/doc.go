@@ -7,6 +7,13 @@
 // KeepOrder), with GNU parallel's joblog, resume, retries, timeouts and
 // halting rules.
 //
+// On Linux, as GNU parallel does with temporary files, a job writes its
+// stdout and stderr to files of its own (anonymous in-memory files),
+// printed when its process ends: a job that leaves a process in the
+// background is done when its own process exits. With LineBuffer or Pipe,
+// and on other systems, its output comes through pipes, and a job is done
+// when they close.
+//
 //	err := run.Run(ctx, run.Options{
 //		Command: []string{"gzip", "-9", "{}"},
 //		Sources: []run.Source{run.Args("a.txt", "b.txt")},

@@ -104,6 +104,6 @@ func (r *runner) attemptRemote(ctx context.Context, j *job) {
 		j.stderr.Write(res.Stderr)
 	}
 	if j.timedOut {
-		fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+		r.warnTimeout(j)
 	}
 }

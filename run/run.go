@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,18 +168,33 @@ func Run(ctx context.Context, o Options) error {
 }
 
 type runner struct {
-	o        Options
-	tmpl     *Template
-	colsep   *regexp.Regexp
-	joblog   *os.File
-	done     map[int]bool // --resume: seqs to skip
-	shell    string
-	paths    sync.Map // program name → resolved path
-	outMu    sync.Mutex
-	total    int
-	began    time.Time
-	started  atomic.Int64 // jobs handed to workers (counted by the feeder)
-	progress Progress     // owned by the collector
+	o       Options
+	tmpl    *Template
+	colsep  *regexp.Regexp
+	joblog  *os.File
+	done    map[int]bool // --resume: seqs to skip
+	shell   string
+	paths   sync.Map // program name → resolved path
+	total   int
+	began   time.Time
+	cancel  context.CancelFunc
+	started atomic.Int64 // jobs handed to slots
+	halted  atomic.Bool
+	stop    chan struct{} // closed on halt
+	direct  bool          // jobs start with attemptDirect
+	directIO
+
+	inMu      sync.Mutex // guards the input
+	pull      func() (*job, error, bool)
+	inputDone bool
+	inputErr  error
+	lastStart time.Time
+
+	outMu    sync.Mutex // guards the output and what follows
+	progress Progress
+	held     map[int]*job // -k: finished jobs waiting for their turn
+	nextOut  int          // -k: the job to print next
+	halt     *HaltError
 }
 
 func newRunner(o Options) (*runner, error) {
@@ -252,10 +268,16 @@ func newRunner(o Options) (*runner, error) {
 			return nil, fmt.Errorf("--results: %w", err)
 		}
 	}
+	// --line-buffer prints output as it comes and --pipe feeds standard
+	// input: both need pipes, which os/exec provides.
+	if !o.LineBuffer && !o.Pipe && !o.DryRun {
+		_ = r.openDirect() // if it fails, jobs run with os/exec
+	}
 	return r, nil
 }
 
 func (r *runner) close() {
+	r.closeDirect()
 	if r.joblog != nil {
 		r.joblog.Close()
 	}
@@ -329,201 +351,202 @@ func (t *Template) dropAppendedArgs() {
 }
 
 func (r *runner) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, r.cancel = context.WithCancel(ctx)
+	defer r.cancel()
 	r.began = time.Now()
 	r.progress.Total = r.total
+	r.held = map[int]*job{}
+	r.nextOut = 1
+	r.stop = make(chan struct{})
+	jobs := r.argJobs()
+	if r.o.Pipe {
+		jobs = r.blockJobs()
+	}
+	var stopPull func()
+	r.pull, stopPull = iter.Pull2(jobs)
+	defer stopPull()
 
-	todo := make(chan *job)
-	finished := make(chan *job, r.o.Jobs)
-	stopFeeding := make(chan struct{})
-	var feedErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(todo)
-		feedErr = r.feed(ctx, todo, stopFeeding, finished)
-	})
-	// A worker waits for the collector to handle its job before taking
-	// another, so that a --halt decided on that job stops the next start.
-	var halted atomic.Bool
-	acks := make([]chan struct{}, r.o.Jobs+1)
-	var workers sync.WaitGroup
+	// Each slot takes a job, runs it and finishes it (prints, logs, checks
+	// --halt) before taking the next: no goroutine hands jobs to another,
+	// and a --halt decided on a job stops the next start.
+	var slots sync.WaitGroup
 	for slot := 1; slot <= r.o.Jobs; slot++ {
-		acks[slot] = make(chan struct{})
-		workers.Go(func() {
-			for j := range todo {
-				if halted.Load() {
-					continue // drain: the feeder stops soon
+		slots.Go(func() {
+			for {
+				j := r.next(ctx)
+				if j == nil {
+					return
 				}
 				j.slot = slot
 				r.execute(ctx, j)
-				finished <- j
-				<-acks[slot]
+				r.finish(j)
 			}
 		})
 	}
-	go func() {
-		workers.Wait()
-		wg.Wait()
-		close(finished)
-	}()
+	slots.Wait()
 
-	failed := 0
-	var halt *HaltError
-	stopped := false
-	next := 1
-	held := map[int]*job{}
-	for j := range finished {
-		if j.skipped {
-			if r.o.KeepOrder {
-				held[j.seq] = j
-			}
-		} else {
-			r.progress.Done++
-			if j.failed() {
-				failed++
-				r.progress.Failed++
-			}
-			if r.o.KeepOrder {
-				held[j.seq] = j
-			} else {
-				r.output(j)
-			}
-			r.logJob(j)
-			if r.o.Progress != nil {
-				r.progress.Elapsed = time.Since(r.began)
-				r.progress.Started = int(r.started.Load())
-				r.o.Progress(r.progress)
-			}
-			if halt == nil {
-				halt = r.checkHalt(j)
-				if halt != nil && !stopped {
-					stopped = true
-					halted.Store(true)
-					close(stopFeeding)
-					if r.o.Halt.Now {
-						cancel()
-					}
-				}
-			}
-			acks[j.slot] <- struct{}{}
-		}
-		for r.o.KeepOrder {
-			h, ok := held[next]
-			if !ok {
-				break
-			}
-			delete(held, next)
-			next++
-			if !h.skipped {
-				r.output(h)
-			}
-		}
+	if r.halt != nil {
+		fmt.Fprintf(r.o.Stderr, "crew run: This job %s:\n%s\n", r.halt.Reason, r.halt.Command)
+		return r.halt
 	}
-	if halt != nil {
-		fmt.Fprintf(r.o.Stderr, "crew run: This job %s:\n%s\n", halt.Reason, halt.Command)
-		return halt
-	}
-	if feedErr != nil {
-		return feedErr
+	if r.inputErr != nil {
+		return r.inputErr
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if failed > 0 {
-		return &FailedError{Failed: failed}
+	if r.progress.Failed > 0 {
+		return &FailedError{Failed: r.progress.Failed}
 	}
 	return nil
 }
 
-// feed makes the jobs and hands them to the workers, skipping those a
-// resumed joblog already has.
-func (r *runner) feed(ctx context.Context, todo chan<- *job, stop <-chan struct{}, finished chan<- *job) error {
-	seq := 0
-	send := func(j *job) bool {
-		if r.done[j.seq] {
-			j.skipped = true
-			select {
-			case finished <- j:
-				return true
-			case <-ctx.Done():
-				return false
-			}
+// next returns the next job to run, or nil when there is none: the input
+// has ended or failed, the run was halted or cancelled. Jobs a resumed
+// joblog already has are passed over, and --delay spaces the starts.
+func (r *runner) next(ctx context.Context) *job {
+	r.inMu.Lock()
+	defer r.inMu.Unlock()
+	for !r.inputDone && !r.halted.Load() && ctx.Err() == nil {
+		j, err, ok := r.pull()
+		if err != nil {
+			r.inputErr = err
 		}
-		if r.o.Delay > 0 && j.seq > 1 {
-			t := time.NewTimer(r.o.Delay)
-			defer t.Stop()
+		if !ok || err != nil {
+			r.inputDone = true
+			return nil
+		}
+		if r.done[j.seq] {
+			r.skip(j)
+			continue
+		}
+		if r.o.Delay > 0 && !r.lastStart.IsZero() {
+			t := time.NewTimer(time.Until(r.lastStart.Add(r.o.Delay)))
 			select {
 			case <-t.C:
 			case <-ctx.Done():
-				return false
-			case <-stop:
-				return false
+			case <-r.stop:
+			}
+			t.Stop()
+			if ctx.Err() != nil || r.halted.Load() {
+				return nil
 			}
 		}
-		select {
-		case todo <- j:
-			r.started.Add(1)
-			return true
-		case <-ctx.Done():
-			return false
-		case <-stop:
-			return false
-		}
-	}
-	if r.o.Pipe {
-		return r.feedBlocks(send)
-	}
-	for args, err := range argLists(r.o.Sources, r.o.Stdin, r.o.Null, r.colsep, r.o.MaxArgs) {
-		if err != nil {
-			return err
-		}
-		seq++
-		j := &job{seq: seq, args: args}
-		if r.o.DryRun {
-			j.cmd = r.tmpl.Expand(args, seq, 1)
-		}
-		if !send(j) {
-			return nil
-		}
+		r.lastStart = time.Now()
+		r.started.Add(1)
+		return j
 	}
 	return nil
 }
 
-// feedBlocks splits Stdin into blocks of about BlockSize, ending at a
-// record boundary, one job each.
-func (r *runner) feedBlocks(send func(*job) bool) error {
-	sep := byte('\n')
-	if r.o.Null {
-		sep = 0
+// argJobs makes a job of each argument list.
+func (r *runner) argJobs() iter.Seq2[*job, error] {
+	return func(yield func(*job, error) bool) {
+		seq := 0
+		for args, err := range argLists(r.o.Sources, r.o.Stdin, r.o.Null, r.colsep, r.o.MaxArgs) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			seq++
+			if !yield(&job{seq: seq, args: args}, nil) {
+				return
+			}
+		}
 	}
-	br := bufio.NewReaderSize(r.o.Stdin, 64<<10)
-	for seq := 1; ; seq++ {
-		block := make([]byte, 0, r.o.BlockSize+4096)
-		for len(block) < r.o.BlockSize {
-			chunk, err := br.ReadSlice(sep)
-			block = append(block, chunk...)
-			if err == io.EOF {
-				break
+}
+
+// blockJobs splits Stdin into blocks of about BlockSize, ending at a
+// record boundary, one job each (--pipe).
+func (r *runner) blockJobs() iter.Seq2[*job, error] {
+	return func(yield func(*job, error) bool) {
+		sep := byte('\n')
+		if r.o.Null {
+			sep = 0
+		}
+		br := bufio.NewReaderSize(r.o.Stdin, 64<<10)
+		for seq := 1; ; seq++ {
+			block := make([]byte, 0, r.o.BlockSize+4096)
+			for len(block) < r.o.BlockSize {
+				chunk, err := br.ReadSlice(sep)
+				block = append(block, chunk...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+					yield(nil, fmt.Errorf("--pipe: %w", err))
+					return
+				}
 			}
-			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-				return fmt.Errorf("--pipe: %w", err)
+			if len(block) == 0 || !yield(&job{seq: seq, stdin: block}, nil) {
+				return
 			}
 		}
-		if len(block) == 0 {
-			return nil
+	}
+}
+
+// skip passes over a job a resumed joblog has; with -k its place in the
+// output order is then free.
+func (r *runner) skip(j *job) {
+	if !r.o.KeepOrder {
+		return
+	}
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	j.skipped = true
+	r.held[j.seq] = j
+	r.flushHeld()
+}
+
+// finish prints a job's output (or holds it for -k), logs it, reports
+// progress and applies --halt.
+func (r *runner) finish(j *job) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	r.progress.Done++
+	if j.failed() {
+		r.progress.Failed++
+	}
+	if r.o.KeepOrder {
+		r.held[j.seq] = j
+	} else {
+		r.output(j)
+	}
+	r.logJob(j)
+	if r.o.Progress != nil {
+		r.progress.Elapsed = time.Since(r.began)
+		r.progress.Started = int(r.started.Load())
+		r.o.Progress(r.progress)
+	}
+	if r.halt == nil {
+		if r.halt = r.checkHalt(j); r.halt != nil {
+			r.halted.Store(true)
+			close(r.stop)
+			if r.o.Halt.Now {
+				r.cancel()
+			}
 		}
-		if !send(&job{seq: seq, stdin: block}) {
-			return nil
+	}
+	r.flushHeld()
+}
+
+// flushHeld prints the held jobs (-k) that are next in input order.
+func (r *runner) flushHeld() {
+	for {
+		h, ok := r.held[r.nextOut]
+		if !ok {
+			return
+		}
+		delete(r.held, r.nextOut)
+		r.nextOut++
+		if !h.skipped {
+			r.output(h)
 		}
 	}
 }
 
 // execute runs a job with its retries; the output kept is the last attempt's.
 func (r *runner) execute(ctx context.Context, j *job) {
-	if j.skipped {
-		return
-	}
 	j.cmd = r.tmpl.Expand(j.args, j.seq, j.slot)
 	if r.o.DryRun {
 		return
@@ -549,15 +572,17 @@ func (r *runner) attempt(ctx context.Context, j *job) {
 
 // attemptLocal runs j's command in a child process of this one.
 func (r *runner) attemptLocal(ctx context.Context, j *job) {
-	var cmd *exec.Cmd
-	if words, ok := splitWords(j.cmd); ok {
-		if path, err := r.lookPath(words[0]); err == nil {
-			cmd = &exec.Cmd{Path: path, Args: words}
-		}
+	if r.direct && r.attemptDirect(ctx, j) {
+		return
 	}
-	if cmd == nil {
-		cmd = exec.Command(r.shell, "-c", j.cmd)
-	}
+	r.attemptExec(ctx, j)
+}
+
+// attemptExec runs a job with os/exec, its output copied through pipes:
+// for --line-buffer, --pipe, and where attemptDirect cannot run a job.
+func (r *runner) attemptExec(ctx context.Context, j *job) {
+	path, argv := r.argv(j.cmd)
+	cmd := &exec.Cmd{Path: path, Args: argv}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if j.stdin != nil {
 		cmd.Stdin = bytes.NewReader(j.stdin)
@@ -585,14 +610,30 @@ func (r *runner) attemptLocal(ctx context.Context, j *job) {
 		timeout = t.C
 	}
 	var err error
+	exited := false
 	select {
 	case err = <-waited:
+		exited = true
 	case <-timeout:
 		j.timedOut = true
-		err = killGroup(cmd.Process.Pid, waited)
-		fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+		r.warnTimeout(j)
 	case <-ctx.Done():
-		err = killGroup(cmd.Process.Pid, waited)
+	}
+	if !exited {
+		pid := cmd.Process.Pid
+		exited = killGroup(func(s syscall.Signal) { syscall.Kill(-pid, s) }, func(d time.Duration) bool {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case err = <-waited:
+				return true
+			case <-t.C:
+				return false
+			}
+		})
+		if !exited {
+			err = <-waited
+		}
 	}
 	j.runtime = time.Since(j.start)
 	j.received = counted.n
@@ -620,22 +661,35 @@ func (r *runner) attemptLocal(ctx context.Context, j *job) {
 }
 
 // killGroup ends a job's whole process group as GNU parallel does —
-// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL — and returns its wait error.
-func killGroup(pid int, waited <-chan error) error {
+// TERM, 200 ms, TERM, 100 ms, TERM, 50 ms, KILL — until wait reports,
+// within the time given, that the job has ended; false if it has not
+// ended a minute after the KILL.
+func killGroup(signal func(syscall.Signal), wait func(time.Duration) bool) bool {
 	for _, step := range []struct {
 		sig  syscall.Signal
 		wait time.Duration
 	}{{syscall.SIGTERM, 200 * time.Millisecond}, {syscall.SIGTERM, 100 * time.Millisecond}, {syscall.SIGTERM, 50 * time.Millisecond}, {syscall.SIGKILL, time.Minute}} {
-		_ = syscall.Kill(-pid, step.sig)
-		t := time.NewTimer(step.wait)
-		select {
-		case err := <-waited:
-			t.Stop()
-			return err
-		case <-t.C:
+		signal(step.sig)
+		if wait(step.wait) {
+			return true
 		}
 	}
-	return <-waited
+	return false
+}
+
+func (r *runner) warnTimeout(j *job) {
+	fmt.Fprintf(r.o.Stderr, "crew run: Warning: This job was killed because it timed out:\ncrew run: Warning: %s\n", j.cmd)
+}
+
+// argv returns the program and arguments for a command line: its words
+// when it needs no shell, else the shell with -c.
+func (r *runner) argv(cmd string) (string, []string) {
+	if words, ok := splitWords(cmd); ok {
+		if path, err := r.lookPath(words[0]); err == nil {
+			return path, words
+		}
+	}
+	return r.shell, []string{r.shell, "-c", cmd}
 }
 
 func (r *runner) lookPath(name string) (string, error) {
@@ -651,10 +705,8 @@ func (r *runner) lookPath(name string) (string, error) {
 }
 
 // output prints a finished job's output, grouped, or its command for
-// --dry-run.
+// --dry-run. The caller holds outMu.
 func (r *runner) output(j *job) {
-	r.outMu.Lock()
-	defer r.outMu.Unlock()
 	if r.o.DryRun {
 		fmt.Fprintln(r.o.Stdout, j.cmd)
 		return

@@ -397,3 +397,75 @@ func TestProgressReported(t *testing.T) {
 		t.Errorf("last progress %+v", last)
 	}
 }
+
+// TestLargeOutputGroupedAndCounted: output far larger than a pipe's buffer
+// is printed whole per job, and the joblog counts its bytes.
+func TestLargeOutputGroupedAndCounted(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "jobs.tsv")
+	const size = 1 << 20
+	out, stderr, err := runOpts(t, Options{Command: []string{fmt.Sprintf("yes {} | head -c %d; echo err {} >&2", size)}, Sources: []Source{Args("a", "b", "c")}, Jobs: 3, JobLog: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3*size {
+		t.Fatalf("stdout has %d bytes, want %d", len(out), 3*size)
+	}
+	for i := 0; i < 3; i++ {
+		chunk := out[i*size : (i+1)*size]
+		if strings.Count(chunk, chunk[:2]) != size/2 {
+			t.Fatalf("job %d's output is not whole: it mixes with another's", i+1)
+		}
+	}
+	if strings.Count(stderr, "err ") != 3 {
+		t.Errorf("stderr %q", stderr)
+	}
+	b, _ := os.ReadFile(log)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		if f := strings.Split(line, "\t"); f[5] != strconv.Itoa(size) {
+			t.Errorf("joblog Receive = %s, want %d: %q", f[5], size, line)
+		}
+	}
+}
+
+// TestBackgroundProcessDoesNotHoldJob: as with GNU parallel, a job ends
+// when its process does, though a process it left in the background still
+// holds its output open; the job's output is a file, not a pipe.
+func TestBackgroundProcessDoesNotHoldJob(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	start := time.Now()
+	out, _, err := runOpts(t, Options{Command: []string{"sleep 60 & echo $! > " + pidFile + "; test -f /dev/stdout && echo {} is a file"}, Sources: []Source{Args("out")}})
+	b, _ := os.ReadFile(pidFile)
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err != nil || out != "out is a file\n" {
+		t.Errorf("out %q, err %v", out, err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the job took %v: it waited for its background process", d)
+	}
+}
+
+// TestResumeFailedKeepsOrder: with -k, the jobs a resumed joblog skips
+// leave no gap that holds back the output of those that run again.
+func TestResumeFailedKeepsOrder(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "jobs.tsv")
+	o := Options{Command: []string{"test {} = 1"}, Sources: []Source{Args("1", "5", "1", "3", "1")}, Jobs: 2, JobLog: log}
+	if _, _, err := runOpts(t, o); err == nil {
+		t.Fatal("jobs 2 and 4 should have failed")
+	}
+	// Rerun jobs 2 and 4: job 4 ends first, but -k prints job 2 first.
+	o.Command, o.ResumeFailed, o.KeepOrder, o.Jobs = []string{"sleep 0.{}; echo {}"}, true, true, 3
+	out, _, err := runOpts(t, o)
+	if err != nil || out != "5\n3\n" {
+		t.Errorf("--resume-failed -k: out %q, err %v; want 5 then 3", out, err)
+	}
+}
+
+func TestDelaySpacesStarts(t *testing.T) {
+	start := time.Now()
+	_, _, err := runOpts(t, Options{Command: []string{"true"}, Sources: []Source{Args("1", "2", "3")}, Jobs: 3, Delay: 200 * time.Millisecond})
+	if d := time.Since(start); err != nil || d < 400*time.Millisecond {
+		t.Errorf("3 jobs with --delay 0.2: took %v (want ≥ 400ms), err %v", d, err)
+	}
+}
