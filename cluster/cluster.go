@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,8 +245,10 @@ func (e *executor) Exec(c crew.Call) error {
 	return nil
 }
 
-// Resubmitting: how long to wait between attempts, and how many.
-const (
+// Resubmitting: how long to wait between attempts, and how many (for
+// failures other than a full tasks stream, which wait as long as the call's
+// context allows). Variables for the tests.
+var (
 	resubmitWait = 250 * time.Millisecond
 	maxResubmits = 60
 )
@@ -253,8 +256,10 @@ const (
 // submitFailed handles a task whose publish failed. Failures that pass —
 // the connection's server went away (the client reconnects to another or
 // the same one), the stream has no leader while a cluster elects one —
-// are retried for maxResubmits × resubmitWait with the same Msg-Id; other
-// failures, and lasting ones, fail the call. A retry after the Duplicates
+// are retried for maxResubmits × resubmitWait with the same Msg-Id; a full
+// tasks stream (more queued than its MaxBytes) is back-pressure, retried
+// until there is room or the call's context ends; other failures, and
+// lasting ones, fail the call. A retry after the Duplicates
 // window (5 s) of a publish that was in fact stored queues the task twice;
 // finish drops the second result.
 func (e *executor) submitFailed(m *nats.Msg, err error) {
@@ -262,7 +267,7 @@ func (e *executor) submitFailed(m *nats.Msg, err error) {
 	if passing(err) {
 		e.mu.Lock()
 		p := e.pending[id]
-		retry := p != nil && p.resubmits < maxResubmits
+		retry := p != nil && (p.resubmits < maxResubmits || streamFull(err))
 		if retry {
 			p.resubmits++
 			e.resubmitting.Add(1) // under e.mu: before finish can let Close proceed
@@ -291,6 +296,17 @@ func (e *executor) submitFailed(m *nats.Msg, err error) {
 // publishes again: a stream leader that dies between storing a message and
 // answering leaves the future pending until then.
 const publishTimeout = 10 * time.Second
+
+// streamFull reports whether a publish was refused because the tasks
+// stream holds its MaxBytes (DiscardNew): room comes as workers ack tasks.
+func streamFull(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jsStreamStoreFailed && strings.Contains(api.Description, "maximum bytes")
+}
+
+// jsStreamStoreFailed is nats-server's error code for a message the stream
+// could not store (JSStreamStoreFailedF).
+const jsStreamStoreFailed = 10077
 
 // passing reports whether a publish error is likely to go away.
 func passing(err error) bool {

@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/crewrun/crew"
+import (
+	"time"
+
+	"github.com/crewrun/crew"
+)
 
 // IgnoreStartRequests makes ex behave like an executor that predates
 // crew.start: workers asking before a solo run get no answer, so only the
@@ -11,3 +15,24 @@ func IgnoreStartRequests(ex crew.Executor) error {
 
 // MaxDeliver is the consumer's bound on deliveries.
 const MaxDeliver = maxDeliver
+
+// SetSubmitLimits shrinks the tasks stream and the resubmit budget for
+// one test (call before New), restoring them when it ends.
+func SetSubmitLimits(t interface{ Cleanup(func()) }, maxBytes int64, resubmits int, wait time.Duration) {
+	oldBytes, oldN, oldWait := tasksMaxBytes, maxResubmits, resubmitWait
+	tasksMaxBytes, maxResubmits, resubmitWait = maxBytes, resubmits, wait
+	t.Cleanup(func() { tasksMaxBytes, maxResubmits, resubmitWait = oldBytes, oldN, oldWait })
+}
+
+// MostResubmits is the largest number of times one pending call of ex has
+// been published again.
+func MostResubmits(ex crew.Executor) int {
+	e := ex.(*executor)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	most := 0
+	for _, p := range e.pending {
+		most = max(most, p.resubmits)
+	}
+	return most
+}

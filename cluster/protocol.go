@@ -72,6 +72,10 @@ type reply struct {
 // replicas 0 keeps the replication of objects that exist (and creates
 // missing ones with 1), so that a client without Replicas does not undo
 // another's Replicas(3).
+// tasksMaxBytes bounds the tasks queued on the server: beyond it,
+// submitting waits (back-pressure). A variable for the tests.
+var tasksMaxBytes int64 = 1 << 30
+
 func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	repl := func(stream string) int {
 		if replicas > 0 {
@@ -88,7 +92,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, replicas int) er
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardNew,
-		MaxBytes:   1 << 30,
+		MaxBytes:   tasksMaxBytes,
 		Duplicates: 5 * time.Second,
 		Replicas:   repl(tasksStream),
 	})

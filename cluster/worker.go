@@ -435,6 +435,7 @@ func heartbeat(m jetstream.Msg, d time.Duration) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
+	mu.Lock() // the timer may fire before t is assigned
 	t = time.AfterFunc(d, func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -444,6 +445,7 @@ func heartbeat(m jetstream.Msg, d time.Duration) (stop func()) {
 		m.InProgress()
 		t.Reset(d)
 	})
+	mu.Unlock()
 	return func() {
 		mu.Lock()
 		stopped = true
