@@ -59,6 +59,10 @@ func Map[A, R any](ctx context.Context, ex Executor, t Task[A, R], in iter.Seq[A
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		if bex, ok := ex.(BatchExecutor); ok {
+			mapChunks(ctx, cancel, bex, t, in, cfg, yield)
+			return
+		}
 		m := &mapper[A, R]{
 			sink:   &mapSink[A, R]{results: make(chan *call[A, R], cfg.window)},
 			tokens: make(chan struct{}, cfg.window),
