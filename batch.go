@@ -91,8 +91,8 @@ type encodedBatch[A, R any] struct {
 }
 
 func (d *taskDef[A, R]) decodeBatch(args []byte) (EncodedBatch, error) {
-	var a []A
-	if err := json.Unmarshal(args, &a); err != nil {
+	a, err := decodeArray[A](args, nil)
+	if err != nil {
 		return nil, Permanent(fmt.Errorf("crew: task %q: decode arguments: %w", d.name, err))
 	}
 	return &encodedBatch[A, R]{def: d, args: a, res: make([]R, len(a))}, nil
@@ -107,11 +107,11 @@ func (b *encodedBatch[A, R]) Run(ctx context.Context, i int) error {
 }
 
 func (b *encodedBatch[A, R]) AppendResults(buf []byte, from, to int) ([]byte, error) {
-	out, err := json.Marshal(b.res[from:to])
+	out, err := appendArray(buf, b.res[from:to])
 	if err != nil {
 		return buf, Permanent(fmt.Errorf("crew: task %q: encode result: %w", b.def.name, err))
 	}
-	return append(buf, out...), nil
+	return out, nil
 }
 
 // chunk is the Batch behind Map on a BatchExecutor: a run of consecutive
@@ -145,7 +145,7 @@ func (c *chunk[A, R]) Len() int                 { return len(c.args) }
 func (c *chunk[A, R]) Call(i int) Call          { return &chunkCall[A, R]{c, i} }
 
 func (c *chunk[A, R]) EncodeArgs(from, to int) ([]byte, error) {
-	b, err := json.Marshal(c.args[from:to])
+	b, err := appendArray(nil, c.args[from:to])
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("crew: task %q: encode argument: %w", c.def.name, err))
 	}
@@ -153,8 +153,8 @@ func (c *chunk[A, R]) EncodeArgs(from, to int) ([]byte, error) {
 }
 
 func (c *chunk[A, R]) DecodeResults(from, to int, data []byte) (int, error) {
-	room := c.res[from:from:to] // decoded in place, unless there are too many
-	if err := json.Unmarshal(data, &room); err == nil {
+	room, err := decodeArray(data, c.res[from:from:to]) // in place, unless there are too many
+	if err == nil {
 		if len(room) > to-from {
 			return 0, fmt.Errorf("crew: task %q: %d results for %d elements", c.def.name, len(room), to-from)
 		}

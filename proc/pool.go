@@ -446,15 +446,21 @@ func (p *Pool) launch(w *procWorker) {
 const maxBatch = 4096
 
 // batchFor returns how many queued calls w should take now: enough for
-// about two milliseconds of its work, and no more than its share of the
-// queue, so that tiny tasks travel in batches and long ones spread out.
+// about two milliseconds of its work (targetFor), and no more than its
+// share of the queue, so that tiny tasks travel in batches and long ones
+// spread out.
 func (p *Pool) batchFor(w *procWorker) int {
+	share := (p.queued + len(p.workers) - 1) / max(1, len(p.workers))
+	return max(1, min(p.targetFor(w), share, p.quota(w)))
+}
+
+// targetFor returns how many calls make about two milliseconds of w's
+// work, as measured so far: 1 while nothing is known.
+func (p *Pool) targetFor(w *procWorker) int {
 	if w.avg == 0 {
 		return 1 // a probe: nothing is known yet about how long calls take
 	}
-	target := int(2 * time.Millisecond / w.avg)
-	share := (p.queued + len(p.workers) - 1) / max(1, len(p.workers))
-	return max(1, min(target, share, maxBatch, p.quota(w)))
+	return max(1, min(int(2*time.Millisecond/w.avg), maxBatch))
 }
 
 // quota is how many more calls w may be given before MaxTasksPerWorker
@@ -491,7 +497,7 @@ func (p *Pool) feed(w *procWorker) {
 			limit := 1
 			switch {
 			case w.avg > 0 && w.avg < time.Millisecond:
-				limit = 2 * p.batchFor(w)
+				limit = 2 * p.targetFor(w)
 			case w.avg > 0 && p.queued >= len(p.workers):
 				limit = 2
 			}
