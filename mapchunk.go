@@ -12,8 +12,8 @@ import (
 // as soon as possible and a short input still spreads over the workers;
 // each chunk that fills up doubles the size of the next, up to a quarter
 // of the window (and maxChunk), so that a long input travels in few,
-// large hand-offs. A chunk whose input stalls for stallDelay goes out
-// partly filled, and one that would overrun the window goes out at once.
+// large hand-offs. A chunk goes out when full, or partly filled
+// stallDelay after its first input — when the input or the window stalls.
 const (
 	maxChunk   = 4096
 	stallDelay = 200 * time.Microsecond
@@ -78,9 +78,12 @@ func (m *chunkMapper[A, R]) feed(in iter.Seq[A]) {
 	for a := range in {
 		m.mu.Lock()
 		if m.held >= m.window {
-			// No room: what was gathered must go out first, as only
-			// results free room.
-			if c := m.takeLocked(); c != nil {
+			// No room. Results of earlier chunks will free some, and the
+			// chunk being filled waits for it (or for stallDelay), so that
+			// a full window does not degrade into tiny chunks; but if it
+			// holds every input taken, only it can free room.
+			if m.cur != nil && len(m.cur.args) == m.held {
+				c := m.takeLocked()
 				m.mu.Unlock()
 				m.dispatch(c)
 				m.mu.Lock()

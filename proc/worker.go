@@ -180,7 +180,9 @@ func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *worke
 	defer w.mu.Unlock()
 	w.progress = nil
 	framed, err = w.appendValuesLocked(c.ID, b, framed, n)
-	if err == nil && q.empty() {
+	if err == nil {
+		// A chunk's answers go at once, even if more work is queued: the
+		// pool sends the next chunk when it has them.
 		err = w.w.Flush()
 	}
 	return err
