@@ -194,7 +194,7 @@ func (m *chunkMapper[A, R]) unordered(yield func(Result[R]) bool) {
 
 func (m *chunkMapper[A, R]) ordered(yield func(Result[R]) bool) {
 	chunks := map[int]*chunk[A, R]{} // with completed elements not yet yielded, by base
-	head := 0                         // Map index of the next result
+	head := 0                        // Map index of the next result
 	for r, ok := m.nextRange(); ok; r, ok = m.nextRange() {
 		c := r.c
 		if c.done == nil {

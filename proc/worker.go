@@ -200,8 +200,8 @@ func runElement(ctx context.Context, timeout time.Duration, b crew.EncodedBatch,
 type workerOut struct {
 	mu       sync.Mutex
 	w        *bufio.Writer
-	vals     []byte // a values frame's array
-	buf      []byte // a values frame
+	vals     []byte       // a values frame's array
+	buf      []byte       // a values frame
 	progress func() error // frames the running chunk's finished elements
 }
 
