@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -326,5 +327,159 @@ func TestHundredThousandTinyTasks(t *testing.T) {
 	}
 	if next != n {
 		t.Errorf("got %d results, want %d", next, n)
+	}
+}
+
+// VictimArg names the input of victim that hangs, and where it says so.
+type VictimArg struct {
+	N      int    `json:"n"`
+	Victim int    `json:"victim"`
+	Dir    string `json:"dir"`
+}
+
+// victim squares N, except that the first attempt at N == Victim writes
+// its pid to Dir/pid and hangs, and a retry (Dir/tried exists) squares.
+var victim = crew.Register("proctest.victim", func(ctx context.Context, a VictimArg) (int, error) {
+	if a.N != a.Victim {
+		return a.N * a.N, nil
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, "tried")); err == nil {
+		return a.N * a.N, nil
+	}
+	if err := os.WriteFile(filepath.Join(a.Dir, "tried"), nil, 0o644); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(a.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return 0, err
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+})
+
+// TestChunkWorkerKilled kills a worker in the middle of a chunk: the
+// element it was running fails with ErrWorkerDied (or, under Retries,
+// succeeds on a retry), and every other element — before it in the same
+// chunk, after it (sent back to the queue), on the other worker —
+// completes, in order.
+func TestChunkWorkerKilled(t *testing.T) {
+	for _, retries := range []int{0, 1} {
+		t.Run(fmt.Sprintf("retries=%d", retries), func(t *testing.T) {
+			const n, victimAt = 3000, 1200
+			ex := newPool(t, crew.Workers(2), crew.Retries(retries, time.Millisecond))
+			defer ex.Close()
+			dir := t.TempDir()
+			in := func(yield func(VictimArg) bool) {
+				for i := range n {
+					if !yield(VictimArg{N: i, Victim: victimAt, Dir: dir}) {
+						return
+					}
+				}
+			}
+			var yielded atomic.Int64
+			killed := make(chan error, 1)
+			go func() {
+				// Kill once every input before the victim has come out of
+				// the ordered Map, so that the element running is the
+				// victim and no other.
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					b, err := os.ReadFile(filepath.Join(dir, "pid"))
+					p, _ := strconv.Atoi(string(b))
+					if err == nil && p > 0 && yielded.Load() >= victimAt {
+						killed <- syscall.Kill(p, syscall.SIGKILL)
+						return
+					}
+					if time.Now().After(deadline) {
+						killed <- fmt.Errorf("victim not reached: pid file %q, %d results", b, yielded.Load())
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			next := 0
+			for r := range crew.Map(t.Context(), ex, victim, in) {
+				if r.Index != next {
+					t.Fatalf("result %d has index %d", next, r.Index)
+				}
+				next++
+				yielded.Store(int64(next))
+				if r.Index == victimAt && retries == 0 {
+					if !errors.Is(r.Err, crew.ErrWorkerDied) || !strings.Contains(r.Err.Error(), "killed") {
+						t.Errorf("the killed element: err = %v, want ErrWorkerDied mentioning the signal", r.Err)
+					}
+					continue
+				}
+				if r.Err != nil || r.Value != r.Index*r.Index {
+					t.Errorf("element %d = %d, %v", r.Index, r.Value, r.Err)
+				}
+			}
+			if next != n {
+				t.Errorf("%d results, want %d", next, n)
+			}
+			if err := <-killed; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// spinOn squares its input, except for spinAt, which spins ignoring its
+// context: only a kill stops it.
+const spinAt = 150
+
+var spinOn = crew.Register("proctest.spin-on", func(_ context.Context, n int) (int, error) {
+	//lint:ignore SA5002 the task must ignore its context: only a kill stops it
+	for n == spinAt {
+	}
+	return n * n, nil
+})
+
+// TestChunkTimeout: a runaway element inside a chunk is killed with its
+// worker and fails with ErrTimeout; the rest of its chunk runs elsewhere.
+func TestChunkTimeout(t *testing.T) {
+	ex := newPool(t, crew.Workers(2), crew.Timeout(200*time.Millisecond))
+	defer ex.Close()
+	seen := 0
+	for r := range crew.Map(t.Context(), ex, spinOn, slices.Values(rangeInts(400)), crew.Unordered()) {
+		seen++
+		if r.Index == spinAt {
+			if !errors.Is(r.Err, crew.ErrTimeout) {
+				t.Errorf("runaway element: err = %v, want ErrTimeout", r.Err)
+			}
+			continue
+		}
+		if r.Err != nil || r.Value != r.Index*r.Index {
+			t.Errorf("element %d = %d, %v", r.Index, r.Value, r.Err)
+		}
+	}
+	if seen != 400 {
+		t.Errorf("%d results, want 400", seen)
+	}
+}
+
+func rangeInts(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// TestHundredThousandTinyTasksUnordered: every index exactly once.
+func TestHundredThousandTinyTasksUnordered(t *testing.T) {
+	const n = 100_000
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	seen := make([]bool, n)
+	count := 0
+	for r := range crew.Map(t.Context(), ex, crewtest.Square, slices.Values(rangeInts(n)), crew.Unordered()) {
+		if r.Err != nil || r.Value != r.Index*r.Index || seen[r.Index] {
+			t.Fatalf("result %+v wrong or repeated", r)
+		}
+		seen[r.Index] = true
+		count++
+	}
+	if count != n {
+		t.Errorf("got %d results, want %d", count, n)
 	}
 }
