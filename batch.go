@@ -122,7 +122,7 @@ type chunk[A, R any] struct {
 	base   int // Map index of element 0
 	args   []A
 	res    []R
-	events chan<- chunkRange[A, R]
+	events *rangeQueue[A, R]
 
 	mu   sync.Mutex // guards the allocation of errs
 	errs []error    // nil until an element fails
@@ -194,7 +194,7 @@ func (c *chunk[A, R]) Complete(from, to int, err error) {
 			c.res[i] = *new(R)
 		}
 	}
-	c.events <- chunkRange[A, R]{c, from, to}
+	c.events.push(chunkRange[A, R]{c, from, to})
 }
 
 // failures returns the element errors so far, nil if none. Each element's

@@ -20,11 +20,19 @@ type MapOption func(*mapConfig)
 type mapConfig struct {
 	unordered bool
 	window    int
+	windowSet bool
 }
 
 // DefaultWindow is Map's default bound on tasks in flight plus results
-// held for ordering.
+// held for ordering. On a BatchExecutor (package proc) the default is
+// eight times larger: each chunk's round trip to a worker process takes
+// a while, and the window must cover enough tiny tasks to keep the
+// workers busy meanwhile. Chunks keep arguments and results in plain
+// slices, so that is still little memory for small values.
 const DefaultWindow = 1024
+
+// batchWindow is Map's default window on a BatchExecutor.
+const batchWindow = 8 * DefaultWindow
 
 // Unordered makes Map yield results as tasks complete (Python:
 // as_completed) instead of in input order (Python: Pool.map).
@@ -33,7 +41,7 @@ func Unordered() MapOption { return func(c *mapConfig) { c.unordered = true } }
 // Window bounds the tasks in flight plus the finished results Map holds
 // back to keep input order; it is what keeps memory flat on endless
 // inputs. In order, one slow task stalls the stream after n more inputs.
-func Window(n int) MapOption { return func(c *mapConfig) { c.window = n } }
+func Window(n int) MapOption { return func(c *mapConfig) { c.window, c.windowSet = n, true } }
 
 type mapSink[A, R any] struct {
 	results chan *call[A, R]
@@ -60,6 +68,9 @@ func Map[A, R any](ctx context.Context, ex Executor, t Task[A, R], in iter.Seq[A
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		if bex, ok := ex.(BatchExecutor); ok {
+			if !cfg.windowSet {
+				cfg.window = batchWindow
+			}
 			mapChunks(ctx, cancel, bex, t, in, cfg, yield)
 			return
 		}

@@ -25,7 +25,8 @@ type chunkMapper[A, R any] struct {
 	def      *taskDef[A, R]
 	window   int
 	maxChunk int
-	events   chan chunkRange[A, R] // completed ranges; at most one per input in flight
+	events   *rangeQueue[A, R]     // completed ranges
+	ready    []chunkRange[A, R]    // taken from events, not yet handled
 	total    chan int              // the feeder's count of inputs, sent once it stops
 	n        int                   // total, once known (-1 before)
 	received int                   // inputs whose completion was received
@@ -42,7 +43,7 @@ func mapChunks[A, R any](ctx context.Context, cancel context.CancelFunc, ex Batc
 	m := &chunkMapper[A, R]{
 		ctx: ctx, ex: ex, def: t.def, window: cfg.window,
 		maxChunk: max(1, min(cfg.window/4, maxChunk)),
-		events:   make(chan chunkRange[A, R], cfg.window),
+		events:   &rangeQueue[A, R]{wake: make(chan struct{}, 1)},
 		total:    make(chan int, 1),
 		n:        -1,
 	}
@@ -153,13 +154,20 @@ func (m *chunkMapper[A, R]) release(k int) {
 // are in or ctx ended.
 func (m *chunkMapper[A, R]) nextRange() (chunkRange[A, R], bool) {
 	for {
+		if len(m.ready) > 0 {
+			r := m.ready[0]
+			m.ready = m.ready[1:]
+			m.received += r.to - r.from
+			return r, true
+		}
 		if m.n >= 0 && m.received == m.n {
 			return chunkRange[A, R]{}, false
 		}
+		if m.ready = m.events.take(m.ready[:0]); len(m.ready) > 0 {
+			continue
+		}
 		select {
-		case r := <-m.events:
-			m.received += r.to - r.from
-			return r, true
+		case <-m.events.wake:
 		case m.n = <-m.total:
 		case <-m.ctx.Done():
 			return chunkRange[A, R]{}, false
@@ -174,10 +182,43 @@ func (m *chunkMapper[A, R]) stop(cancel context.CancelFunc) {
 	if m.n < 0 {
 		m.n = <-m.total
 	}
-	for m.received < m.n {
-		r := <-m.events
+	for _, r := range m.ready {
 		m.received += r.to - r.from
 	}
+	for m.received < m.n {
+		<-m.events.wake
+		for _, r := range m.events.take(nil) {
+			m.received += r.to - r.from
+		}
+	}
+}
+
+// rangeQueue carries completed ranges from the executor to Map's
+// consumer. Completing never blocks, and the queue takes memory for the
+// ranges waiting, not for the window.
+type rangeQueue[A, R any] struct {
+	mu   sync.Mutex
+	q    []chunkRange[A, R]
+	wake chan struct{} // holds a token while q may be non-empty
+}
+
+func (q *rangeQueue[A, R]) push(r chunkRange[A, R]) {
+	q.mu.Lock()
+	q.q = append(q.q, r)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the waiting ranges, appended to buf, and empties the queue.
+func (q *rangeQueue[A, R]) take(buf []chunkRange[A, R]) []chunkRange[A, R] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	buf = append(buf, q.q...)
+	q.q = q.q[:0]
+	return buf
 }
 
 func (m *chunkMapper[A, R]) unordered(yield func(Result[R]) bool) {
