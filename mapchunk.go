@@ -25,11 +25,11 @@ type chunkMapper[A, R any] struct {
 	def      *taskDef[A, R]
 	window   int
 	maxChunk int
-	events   *rangeQueue[A, R]     // completed ranges
-	ready    []chunkRange[A, R]    // taken from events, not yet handled
-	total    chan int              // the feeder's count of inputs, sent once it stops
-	n        int                   // total, once known (-1 before)
-	received int                   // inputs whose completion was received
+	events   *rangeQueue[A, R]  // completed ranges
+	ready    []chunkRange[A, R] // taken from events, not yet handled
+	total    chan int           // the feeder's count of inputs, sent once it stops
+	n        int                // total, once known (-1 before)
+	received int                // inputs whose completion was received
 
 	mu    sync.Mutex
 	room  *sync.Cond   // signalled when held drops
