@@ -124,8 +124,11 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 }
 
 // Pool is the process executor New returns. It is a crew.BatchExecutor:
-// crew.Map hands it chunks of inputs, which it splits into frames sized
-// to its workers' measured speed.
+// crew.Map hands it chunks of inputs, which it cuts into frames of about
+// two milliseconds of a worker's measured work — one call at first, up
+// to thousands for tiny tasks. A worker that dies in the middle of a
+// chunk fails (or retries) only the element it was running; the rest of
+// the chunk goes to the other workers.
 type Pool struct {
 	cfg      crew.Config
 	maxTasks int
