@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -481,5 +482,47 @@ func TestHundredThousandTinyTasksUnordered(t *testing.T) {
 	}
 	if count != n {
 		t.Errorf("got %d results, want %d", count, n)
+	}
+}
+
+// inverse returns 1/x: +Inf for 0, which JSON cannot carry.
+var inverse = crew.Register("proctest.inverse", func(_ context.Context, x float64) (float64, error) { return 1 / x, nil })
+
+// TestChunkEncodingFailures: an argument or a result that JSON cannot
+// represent fails its own element; the rest of the chunk goes through.
+func TestChunkEncodingFailures(t *testing.T) {
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	for _, c := range []struct {
+		name string
+		bad  float64 // the input at index 50
+		want string  // in its error
+	}{
+		{"argument", math.NaN(), "encode argument"},
+		{"result", 0, "encode result"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := make([]float64, 200)
+			for i := range in {
+				in[i] = float64(i + 1)
+			}
+			in[50] = c.bad
+			n := 0
+			for r := range crew.Map(t.Context(), ex, inverse, slices.Values(in)) {
+				n++
+				if r.Index == 50 {
+					if r.Err == nil || !strings.Contains(r.Err.Error(), c.want) {
+						t.Errorf("element 50 (%v): err = %v, want %q", c.bad, r.Err, c.want)
+					}
+					continue
+				}
+				if r.Err != nil || r.Value != 1/in[r.Index] {
+					t.Errorf("element %d = %v, %v", r.Index, r.Value, r.Err)
+				}
+			}
+			if n != len(in) {
+				t.Errorf("%d results, want %d", n, len(in))
+			}
+		})
 	}
 }
