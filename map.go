@@ -41,6 +41,7 @@ func Unordered() MapOption { return func(c *mapConfig) { c.unordered = true } }
 // Window bounds the tasks in flight plus the finished results Map holds
 // back to keep input order; it is what keeps memory flat on endless
 // inputs. In order, one slow task stalls the stream after n more inputs.
+// The default is DefaultWindow (eight times that on a BatchExecutor).
 func Window(n int) MapOption { return func(c *mapConfig) { c.window, c.windowSet = n, true } }
 
 type mapSink[A, R any] struct {
