@@ -446,7 +446,7 @@ func (p *Pool) launch(w *procWorker) {
 }
 
 // maxBatch bounds the calls sent to a worker at once.
-const maxBatch = 4096
+const maxBatch = 1024
 
 // batchFor returns how many queued calls w should take now: enough for
 // about two milliseconds of its work (targetFor), and no more than its
