@@ -526,3 +526,44 @@ func TestChunkEncodingFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkBreakAndCancel leaves Maps with thousands of inputs in flight
+// in chunks — by breaking out of the loop, and by cancelling the context
+// — and checks that the pool drops them and goes on.
+func TestChunkBreakAndCancel(t *testing.T) {
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	endless := func(yield func(int) bool) {
+		for i := 0; ; i++ {
+			if !yield(i % 1000) {
+				return
+			}
+		}
+	}
+	got := 0
+	for r := range crew.Map(t.Context(), ex, crewtest.Square, endless) {
+		if r.Err != nil || r.Value != (r.Index%1000)*(r.Index%1000) {
+			t.Fatalf("result %+v", r)
+		}
+		if got++; got == 20_000 {
+			break
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got = 0
+	for r := range crew.Map(ctx, ex, crewtest.Square, endless, crew.Unordered()) {
+		if r.Err != nil && !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("result %+v", r)
+		}
+		if got++; got == 20_000 {
+			cancel()
+		}
+	}
+	if got < 20_000 {
+		t.Errorf("cancelled Map yielded %d results", got)
+	}
+	if v, err := crew.Submit(t.Context(), ex, crewtest.Square, 12).Wait(t.Context()); err != nil || v != 144 {
+		t.Errorf("after leaving two Maps, square(12) = %d, %v", v, err)
+	}
+}
