@@ -119,7 +119,7 @@ func (e *goroutines) work() {
 			w.Close()
 		}
 	}()
-	slow := false
+	slow := true // until this worker has timed an element: it shares eagerly
 	for {
 		e.idle.Add(1)
 		it, ok := <-e.queue
@@ -157,10 +157,10 @@ func (e *goroutines) work() {
 	}
 }
 
-// slowElement is how long an element must run for its worker to keep
-// the queue stocked with the rest of its range, rather than wait for a
-// worker to be idle: then no worker ever waits for such an element to end
-// before it gets work.
+// slowElement is how long an element must run for its worker to share
+// the rest of its range before each element, rather than only when a
+// worker is idle: slow elements then spread one by one, as single calls
+// do, and no worker waits for one to end before it gets work.
 const slowElement = 50 * time.Microsecond
 
 // runRange runs elements [it.from, it.to) of it.b in order. Successes are
@@ -172,7 +172,7 @@ func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
 	runStart, since := it.from, time.Now()
 	last := since // when the previous element ended
 	for i := it.from; i < it.to; i++ {
-		if it.to-i > 1 && (e.idle.Load() > 0 || (*slow && len(e.queue) == 0)) {
+		if it.to-i > 1 && (*slow || e.idle.Load() > 0) {
 			it.to = e.share(it, i)
 		}
 		err := runElement(e.cfg, w, b.Call(i))
