@@ -53,6 +53,11 @@ type mapSink[A, R any] struct {
 // pulled only as the window allows, so in may be endless. A failed task
 // yields a Result with Err set and the stream goes on.
 //
+// On a BatchExecutor (Goroutines, package proc) Map hands the executor
+// chunks of inputs that grow while the input keeps coming, which makes
+// tiny tasks cheap; a chunk's elements still succeed, fail and are
+// yielded one by one.
+//
 // Breaking out of the range loop, or cancelling ctx, stops feeding,
 // cancels the running tasks' contexts and ends the iteration once they
 // have returned. If in blocks, it should itself stop when ctx ends.

@@ -36,7 +36,7 @@ type chunkMapper[A, R any] struct {
 	held  int          // inputs pulled and not yet yielded (or dropped)
 	cur   *chunk[A, R] // the chunk being filled
 	next  int          // Map index of the next input
-	stall *time.Timer  // sends a partly filled chunk whose input stalls
+	stall *time.Timer  // sends out a chunk stallDelay after its first input
 }
 
 func mapChunks[A, R any](ctx context.Context, cancel context.CancelFunc, ex BatchExecutor, t Task[A, R], in iter.Seq[A], cfg mapConfig, yield func(Result[R]) bool) {
