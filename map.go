@@ -24,9 +24,9 @@ type mapConfig struct {
 }
 
 // DefaultWindow is Map's default bound on tasks in flight plus results
-// held for ordering. On a BatchExecutor (package proc) the default is
-// eight times larger: each chunk's round trip to a worker process takes
-// a while, and the window must cover enough tiny tasks to keep the
+// held for ordering. On a BatchExecutor (Goroutines, package proc) the
+// default is eight times larger: a chunk's round trip to a worker process
+// takes a while, and the window must cover enough tiny tasks to keep the
 // workers busy meanwhile. Chunks keep arguments and results in plain
 // slices, so that is still little memory for small values.
 const DefaultWindow = 1024
