@@ -567,3 +567,26 @@ func TestChunkBreakAndCancel(t *testing.T) {
 		t.Errorf("after leaving two Maps, square(12) = %d, %v", v, err)
 	}
 }
+
+// TestChunkPanics: a panic inside a chunk fails its own element with
+// ErrPanic and the stack; the elements around it succeed.
+func TestChunkPanics(t *testing.T) {
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	for r := range crew.Map(t.Context(), ex, panicOn, slices.Values(rangeInts(300))) {
+		if r.Index%37 == 5 {
+			if !errors.Is(r.Err, crew.ErrPanic) || !strings.Contains(r.Err.Error(), fmt.Sprintf("panic at %d", r.Index)) || strings.Count(r.Err.Error(), "\n") < 2 {
+				t.Errorf("element %d: err = %v, want ErrPanic with its value and a stack", r.Index, r.Err)
+			}
+		} else if r.Err != nil || r.Value != r.Index {
+			t.Errorf("element %d = %d, %v", r.Index, r.Value, r.Err)
+		}
+	}
+}
+
+var panicOn = crew.Register("proctest.panic-on", func(_ context.Context, n int) (int, error) {
+	if n%37 == 5 {
+		panic(fmt.Sprintf("panic at %d", n))
+	}
+	return n, nil
+})
