@@ -27,11 +27,12 @@ type BatchExecutor interface {
 
 // Batch is a run of calls of one task, as a BatchExecutor sees it:
 // elements 0 to Len()-1, each with its own argument, result and error.
-// Ranges are half-open, [from, to). An executor that crosses process
-// boundaries sends EncodeArgs of a range to a worker (which runs it with
-// DecodeBatch), feeds the replies to DecodeResults, and ends the range
-// with Complete. For a single element it can also use Call(i) — to retry
-// it on its own, say.
+// Ranges are half-open, [from, to). An in-process executor runs element
+// i with Call(i).Invoke and completes runs of successes at once with
+// Complete. An executor that crosses process boundaries sends EncodeArgs
+// of a range to a worker (which runs it with DecodeBatch), feeds the
+// replies to DecodeResults, and ends the range with Complete; it can also
+// use Call(i) to retry one element on its own.
 type Batch interface {
 	// Task returns the registered task name, the same for all elements.
 	Task() string
