@@ -24,7 +24,8 @@ func Goroutines(opts ...Option) Executor {
 	if err != nil {
 		return invalidExecutor{err}
 	}
-	e := &goroutines{cfg: cfg, queue: make(chan work, max(1024, 4*cfg.Workers))}
+	size := max(1024, 4*cfg.Workers)
+	e := &goroutines{cfg: cfg, queue: make(chan work, size), shared: make(chan work, size)}
 	e.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go e.work()
@@ -35,6 +36,7 @@ func Goroutines(opts ...Option) Executor {
 type goroutines struct {
 	cfg    Config
 	queue  chan work
+	shared chan work    // the rest of ranges a worker started: older than anything queued
 	mu     sync.RWMutex // read-held while sending on queue; write-held to close it
 	closed bool
 	wg     sync.WaitGroup
@@ -121,9 +123,7 @@ func (e *goroutines) work() {
 	}()
 	slow := true // until this worker has timed an element: it shares eagerly
 	for {
-		e.idle.Add(1)
-		it, ok := <-e.queue
-		e.idle.Add(-1)
+		it, ok := e.next()
 		if !ok {
 			return
 		}
@@ -163,6 +163,33 @@ func (e *goroutines) work() {
 // do, and no worker waits for one to end before it gets work.
 const slowElement = 50 * time.Microsecond
 
+// next returns the next work: shared first, to keep roughly to input
+// order; false once the executor is closed and nothing is left. Work is
+// shared only before Close, by workers that go on to look here first.
+func (e *goroutines) next() (work, bool) {
+	select {
+	case it := <-e.shared:
+		return it, true
+	default:
+	}
+	e.idle.Add(1)
+	defer e.idle.Add(-1)
+	select {
+	case it := <-e.shared:
+		return it, true
+	case it, ok := <-e.queue:
+		if ok {
+			return it, true
+		}
+	}
+	select {
+	case it := <-e.shared:
+		return it, true
+	default:
+		return work{}, false
+	}
+}
+
 // runRange runs elements [it.from, it.to) of it.b in order. Successes are
 // completed together, in runs of at most a millisecond, so that tiny
 // tasks cost one hand-off per run and slow ones are reported as they end.
@@ -172,8 +199,12 @@ func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
 	runStart, since := it.from, time.Now()
 	last := since // when the previous element ended
 	for i := it.from; i < it.to; i++ {
-		if it.to-i > 1 && (*slow || e.idle.Load() > 0) {
-			it.to = e.share(it, i)
+		switch {
+		case it.to-i < 2:
+		case *slow:
+			it.to = e.share(it, i+1) // all but element i: slow ones go one by one
+		case e.idle.Load() > 0:
+			it.to = e.share(it, i+(it.to-i+1)/2)
 		}
 		err := runElement(e.cfg, w, b.Call(i))
 		now := time.Now()
@@ -197,10 +228,9 @@ func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
 	}
 }
 
-// share queues the second half of it's elements after next, if the
-// queue has room, and returns the new end of it.
-func (e *goroutines) share(it work, next int) int {
-	mid := next + (it.to-next+1)/2
+// share hands it's elements from mid on to the other workers, if there
+// is room, and returns the new end of it.
+func (e *goroutines) share(it work, mid int) int {
 	// TryRLock: with Close waiting for the lock, RLock would block, and an
 	// ExecBatch blocked on a full queue could then wait for this worker.
 	if !e.mu.TryRLock() {
@@ -211,7 +241,7 @@ func (e *goroutines) share(it work, next int) int {
 		return it.to
 	}
 	select {
-	case e.queue <- work{b: it.b, from: mid, to: it.to}:
+	case e.shared <- work{b: it.b, from: mid, to: it.to}:
 		return mid
 	default:
 		return it.to
