@@ -500,7 +500,7 @@ func (p *Pool) feed(w *procWorker) {
 			limit := 1
 			switch {
 			case w.avg > 0 && w.avg < time.Millisecond:
-				limit = 2 * p.targetFor(w)
+				limit = 2 * p.batchFor(w)
 			case w.avg > 0 && p.queued >= len(p.workers):
 				limit = 2
 			}
