@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -155,10 +156,10 @@ type Pool struct {
 type job struct {
 	c        crew.Call // a single call; nil for a chunk
 	b        *batch    // a chunk's batch
-	from, to int
-	id       uint64 // a chunk's id is new each time it is sent
+	from, to int32     // 32 bits keep a job in a small allocation size class
+	id       uint64    // a chunk's id is new each time it is sent
 	arg      []byte
-	retries  int         // retries used
+	retries  int32       // retries used
 	done     bool        // completed (perhaps by cancellation) while still somewhere
 	claimed  bool        // a result is being decoded: cancellation leaves it alone
 	started  bool        // counted as started for progress
@@ -168,7 +169,7 @@ type job struct {
 // size returns how many calls j holds.
 func (j *job) size() int {
 	if j.b != nil {
-		return j.to - j.from
+		return int(j.to - j.from)
 	}
 	return 1
 }
@@ -237,8 +238,10 @@ func (p *Pool) ExecBatch(b crew.Batch) error {
 		return err
 	}
 	bs := &batch{b: b, left: n}
-	p.enqueueLocked(&job{b: bs, from: 0, to: n})
-	p.outstanding++
+	for from := 0; from < n; from += math.MaxInt32 { // job ranges are 32-bit
+		p.enqueueLocked(&job{b: bs, from: int32(from), to: int32(min(n, from+math.MaxInt32))})
+		p.outstanding++
+	}
 	bs.stop = context.AfterFunc(b.Context(), func() { p.cancelBatch(bs) })
 	p.mu.Unlock()
 	return nil
@@ -337,8 +340,8 @@ func (p *Pool) cancelBatch(bs *batch) {
 		t.w.send(&message{Type: msgCancel, ID: t.id})
 	}
 	for _, j := range ended {
-		p.progress(j.to-j.from, func() { p.cfg.Progress.Finished(j.started, err) })
-		bs.b.Complete(j.from, j.to, err)
+		p.progress(j.size(), func() { p.cfg.Progress.Finished(j.started, err) })
+		bs.b.Complete(int(j.from), int(j.to), err)
 	}
 }
 
@@ -558,7 +561,7 @@ func (p *Pool) takeLocked(n int) []*job {
 	for count := 0; count < n && len(p.queue) > 0; {
 		j := p.queue[0]
 		if j.b != nil && !j.done && j.size() > n-count {
-			part := &job{b: j.b, from: j.from, to: j.from + n - count, started: j.started}
+			part := &job{b: j.b, from: j.from, to: j.from + int32(n-count), started: j.started}
 			j.from = part.to
 			p.queued -= part.size()
 			p.outstanding++
@@ -600,7 +603,7 @@ func (p *Pool) unsendable(w *procWorker, jobs []*job) {
 		w.inflight = slices.Delete(w.inflight, i, i+1)
 		w.pending -= j.size()
 		var singles []*job
-		for e := j.from; e < j.to; e++ {
+		for e := int(j.from); e < int(j.to); e++ {
 			c := j.b.b.Call(e)
 			arg, err := c.EncodeArg()
 			if err != nil {
@@ -641,8 +644,8 @@ func (w *procWorker) kill() {
 func (p *Pool) read(w *procWorker) {
 	defer p.wg.Done()
 	var buf []byte // reused: a result is decoded before the next frame is read
+	var m message  // likewise; readFrameInto clears it
 	for {
-		var m message
 		var err error
 		buf, err = readFrameInto(w.from, buf, &m)
 		if err == nil && m.Type != msgResult && m.Type != msgValues {
@@ -703,7 +706,7 @@ func (p *Pool) answer(w *procWorker, m *message) error {
 // answerChunk takes the answer for the next elements of chunk j, the
 // head of w's calls in flight. It is called with p.mu held and releases it.
 func (p *Pool) answerChunk(w *procWorker, j *job, m *message) error {
-	from := j.from
+	from := int(j.from)
 	if j.done { // cancelled: count the answers and drop them
 		k := 1
 		if m.Type == msgValues {
@@ -739,7 +742,7 @@ func (p *Pool) answerChunk(w *procWorker, j *job, m *message) error {
 		return nil
 	}
 	j.claimed = true
-	to := j.to
+	to := int(j.to)
 	p.mu.Unlock()
 	values := m.Values
 	if m.Type == msgResult {
@@ -770,7 +773,7 @@ func (p *Pool) answerChunk(w *procWorker, j *job, m *message) error {
 // no calls left.
 func (p *Pool) answeredLocked(w *procWorker, j *job, k int) {
 	if j.b != nil {
-		j.from += k
+		j.from += int32(k)
 	}
 	if j.b == nil || j.from == j.to {
 		w.inflight[0] = nil
@@ -809,18 +812,18 @@ func (p *Pool) chunkAnsweredLocked(w *procWorker, j *job) func() {
 	p.finishLocked(j)
 	return func() {
 		w.send(&message{Type: msgCancel, ID: rest.id})
-		p.progress(rest.to-rest.from, func() { p.cfg.Progress.Finished(true, err) })
-		rest.b.b.Complete(rest.from, rest.to, err)
+		p.progress(rest.size(), func() { p.cfg.Progress.Finished(true, err) })
+		rest.b.b.Complete(int(rest.from), int(rest.to), err)
 	}
 }
 
 // retryLocked requeues j after a backoff if err deserves a retry.
 func (p *Pool) retryLocked(j *job, err error) bool {
-	if err == nil || j.retries >= p.cfg.Retries || crew.IsPermanent(err) || j.c.Context().Err() != nil {
+	if err == nil || int(j.retries) >= p.cfg.Retries || crew.IsPermanent(err) || j.c.Context().Err() != nil {
 		return false
 	}
 	j.retries++
-	time.AfterFunc(p.cfg.RetryDelay(j.retries), func() {
+	time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !j.done {
@@ -885,7 +888,7 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 				// rest never started and go back to the queue below.
 				i := j.from
 				j.from++
-				if !p.retryElementLocked(j, i, failErr) {
+				if !p.retryElementLocked(j, int(i), failErr) {
 					failed = &job{b: j.b, from: i, to: i + 1, started: j.started}
 					p.settleLocked(j.b, 1)
 				}
@@ -911,7 +914,7 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	if failed != nil {
 		p.cfg.Progress.Finished(failed.started, failErr)
 		if failed.b != nil {
-			failed.b.b.Complete(failed.from, failed.to, failErr)
+			failed.b.b.Complete(int(failed.from), int(failed.to), failErr)
 		} else {
 			failed.stop()
 			failed.c.Complete(failErr)
@@ -959,7 +962,7 @@ func (p *Pool) replace() {
 	for _, j := range stranded {
 		p.progress(j.size(), func() { p.cfg.Progress.Finished(j.started, err) })
 		if j.b != nil {
-			j.b.b.Complete(j.from, j.to, err)
+			j.b.b.Complete(int(j.from), int(j.to), err)
 		} else {
 			j.stop()
 			j.c.Complete(err)

@@ -256,7 +256,7 @@ func appendJobs(buf []byte, jobs []*job) ([]byte, []*job) {
 		buf = append(buf, 0, 0, 0, 0) // the length, set below
 		if j := jobs[i]; j.b != nil {
 			i++
-			args, err := j.b.b.EncodeArgs(j.from, j.to)
+			args, err := j.b.b.EncodeArgs(int(j.from), int(j.to))
 			if err == nil {
 				buf = appendChunk(buf, j.id, j.b.b.Task(), args)
 			}
