@@ -47,4 +47,12 @@
 // Call.EncodeArg, RunEncoded (on the worker, inside a Worker's context)
 // and Call.DecodeResult, and ends each call with Call.Complete. Package
 // crewtest checks an executor against the contract.
+//
+// An executor for which a hand-off is expensive — a round trip to another
+// process — can also implement BatchExecutor: Map then hands it chunks of
+// inputs (a Batch) instead of one Call each, growing from one input to
+// thousands while the input keeps coming, and the executor sends a
+// chunk's arguments as one JSON array (Batch.EncodeArgs, DecodeBatch on
+// the worker) and completes its elements in ranges. That is how package
+// proc runs tiny tasks at millions per second.
 package crew

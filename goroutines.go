@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Goroutines returns an executor that runs tasks on a fixed set of worker
 // goroutines in this process, passing arguments and results as Go values
-// (nothing is encoded). Timeout cancels the task's context; Go cannot kill
+// (nothing is encoded). It is a BatchExecutor: Map hands it chunks of
+// inputs, which a worker runs in order while sharing the rest of its
+// chunk with workers that are idle. Timeout cancels the task's context; Go cannot kill
 // a goroutine, so a task that ignores its context runs on — use package
 // proc when a runaway task must be killed.
 //
@@ -21,7 +24,8 @@ func Goroutines(opts ...Option) Executor {
 	if err != nil {
 		return invalidExecutor{err}
 	}
-	e := &goroutines{cfg: cfg, queue: make(chan Call, max(1024, 4*cfg.Workers))}
+	size := max(1024, 4*cfg.Workers)
+	e := &goroutines{cfg: cfg, queue: make(chan work, size), shared: make(chan work, size)}
 	e.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go e.work()
@@ -31,10 +35,19 @@ func Goroutines(opts ...Option) Executor {
 
 type goroutines struct {
 	cfg    Config
-	queue  chan Call
+	queue  chan work
+	shared chan work    // the rest of ranges a worker started: older than anything queued
 	mu     sync.RWMutex // read-held while sending on queue; write-held to close it
 	closed bool
 	wg     sync.WaitGroup
+	idle   atomic.Int32 // workers waiting for work
+}
+
+// work is a queued call, or with b set, elements [from, to) of a batch.
+type work struct {
+	c        Call
+	b        Batch
+	from, to int
 }
 
 func (e *goroutines) Exec(c Call) error {
@@ -46,14 +59,43 @@ func (e *goroutines) Exec(c Call) error {
 	ctx := c.Context()
 	e.cfg.Progress.Submitted() // before a worker can finish it
 	select {
-	case e.queue <- c:
+	case e.queue <- work{c: c}:
 	default:
 		select {
-		case e.queue <- c:
+		case e.queue <- work{c: c}:
 		case <-ctx.Done():
 			e.cfg.Progress.Withdrawn()
 			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+// ExecBatch queues b whole. The worker that takes it runs its elements in
+// order, completing successes in runs, and hands the second half of what
+// is left to the queue whenever another worker is idle — so that a chunk
+// of slow tasks still spreads over all workers.
+func (e *goroutines) ExecBatch(b Batch) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	n := b.Len()
+	if e.cfg.Progress != nil {
+		for range n {
+			e.cfg.Progress.Submitted()
+		}
+	}
+	select {
+	case e.queue <- work{b: b, to: n}:
+	case <-b.Context().Done():
+		if e.cfg.Progress != nil {
+			for range n {
+				e.cfg.Progress.Withdrawn()
+			}
+		}
+		return b.Context().Err()
 	}
 	return nil
 }
@@ -79,26 +121,145 @@ func (e *goroutines) work() {
 			w.Close()
 		}
 	}()
-	for c := range e.queue {
+	slow := true // until this worker has timed an element: it shares eagerly
+	for {
+		it, ok := e.next()
+		if !ok {
+			return
+		}
 		if w == nil && len(e.cfg.Inits) > 0 {
+			ctx := context.Background()
+			if it.b != nil {
+				ctx = it.b.Context()
+			} else {
+				ctx = it.c.Context()
+			}
 			var err error
-			if w, err = NewWorker(c.Context(), e.cfg.Inits); err != nil {
-				e.cfg.Progress.Finished(false, err)
-				c.Complete(err) // the next call tries the initializers again
+			if w, err = NewWorker(ctx, e.cfg.Inits); err != nil {
+				// The next item tries the initializers again.
+				if it.b != nil {
+					for range it.to - it.from {
+						e.cfg.Progress.Finished(false, err)
+					}
+					it.b.Complete(it.from, it.to, err)
+				} else {
+					e.cfg.Progress.Finished(false, err)
+					it.c.Complete(err)
+				}
 				continue
 			}
 		}
-		run(e.cfg, w, c)
+		if it.b != nil {
+			e.runRange(w, it, &slow)
+		} else {
+			run(e.cfg, w, it.c)
+		}
+	}
+}
+
+// slowElement is how long an element must run for its worker to share
+// the rest of its range before each element, rather than only when a
+// worker is idle: slow elements then spread one by one, as single calls
+// do, and no worker waits for one to end before it gets work.
+const slowElement = 50 * time.Microsecond
+
+// next returns the next work: shared first, to keep roughly to input
+// order; false once the executor is closed and nothing is left. Work is
+// shared only before Close, by workers that go on to look here first.
+func (e *goroutines) next() (work, bool) {
+	select {
+	case it := <-e.shared:
+		return it, true
+	default:
+	}
+	e.idle.Add(1)
+	defer e.idle.Add(-1)
+	select {
+	case it := <-e.shared:
+		return it, true
+	case it, ok := <-e.queue:
+		if ok {
+			return it, true
+		}
+	}
+	select {
+	case it := <-e.shared:
+		return it, true
+	default:
+		return work{}, false
+	}
+}
+
+// runRange runs elements [it.from, it.to) of it.b in order. Successes are
+// completed together, in runs of at most a millisecond, so that tiny
+// tasks cost one hand-off per run and slow ones are reported as they end.
+// *slow says whether the last element this worker ran was slow.
+func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
+	b := it.b
+	runStart, since := it.from, time.Now()
+	last := since // when the previous element ended
+	for i := it.from; i < it.to; i++ {
+		switch {
+		case it.to-i < 2:
+		case *slow:
+			it.to = e.share(it, i+1) // all but element i: slow ones go one by one
+		case e.idle.Load() > 0:
+			it.to = e.share(it, i+(it.to-i+1)/2)
+		}
+		err := runElement(e.cfg, w, b.Call(i))
+		now := time.Now()
+		*slow, last = now.Sub(last) > slowElement, now
+		if err != nil || now.Sub(since) > time.Millisecond {
+			end := i
+			if err == nil {
+				end = i + 1
+			}
+			if runStart < end {
+				b.Complete(runStart, end, nil)
+			}
+			if err != nil {
+				b.Complete(i, i+1, err)
+			}
+			runStart, since = i+1, now
+		}
+	}
+	if runStart < it.to {
+		b.Complete(runStart, it.to, nil)
+	}
+}
+
+// share hands it's elements from mid on to the other workers, if there
+// is room, and returns the new end of it.
+func (e *goroutines) share(it work, mid int) int {
+	// TryRLock: with Close waiting for the lock, RLock would block, and an
+	// ExecBatch blocked on a full queue could then wait for this worker.
+	if !e.mu.TryRLock() {
+		return it.to
+	}
+	defer e.mu.RUnlock()
+	if e.closed {
+		return it.to
+	}
+	select {
+	case e.shared <- work{b: it.b, from: mid, to: it.to}:
+		return mid
+	default:
+		return it.to
 	}
 }
 
 // run runs c in this goroutine under cfg's timeout and retries.
 func run(cfg Config, w *Worker, c Call) {
+	c.Complete(runElement(cfg, w, c))
+}
+
+// runElement runs c in this goroutine under cfg's timeout and retries,
+// and returns the error to complete it with.
+func runElement(cfg Config, w *Worker, c Call) error {
 	ctx := c.Context()
 	if err := ctx.Err(); err != nil {
 		cfg.Progress.Finished(false, err)
-		c.Complete(err)
-		return
+		return err
 	}
 	if w != nil {
 		ctx = w.Context(ctx)
@@ -108,8 +269,7 @@ func run(cfg Config, w *Worker, c Call) {
 		err := invokeAttempt(ctx, cfg.Timeout, c)
 		if err == nil || attempt >= cfg.Retries || IsPermanent(err) || ctx.Err() != nil || !sleep(ctx, cfg.RetryDelay(attempt+1)) {
 			cfg.Progress.Finished(true, err)
-			c.Complete(err)
-			return
+			return err
 		}
 	}
 }

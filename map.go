@@ -20,11 +20,19 @@ type MapOption func(*mapConfig)
 type mapConfig struct {
 	unordered bool
 	window    int
+	windowSet bool
 }
 
 // DefaultWindow is Map's default bound on tasks in flight plus results
-// held for ordering.
+// held for ordering. On a BatchExecutor (Goroutines, package proc) the
+// default is eight times larger: a chunk's round trip to a worker process
+// takes a while, and the window must cover enough tiny tasks to keep the
+// workers busy meanwhile. Chunks keep arguments and results in plain
+// slices, so that is still little memory for small values.
 const DefaultWindow = 1024
+
+// batchWindow is Map's default window on a BatchExecutor.
+const batchWindow = 8 * DefaultWindow
 
 // Unordered makes Map yield results as tasks complete (Python:
 // as_completed) instead of in input order (Python: Pool.map).
@@ -33,7 +41,8 @@ func Unordered() MapOption { return func(c *mapConfig) { c.unordered = true } }
 // Window bounds the tasks in flight plus the finished results Map holds
 // back to keep input order; it is what keeps memory flat on endless
 // inputs. In order, one slow task stalls the stream after n more inputs.
-func Window(n int) MapOption { return func(c *mapConfig) { c.window = n } }
+// The default is DefaultWindow (eight times that on a BatchExecutor).
+func Window(n int) MapOption { return func(c *mapConfig) { c.window, c.windowSet = n, true } }
 
 type mapSink[A, R any] struct {
 	results chan *call[A, R]
@@ -43,6 +52,11 @@ type mapSink[A, R any] struct {
 // input order by default, as they complete with Unordered. Inputs are
 // pulled only as the window allows, so in may be endless. A failed task
 // yields a Result with Err set and the stream goes on.
+//
+// On a BatchExecutor (Goroutines, package proc) Map hands the executor
+// chunks of inputs that grow while the input keeps coming, which makes
+// tiny tasks cheap; a chunk's elements still succeed, fail and are
+// yielded one by one.
 //
 // Breaking out of the range loop, or cancelling ctx, stops feeding,
 // cancels the running tasks' contexts and ends the iteration once they
@@ -59,6 +73,13 @@ func Map[A, R any](ctx context.Context, ex Executor, t Task[A, R], in iter.Seq[A
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		if bex, ok := ex.(BatchExecutor); ok {
+			if !cfg.windowSet {
+				cfg.window = batchWindow
+			}
+			mapChunks(ctx, cancel, bex, t, in, cfg, yield)
+			return
+		}
 		m := &mapper[A, R]{
 			sink:   &mapSink[A, R]{results: make(chan *call[A, R], cfg.window)},
 			tokens: make(chan struct{}, cfg.window),

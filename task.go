@@ -60,6 +60,7 @@ func (d *taskDef[A, R]) runEncoded(ctx context.Context, arg []byte) ([]byte, err
 
 type encodedRunner interface {
 	runEncoded(ctx context.Context, arg []byte) ([]byte, error)
+	decodeBatch(args []byte) (EncodedBatch, error)
 }
 
 var registry = struct {

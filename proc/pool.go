@@ -3,9 +3,11 @@ package proc
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -122,7 +124,12 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 	return p, nil
 }
 
-// Pool is the process executor New returns.
+// Pool is the process executor New returns. It is a crew.BatchExecutor:
+// crew.Map hands it chunks of inputs, which it cuts into frames of about
+// two milliseconds of a worker's measured work — one call at first, up
+// to thousands for tiny tasks. A worker that dies in the middle of a
+// chunk fails (or retries) only the element it was running; the rest of
+// the chunk goes to the other workers.
 type Pool struct {
 	cfg      crew.Config
 	maxTasks int
@@ -133,24 +140,45 @@ type Pool struct {
 	mu          sync.Mutex
 	cond        *sync.Cond // queue, workers or outstanding changed
 	queue       []*job     // waiting for a worker; cancelled jobs are skipped
+	queued      int        // calls in queue, a chunk counting its elements
 	workers     []*procWorker
 	closed      bool
-	outstanding int // accepted, not completed
+	outstanding int // jobs accepted, not completed
 	nextWorker  int
 	nextCall    uint64
 	lastErr     error // why the last replacement failed to start
 	wg          sync.WaitGroup
 }
 
+// job is what the pool queues and sends: one call, or a chunk — elements
+// [from, to) of a batch, sent as one frame and answered element by
+// element, from first.
 type job struct {
-	c       crew.Call
-	id      uint64
-	arg     []byte
-	retries int  // retries used
-	done    bool // completed (perhaps by cancellation) while still somewhere
-	claimed bool // its result is being decoded: cancellation leaves it alone
-	started bool // counted as started for progress
-	stop    func() bool
+	c        crew.Call // a single call; nil for a chunk
+	b        *batch    // a chunk's batch
+	from, to int32     // 32 bits keep a job in a small allocation size class
+	id       uint64    // a chunk's id is new each time it is sent
+	arg      []byte
+	retries  int32       // retries used
+	done     bool        // completed (perhaps by cancellation) while still somewhere
+	claimed  bool        // a result is being decoded: cancellation leaves it alone
+	started  bool        // counted as started for progress
+	stop     func() bool // a single call's cancellation callback
+}
+
+// size returns how many calls j holds.
+func (j *job) size() int {
+	if j.b != nil {
+		return int(j.to - j.from)
+	}
+	return 1
+}
+
+// batch is one ExecBatch; the chunk jobs split from it share it.
+type batch struct {
+	b    crew.Batch
+	left int         // elements neither completed nor handed to a single-call job
+	stop func() bool // unregisters the cancellation callback
 }
 
 type procWorker struct {
@@ -161,7 +189,8 @@ type procWorker struct {
 	out      *bufio.Writer
 	from     *bufio.Reader
 	inflight []*job    // sent, results pending, in order
-	head     time.Time // when inflight[0] started, as far as the pool knows
+	pending  int       // calls in inflight, a chunk counting its unanswered elements
+	head     time.Time // when the call being answered started, as far as the pool knows
 	avg      time.Duration
 	ran      int
 	retiring bool // no more calls: MaxTasksPerWorker reached
@@ -178,27 +207,79 @@ func (p *Pool) Exec(c crew.Call) error {
 	}
 	p.cfg.Progress.Submitted() // before a worker can finish it
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		p.cfg.Progress.Withdrawn()
-		return crew.ErrClosed
-	}
-	if len(p.workers) == 0 && p.lastErr != nil {
-		err := fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, p.lastErr)
+	if err := p.refuseLocked(); err != nil {
 		p.mu.Unlock()
 		p.cfg.Progress.Withdrawn()
 		return err
 	}
 	p.nextCall++
 	j := &job{c: c, id: p.nextCall, arg: arg}
-	p.queue = append(p.queue, j)
+	p.enqueueLocked(j)
 	p.outstanding++
 	// Set while locked: the callback runs on its own goroutine and waits
 	// for the lock, and readers of j.stop hold it too.
 	j.stop = context.AfterFunc(c.Context(), func() { p.cancel(j) })
-	p.cond.Broadcast()
 	p.mu.Unlock()
 	return nil
+}
+
+// ExecBatch queues b as one chunk; workers take it in pieces sized to
+// their speed: a single call first, then about two milliseconds of work.
+func (p *Pool) ExecBatch(b crew.Batch) error {
+	n := b.Len()
+	if n == 0 {
+		return nil
+	}
+	p.progress(n, p.cfg.Progress.Submitted)
+	p.mu.Lock()
+	if err := p.refuseLocked(); err != nil {
+		p.mu.Unlock()
+		p.progress(n, p.cfg.Progress.Withdrawn)
+		return err
+	}
+	bs := &batch{b: b, left: n}
+	for from := 0; from < n; from += math.MaxInt32 { // job ranges are 32-bit
+		p.enqueueLocked(&job{b: bs, from: int32(from), to: int32(min(n, from+math.MaxInt32))})
+		p.outstanding++
+	}
+	bs.stop = context.AfterFunc(b.Context(), func() { p.cancelBatch(bs) })
+	p.mu.Unlock()
+	return nil
+}
+
+// progress calls f n times, if progress is tracked at all.
+func (p *Pool) progress(n int, f func()) {
+	if p.cfg.Progress != nil {
+		for range n {
+			f()
+		}
+	}
+}
+
+// refuseLocked returns why the pool takes no calls, or nil.
+func (p *Pool) refuseLocked() error {
+	if p.closed {
+		return crew.ErrClosed
+	}
+	if len(p.workers) == 0 && p.lastErr != nil {
+		return fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, p.lastErr)
+	}
+	return nil
+}
+
+func (p *Pool) enqueueLocked(j *job) {
+	p.queue = append(p.queue, j)
+	p.queued += j.size()
+	p.cond.Broadcast()
+}
+
+// requeueLocked puts jobs back at the front of the queue.
+func (p *Pool) requeueLocked(jobs []*job) {
+	for _, j := range jobs {
+		p.queued += j.size()
+	}
+	p.queue = append(jobs, p.queue...)
+	p.cond.Broadcast()
 }
 
 // cancel completes j with its context's error; a running call is told to
@@ -223,6 +304,53 @@ func (p *Pool) cancel(j *job) {
 	err := j.c.Context().Err()
 	p.cfg.Progress.Finished(j.started, err)
 	j.c.Complete(err)
+}
+
+// cancelBatch completes every element of bs still waiting or running
+// with its context's error, and tells the workers running them to stop.
+func (p *Pool) cancelBatch(bs *batch) {
+	err := bs.b.Context().Err()
+	type told struct {
+		w  *procWorker
+		id uint64
+	}
+	var tell []told
+	var ended []job // copies: the ranges to complete
+	p.mu.Lock()
+	end := func(j *job) {
+		ended = append(ended, *j)
+		p.settleLocked(bs, j.size())
+		p.finishLocked(j)
+	}
+	for _, j := range p.queue {
+		if j.b == bs && !j.done {
+			end(j)
+		}
+	}
+	for _, w := range p.workers {
+		for _, j := range w.inflight {
+			if j.b == bs && !j.done && !j.claimed {
+				end(j)
+				tell = append(tell, told{w, j.id})
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range tell {
+		t.w.send(&message{Type: msgCancel, ID: t.id})
+	}
+	for _, j := range ended {
+		p.progress(j.size(), func() { p.cfg.Progress.Finished(j.started, err) })
+		bs.b.Complete(int(j.from), int(j.to), err)
+	}
+}
+
+// settleLocked records k elements of bs completed (or handed on).
+func (p *Pool) settleLocked(bs *batch, k int) {
+	bs.left -= k
+	if bs.left == 0 && bs.stop != nil {
+		bs.stop()
+	}
 }
 
 // finishLocked marks j done and counts it out; the caller completes it.
@@ -320,16 +448,25 @@ func (p *Pool) launch(w *procWorker) {
 	go p.read(w)
 }
 
+// maxBatch bounds the calls sent to a worker at once.
+const maxBatch = 1024
+
 // batchFor returns how many queued calls w should take now: enough for
-// about two milliseconds of its work, and no more than its share of the
-// queue, so that tiny tasks travel in batches and long ones spread out.
+// about two milliseconds of its work (targetFor), and no more than its
+// share of the queue, so that tiny tasks travel in batches and long ones
+// spread out.
 func (p *Pool) batchFor(w *procWorker) int {
+	share := (p.queued + len(p.workers) - 1) / max(1, len(p.workers))
+	return max(1, min(p.targetFor(w), share, p.quota(w)))
+}
+
+// targetFor returns how many calls make about two milliseconds of w's
+// work, as measured so far: 1 while nothing is known.
+func (p *Pool) targetFor(w *procWorker) int {
 	if w.avg == 0 {
 		return 1 // a probe: nothing is known yet about how long calls take
 	}
-	target := int(2 * time.Millisecond / w.avg)
-	share := (len(p.queue) + len(p.workers) - 1) / max(1, len(p.workers))
-	return max(1, min(target, share, 1024, p.quota(w)))
+	return max(1, min(int(2*time.Millisecond/w.avg), maxBatch))
 }
 
 // quota is how many more calls w may be given before MaxTasksPerWorker
@@ -338,7 +475,7 @@ func (p *Pool) quota(w *procWorker) int {
 	if p.maxTasks == 0 {
 		return 1 << 30
 	}
-	return p.maxTasks - w.ran - len(w.inflight)
+	return p.maxTasks - w.ran - w.pending
 }
 
 func (p *Pool) feed(w *procWorker) {
@@ -351,7 +488,7 @@ func (p *Pool) feed(w *procWorker) {
 				p.mu.Unlock()
 				return
 			}
-			idle := len(w.inflight) == 0
+			idle := w.pending == 0
 			if (p.closed && len(p.queue) == 0 && idle) || (w.retiring && idle) {
 				p.mu.Unlock()
 				w.toWorker.Close() // the worker finishes and exits on EOF
@@ -367,46 +504,46 @@ func (p *Pool) feed(w *procWorker) {
 			switch {
 			case w.avg > 0 && w.avg < time.Millisecond:
 				limit = 2 * p.batchFor(w)
-			case w.avg > 0 && len(p.queue) >= len(p.workers):
+			case w.avg > 0 && p.queued >= len(p.workers):
 				limit = 2
 			}
-			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && len(w.inflight) < max(limit, 1) {
+			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && w.pending < max(limit, 1) {
 				break
 			}
 			p.cond.Wait()
 		}
-		n := p.batchFor(w)
-		var batch []*job
-		for len(batch) < n && len(p.queue) > 0 {
-			j := p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
-			if !j.done {
-				batch = append(batch, j)
-			}
-		}
-		if len(batch) == 0 {
+		sent := p.takeLocked(p.batchFor(w))
+		if len(sent) == 0 {
 			p.mu.Unlock()
 			continue
 		}
-		if len(w.inflight) == 0 {
+		if w.pending == 0 {
 			w.head = time.Now()
 		}
-		var starting int
-		for _, j := range batch {
+		var starting, count int
+		for _, j := range sent {
 			if !j.started {
 				j.started = true
-				starting++
+				starting += j.size()
 			}
+			count += j.size()
 		}
-		w.inflight = append(w.inflight, batch...)
-		buf = appendCallFrame(buf[:0], batch)
+		w.inflight = append(w.inflight, sent...)
+		w.pending += count
 		p.mu.Unlock()
-		for range starting {
-			p.cfg.Progress.Started()
+		p.progress(starting, p.cfg.Progress.Started)
+		var unsendable []*job
+		buf, unsendable = appendJobs(buf[:0], sent)
+		if len(unsendable) > 0 {
+			// Taken back before anything is written, so that the worker's
+			// answers still match the jobs in flight.
+			p.unsendable(w, unsendable)
+		}
+		if len(buf) == 0 {
+			continue
 		}
 		w.wmu.Lock()
-		err := writeRaw(w.out, buf)
+		_, err := w.out.Write(buf)
 		if err == nil {
 			err = w.out.Flush()
 		}
@@ -414,6 +551,79 @@ func (p *Pool) feed(w *procWorker) {
 		if err != nil {
 			w.kill() // the reader sees it die and requeues the batch
 		}
+	}
+}
+
+// takeLocked takes up to n calls from the front of the queue, splitting a
+// chunk if it holds more.
+func (p *Pool) takeLocked(n int) []*job {
+	var taken []*job
+	for count := 0; count < n && len(p.queue) > 0; {
+		j := p.queue[0]
+		if j.b != nil && !j.done && j.size() > n-count {
+			part := &job{b: j.b, from: j.from, to: j.from + int32(n-count), started: j.started}
+			j.from = part.to
+			p.queued -= part.size()
+			p.outstanding++
+			j = part
+		} else {
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			p.queued -= j.size()
+			if j.done {
+				continue
+			}
+		}
+		if j.b != nil {
+			p.nextCall++
+			j.id = p.nextCall
+		}
+		taken = append(taken, j)
+		count += j.size()
+	}
+	return taken
+}
+
+// unsendable handles chunks whose arguments did not encode as one array
+// (an argument JSON cannot represent, say): each element becomes a single
+// call, so that only the culprits fail.
+func (p *Pool) unsendable(w *procWorker, jobs []*job) {
+	type failure struct {
+		c       crew.Call
+		err     error
+		started bool
+	}
+	var failed []failure
+	p.mu.Lock()
+	for _, j := range jobs {
+		i := slices.Index(w.inflight, j)
+		if i < 0 || j.done {
+			continue // the worker died meanwhile and the chunk went back to the queue
+		}
+		w.inflight = slices.Delete(w.inflight, i, i+1)
+		w.pending -= j.size()
+		var singles []*job
+		for e := int(j.from); e < int(j.to); e++ {
+			c := j.b.b.Call(e)
+			arg, err := c.EncodeArg()
+			if err != nil {
+				failed = append(failed, failure{c, err, j.started})
+				continue
+			}
+			p.nextCall++
+			s := &job{c: c, id: p.nextCall, arg: arg, started: j.started}
+			s.stop = context.AfterFunc(c.Context(), func() { p.cancel(s) })
+			p.outstanding++
+			singles = append(singles, s)
+		}
+		p.settleLocked(j.b, j.size())
+		p.finishLocked(j)
+		p.requeueLocked(singles)
+	}
+	p.mu.Unlock()
+	for _, f := range failed {
+		p.cfg.Progress.Finished(f.started, f.err)
+		f.c.Complete(f.err)
 	}
 }
 
@@ -434,79 +644,212 @@ func (w *procWorker) kill() {
 func (p *Pool) read(w *procWorker) {
 	defer p.wg.Done()
 	var buf []byte // reused: a result is decoded before the next frame is read
+	var m message  // likewise; readFrameInto clears it
 	for {
-		var m message
 		var err error
 		buf, err = readFrameInto(w.from, buf, &m)
-		if err == nil && m.Type != msgResult {
+		if err == nil && m.Type != msgResult && m.Type != msgValues {
 			err = fmt.Errorf("proc: unexpected %q message from worker %d", m.Type, w.id)
+		}
+		if err == nil {
+			err = p.answer(w, &m)
 		}
 		if err != nil {
 			p.workerDied(w, err)
 			return
 		}
-		p.mu.Lock()
-		if len(w.inflight) == 0 || w.inflight[0].id != m.ID {
-			p.mu.Unlock()
-			p.workerDied(w, fmt.Errorf("proc: worker %d answered call %d out of order", w.id, m.ID))
-			return
+	}
+}
+
+// answer takes a result or values frame from w; an error means w broke
+// the protocol.
+func (p *Pool) answer(w *procWorker, m *message) error {
+	p.mu.Lock()
+	if len(w.inflight) == 0 || w.inflight[0].id != m.ID {
+		p.mu.Unlock()
+		return fmt.Errorf("proc: worker %d answered call %d out of order", w.id, m.ID)
+	}
+	j := w.inflight[0]
+	if j.b != nil {
+		return p.answerChunk(w, j, m)
+	}
+	if m.Type != msgResult {
+		p.mu.Unlock()
+		return fmt.Errorf("proc: worker %d sent values for call %d, which is no chunk", w.id, m.ID)
+	}
+	p.answeredLocked(w, j, 1)
+	if j.done {
+		p.mu.Unlock()
+		return nil // cancelled: the caller already has its answer
+	}
+	j.claimed = true
+	p.mu.Unlock()
+
+	callErr := m.Error.Err()
+	if callErr == nil {
+		callErr = j.c.DecodeResult(m.Value)
+	}
+	p.mu.Lock()
+	j.claimed = false
+	if p.retryLocked(j, callErr) {
+		p.mu.Unlock()
+		return nil
+	}
+	p.finishLocked(j)
+	p.mu.Unlock()
+	j.stop()
+	p.cfg.Progress.Finished(true, callErr)
+	j.c.Complete(callErr)
+	return nil
+}
+
+// answerChunk takes the answer for the next elements of chunk j, the
+// head of w's calls in flight. It is called with p.mu held and releases it.
+func (p *Pool) answerChunk(w *procWorker, j *job, m *message) error {
+	from := int(j.from)
+	if j.done { // cancelled: count the answers and drop them
+		k := 1
+		if m.Type == msgValues {
+			var vs []json.RawMessage
+			if err := json.Unmarshal(m.Values, &vs); err != nil {
+				p.mu.Unlock()
+				return fmt.Errorf("proc: worker %d: chunk %d: %w", w.id, m.ID, err)
+			}
+			k = len(vs)
 		}
-		j := w.inflight[0]
+		if k < 1 || k > j.size() {
+			p.mu.Unlock()
+			return fmt.Errorf("proc: worker %d sent %d answers for the %d left in chunk %d", w.id, k, j.size(), m.ID)
+		}
+		p.answeredLocked(w, j, k)
+		p.mu.Unlock()
+		return nil
+	}
+	if m.Type == msgResult && m.Error != nil {
+		callErr := m.Error.Err()
+		p.answeredLocked(w, j, 1)
+		retried := p.retryElementLocked(j, from, callErr)
+		if !retried {
+			p.settleLocked(j.b, 1)
+		}
+		after := p.chunkAnsweredLocked(w, j)
+		p.mu.Unlock()
+		if !retried {
+			p.cfg.Progress.Finished(true, callErr)
+			j.b.b.Complete(from, from+1, callErr)
+		}
+		after()
+		return nil
+	}
+	j.claimed = true
+	to := int(j.to)
+	p.mu.Unlock()
+	values := m.Values
+	if m.Type == msgResult {
+		values = slices.Concat([]byte("["), m.Value, []byte("]"))
+	}
+	k, err := j.b.b.DecodeResults(from, to, values)
+	if err == nil && k < 1 {
+		err = fmt.Errorf("proc: worker %d sent no values for chunk %d", w.id, m.ID)
+	}
+	p.mu.Lock()
+	j.claimed = false
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("proc: worker %d: chunk %d: %w", w.id, m.ID, err)
+	}
+	p.answeredLocked(w, j, k)
+	p.settleLocked(j.b, k)
+	after := p.chunkAnsweredLocked(w, j)
+	p.mu.Unlock()
+	p.progress(k, func() { p.cfg.Progress.Finished(true, nil) })
+	j.b.b.Complete(from, from+k, nil)
+	after()
+	return nil
+}
+
+// answeredLocked records k answers for j, the head of w's calls in
+// flight, for w's timing and task count; j leaves the head when it has
+// no calls left.
+func (p *Pool) answeredLocked(w *procWorker, j *job, k int) {
+	if j.b != nil {
+		j.from += int32(k)
+	}
+	if j.b == nil || j.from == j.to {
 		w.inflight[0] = nil
 		w.inflight = w.inflight[1:]
-		now := time.Now()
-		if d := now.Sub(w.head); w.avg == 0 {
-			w.avg = d
-		} else {
-			w.avg = (7*w.avg + d) / 8
-		}
-		w.head = now
-		w.ran++
-		if p.maxTasks > 0 && w.ran >= p.maxTasks {
-			w.retiring = true // feed closes its input once the last result is in
-		}
-		if j.done {
-			p.cond.Broadcast()
-			p.mu.Unlock()
-			continue // cancelled: the caller already has its answer
-		}
-		j.claimed = true
-		p.cond.Broadcast()
-		p.mu.Unlock()
+	}
+	w.pending -= k
+	now := time.Now()
+	if d := now.Sub(w.head) / time.Duration(k); w.avg == 0 {
+		w.avg = d
+	} else {
+		w.avg = (7*w.avg + d) / 8
+	}
+	w.head = now
+	w.ran += k
+	if p.maxTasks > 0 && w.ran >= p.maxTasks {
+		w.retiring = true // feed closes its input once the last result is in
+	}
+	p.cond.Broadcast()
+}
 
-		callErr := m.Error.Err()
-		if callErr == nil {
-			callErr = j.c.DecodeResult(m.Value)
-		}
-		p.mu.Lock()
-		j.claimed = false
-		if p.retryLocked(j, callErr) {
-			p.mu.Unlock()
-			continue
-		}
+// chunkAnsweredLocked finishes chunk j once all its elements are
+// answered; if its context ended while its answers were being decoded,
+// it cancels the rest. The returned function completes what that ended;
+// call it after unlocking.
+func (p *Pool) chunkAnsweredLocked(w *procWorker, j *job) func() {
+	if j.from == j.to {
 		p.finishLocked(j)
-		p.mu.Unlock()
-		j.stop()
-		p.cfg.Progress.Finished(true, callErr)
-		j.c.Complete(callErr)
+		return func() {}
+	}
+	err := j.b.b.Context().Err()
+	if err == nil {
+		return func() {}
+	}
+	rest := *j
+	p.settleLocked(j.b, j.size())
+	p.finishLocked(j)
+	return func() {
+		w.send(&message{Type: msgCancel, ID: rest.id})
+		p.progress(rest.size(), func() { p.cfg.Progress.Finished(true, err) })
+		rest.b.b.Complete(int(rest.from), int(rest.to), err)
 	}
 }
 
 // retryLocked requeues j after a backoff if err deserves a retry.
 func (p *Pool) retryLocked(j *job, err error) bool {
-	if err == nil || j.retries >= p.cfg.Retries || crew.IsPermanent(err) || j.c.Context().Err() != nil {
+	if err == nil || int(j.retries) >= p.cfg.Retries || crew.IsPermanent(err) || j.c.Context().Err() != nil {
 		return false
 	}
 	j.retries++
-	time.AfterFunc(p.cfg.RetryDelay(j.retries), func() {
+	time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !j.done {
-			p.queue = append(p.queue, j)
-			p.cond.Broadcast()
+			p.enqueueLocked(j)
 		}
 	})
 	return true
+}
+
+// retryElementLocked hands element i of chunk j, which failed with err,
+// to a single-call job that retries it, if err deserves a retry.
+func (p *Pool) retryElementLocked(j *job, i int, err error) bool {
+	if err == nil || p.cfg.Retries == 0 || crew.IsPermanent(err) || j.b.b.Context().Err() != nil {
+		return false
+	}
+	c := j.b.b.Call(i)
+	arg, encErr := c.EncodeArg()
+	if encErr != nil {
+		return false
+	}
+	p.nextCall++
+	s := &job{c: c, id: p.nextCall, arg: arg, started: true}
+	p.outstanding++
+	s.stop = context.AfterFunc(c.Context(), func() { p.cancel(s) })
+	p.settleLocked(j.b, 1)
+	return p.retryLocked(s, err)
 }
 
 // workerDied handles a worker's end: the call it was running fails (or is
@@ -521,7 +864,7 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	p.mu.Lock()
 	w.dead = true
 	p.workers = slices.DeleteFunc(p.workers, func(x *procWorker) bool { return x == w })
-	var failed *job
+	var failed *job // a copy of the failed call (a chunk: its running element)
 	var failErr error
 	if len(w.inflight) > 0 {
 		if j := w.inflight[0]; !j.done {
@@ -535,20 +878,33 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 			if w.timedOut {
 				failErr = fmt.Errorf("%w after %v: worker %d killed", crew.ErrTimeout, p.cfg.Timeout, w.id)
 			}
-			if !p.retryLocked(j, failErr) {
-				failed = j
-				p.finishLocked(j)
+			if j.b == nil {
+				if !p.retryLocked(j, failErr) {
+					failed = &job{c: j.c, started: j.started, stop: j.stop}
+					p.finishLocked(j)
+				}
+			} else {
+				// The chunk's first unanswered element was running; the
+				// rest never started and go back to the queue below.
+				i := j.from
+				j.from++
+				if !p.retryElementLocked(j, int(i), failErr) {
+					failed = &job{b: j.b, from: i, to: i + 1, started: j.started}
+					p.settleLocked(j.b, 1)
+				}
+				if j.from == j.to {
+					p.finishLocked(j)
+				}
 			}
 		}
-		// The rest never started: back to the front of the queue.
 		var rest []*job
-		for _, j := range w.inflight[1:] {
-			if !j.done {
+		for k, j := range w.inflight {
+			if !j.done && (k > 0 || j.b != nil) {
 				rest = append(rest, j)
 			}
 		}
-		p.queue = append(rest, p.queue...)
-		w.inflight = nil
+		p.requeueLocked(rest)
+		w.inflight, w.pending = nil, 0
 	}
 	replace := !w.retiring || len(p.queue) > 0
 	replace = replace && !(p.closed && p.outstanding == 0)
@@ -556,9 +912,13 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	p.mu.Unlock()
 
 	if failed != nil {
-		failed.stop()
 		p.cfg.Progress.Finished(failed.started, failErr)
-		failed.c.Complete(failErr)
+		if failed.b != nil {
+			failed.b.b.Complete(int(failed.from), int(failed.to), failErr)
+		} else {
+			failed.stop()
+			failed.c.Complete(failErr)
+		}
 	}
 	if replace {
 		p.replace()
@@ -584,22 +944,29 @@ func (p *Pool) replace() {
 		return
 	}
 	p.lastErr = err
-	var stranded []*job
+	var stranded []job // copies
 	if len(p.workers) == 0 {
 		for _, j := range p.queue {
 			if !j.done {
-				stranded = append(stranded, j)
+				stranded = append(stranded, *j)
+				if j.b != nil {
+					p.settleLocked(j.b, j.size())
+				}
 				p.finishLocked(j)
 			}
 		}
-		p.queue = nil
+		p.queue, p.queued = nil, 0
 	}
 	p.mu.Unlock()
+	err = fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, err)
 	for _, j := range stranded {
-		err := fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, err)
-		j.stop()
-		p.cfg.Progress.Finished(j.started, err)
-		j.c.Complete(err)
+		p.progress(j.size(), func() { p.cfg.Progress.Finished(j.started, err) })
+		if j.b != nil {
+			j.b.b.Complete(int(j.from), int(j.to), err)
+		} else {
+			j.stop()
+			j.c.Complete(err)
+		}
 	}
 }
 
@@ -615,7 +982,7 @@ func (p *Pool) watchdog() {
 			return
 		}
 		for _, w := range p.workers {
-			if len(w.inflight) > 0 && !w.dead && time.Since(w.head) > p.cfg.Timeout+p.grace {
+			if w.pending > 0 && !w.dead && time.Since(w.head) > p.cfg.Timeout+p.grace {
 				w.timedOut = true
 				w.kill()
 			}

@@ -27,8 +27,10 @@ const (
 	msgReady    = "ready" // worker → pool: initializers built
 	msgInitFail = "init_error"
 	msgCall     = "call"   // pool → worker: a batch of calls, run in order
-	msgCancel   = "cancel" // pool → worker: cancel the call with ID
-	msgResult   = "result" // worker → pool: one call's value or error
+	msgChunk    = "chunk"  // pool → worker: one task over an array of arguments
+	msgCancel   = "cancel" // pool → worker: cancel the call or chunk with ID
+	msgResult   = "result" // worker → pool: one call's (or chunk element's) value or error
+	msgValues   = "values" // worker → pool: the values of a chunk's next elements
 )
 
 type message struct {
@@ -38,7 +40,10 @@ type message struct {
 	PID       int               `json:"pid,omitempty"`
 	Calls     []wireCall        `json:"calls,omitempty"`
 	ID        uint64            `json:"id,omitempty"`
+	Task      string            `json:"task,omitempty"`
+	Args      json.RawMessage   `json:"args,omitempty"`
 	Value     json.RawMessage   `json:"value,omitempty"`
+	Values    json.RawMessage   `json:"values,omitempty"`
 	Error     *crew.RemoteError `json:"error,omitempty"`
 }
 
@@ -98,7 +103,7 @@ func readFrameInto(r *bufio.Reader, buf []byte, m *message) ([]byte, error) {
 		return buf, err
 	}
 	*m = message{}
-	if parseValueResult(b, m) {
+	if parseValueResult(b, m) || parseValues(b, m) || parseChunk(b, m) {
 		return buf, nil
 	}
 	if err := json.Unmarshal(b, m); err != nil {
@@ -161,4 +166,114 @@ func appendCallFrame(buf []byte, calls []*job) []byte {
 		buf = append(buf, '}')
 	}
 	return append(buf, "]}"...)
+}
+
+// valuesPrefix starts every values frame a Go worker writes
+// (appendValues); parseValues reads those without reflection. The array
+// itself is checked when the pool decodes it.
+const valuesPrefix = `{"type":"values","id":`
+
+func parseValues(b []byte, m *message) bool {
+	id, rest, ok := parseID(b, valuesPrefix)
+	const key = `,"values":[`
+	if !ok || !bytes.HasPrefix(rest, []byte(key)) || len(rest) < len(key)+2 || rest[len(rest)-2] != ']' {
+		return false
+	}
+	m.Type, m.ID, m.Values = msgValues, id, rest[len(key)-1:len(rest)-1]
+	return true
+}
+
+// appendValues encodes the values of a chunk's next elements; values must
+// be a JSON array.
+func appendValues(buf []byte, id uint64, values []byte) []byte {
+	buf = append(buf, valuesPrefix...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, `,"values":`...)
+	buf = append(buf, values...)
+	return append(buf, '}')
+}
+
+// chunkPrefix starts every chunk frame the pool writes (appendChunk);
+// parseChunk reads those without reflection when the task name needs no
+// escaping. The arguments are checked when the worker decodes them.
+const chunkPrefix = `{"type":"chunk","id":`
+
+func parseChunk(b []byte, m *message) bool {
+	id, rest, ok := parseID(b, chunkPrefix)
+	const taskKey, argsKey = `,"task":"`, `","args":[`
+	if !ok || !bytes.HasPrefix(rest, []byte(taskKey)) {
+		return false
+	}
+	rest = rest[len(taskKey):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !bytes.HasPrefix(rest[end:], []byte(argsKey)) {
+		return false
+	}
+	task := rest[:end]
+	args := rest[end+len(argsKey)-1:]
+	if len(args) < 3 || args[len(args)-2] != ']' {
+		return false
+	}
+	m.Type, m.ID, m.Task, m.Args = msgChunk, id, string(task), args[:len(args)-1]
+	return true
+}
+
+// appendChunk encodes a chunk frame; args must be a JSON array.
+func appendChunk(buf []byte, id uint64, task string, args []byte) []byte {
+	buf = append(buf, chunkPrefix...)
+	buf = strconv.AppendUint(buf, id, 10)
+	buf = append(buf, `,"task":`...)
+	buf = strconv.AppendQuote(buf, task)
+	buf = append(buf, `,"args":`...)
+	buf = append(buf, args...)
+	return append(buf, '}')
+}
+
+// parseID reads the decimal id after prefix at the start of b, and
+// returns what follows it and the frame's closing brace.
+func parseID(b []byte, prefix string) (id uint64, rest []byte, ok bool) {
+	if !bytes.HasPrefix(b, []byte(prefix)) || b[len(b)-1] != '}' {
+		return 0, nil, false
+	}
+	rest = b[len(prefix):]
+	i := 0
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		id = id*10 + uint64(rest[i]-'0')
+	}
+	if i == 0 || i > 19 {
+		return 0, nil, false
+	}
+	return id, rest[i:], true
+}
+
+// appendJobs appends the frames that send jobs, in order: a call frame for
+// each run of single calls, a chunk frame for each chunk. It leaves out,
+// and returns, the chunks whose arguments did not encode as one array.
+func appendJobs(buf []byte, jobs []*job) ([]byte, []*job) {
+	var unsendable []*job
+	for i := 0; i < len(jobs); {
+		start := len(buf)
+		buf = append(buf, 0, 0, 0, 0) // the length, set below
+		if j := jobs[i]; j.b != nil {
+			i++
+			args, err := j.b.b.EncodeArgs(int(j.from), int(j.to))
+			if err == nil {
+				buf = appendChunk(buf, j.id, j.b.b.Task(), args)
+			}
+			if err != nil || len(buf)-start-4 > maxFrame {
+				buf = buf[:start]
+				unsendable = append(unsendable, j)
+				continue
+			}
+		} else {
+			k := i + 1
+			for k < len(jobs) && jobs[k].b == nil {
+				k++
+			}
+			buf = appendCallFrame(buf, jobs[i:k])
+			i = k
+		}
+		binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start-4))
+	}
+	return buf, unsendable
 }

@@ -3,11 +3,13 @@ package proc
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -64,11 +66,17 @@ func serve(in io.Reader, out io.Writer) int {
 			w.flush()
 			return 0
 		}
+		if c.chunk {
+			if runChunk(worker.Context(ctx), timeout, q, w, c) != nil {
+				return 1 // the pool is gone
+			}
+			continue
+		}
 		tctx, cancel := context.WithCancel(worker.Context(ctx))
 		var value []byte
 		var err error
 		if q.start(c.ID, cancel) {
-			value, err = run(tctx, timeout, c)
+			value, err = run(tctx, timeout, c.wireCall)
 			q.finish()
 		} else {
 			// Cancelled while queued. Every call still gets a result, in
@@ -99,15 +107,135 @@ func run(ctx context.Context, timeout time.Duration, c wireCall) ([]byte, error)
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	v, err := crew.RunEncoded(tctx, c.Task, c.Arg)
+	return v, timedOut(ctx, tctx, timeout, err)
+}
+
+// timedOut marks err as a timeout if tctx, made from ctx with the
+// timeout, expired.
+func timedOut(ctx, tctx context.Context, timeout time.Duration, err error) error {
 	if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && !errors.Is(err, crew.ErrTimeout) {
 		err = fmt.Errorf("%w after %v: %w", crew.ErrTimeout, timeout, err)
 	}
-	return v, err
+	return err
+}
+
+// runChunk runs a chunk's elements in order and answers each: successes
+// in values frames, failures in result frames. Successes are framed when
+// a failure or the end comes, and by flushEvery within a millisecond, so
+// that the pool sees which element is running (for its timeout and for a
+// worker that dies). It fails only if the pool is gone.
+func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *workerOut, c work) error {
+	b, err := crew.DecodeBatch(c.Task, c.Args)
+	if err != nil {
+		var elems []json.RawMessage
+		if json.Unmarshal(c.Args, &elems) != nil {
+			elems = make([]json.RawMessage, 1) // unreadable: one answer, which the pool cannot match, ends this worker
+		}
+		for range elems {
+			if err := w.send(&message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)}, false); err != nil {
+				return err
+			}
+		}
+		return w.flushIf(q.empty())
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !q.start(c.ID, cancel) {
+		cancel() // cancelled while queued: every element still gets an answer
+	}
+	defer q.finish()
+	n := b.Len()
+	var ran atomic.Int64 // elements run, whose results can be framed
+	w.mu.Lock()
+	framed := 0 // elements answered; guarded by w.mu
+	w.progress = func() error {
+		var err error
+		framed, err = w.appendValuesLocked(c.ID, b, framed, int(ran.Load()))
+		return err
+	}
+	w.mu.Unlock()
+	for i := range n {
+		err := cctx.Err()
+		if err == nil {
+			err = runElement(cctx, timeout, b, i)
+		}
+		if err == nil {
+			ran.Store(int64(i + 1))
+			continue
+		}
+		w.mu.Lock()
+		var sendErr error
+		framed, sendErr = w.appendValuesLocked(c.ID, b, framed, i)
+		if sendErr == nil {
+			sendErr = writeFrame(w.w, &message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)})
+			framed = i + 1
+		}
+		ran.Store(int64(i + 1))
+		w.mu.Unlock()
+		if sendErr != nil {
+			return sendErr
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.progress = nil
+	framed, err = w.appendValuesLocked(c.ID, b, framed, n)
+	if err == nil {
+		// A chunk's answers go at once, even if more work is queued: the
+		// pool sends the next chunk when it has them.
+		err = w.w.Flush()
+	}
+	return err
+}
+
+func runElement(ctx context.Context, timeout time.Duration, b crew.EncodedBatch, i int) error {
+	if timeout <= 0 {
+		return b.Run(ctx, i)
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return timedOut(ctx, tctx, timeout, b.Run(tctx, i))
 }
 
 type workerOut struct {
-	mu sync.Mutex
-	w  *bufio.Writer
+	mu       sync.Mutex
+	w        *bufio.Writer
+	vals     []byte       // a values frame's array
+	buf      []byte       // a values frame
+	progress func() error // frames the running chunk's finished elements
+}
+
+// appendValuesLocked writes a values frame for chunk id's elements [from,
+// to) of b, and returns to. A result that does not encode fails alone,
+// in its own result frame.
+func (o *workerOut) appendValuesLocked(id uint64, b crew.EncodedBatch, from, to int) (int, error) {
+	if from >= to {
+		return from, nil
+	}
+	vals, err := b.AppendResults(o.vals[:0], from, to)
+	if err == nil {
+		o.vals = vals
+		o.buf = appendValues(o.buf[:0], id, vals)
+		return to, writeRaw(o.w, o.buf)
+	}
+	if to-from > 1 {
+		for i := from; i < to; i++ {
+			if _, err := o.appendValuesLocked(id, b, i, i+1); err != nil {
+				return i, err
+			}
+		}
+		return to, nil
+	}
+	return to, writeFrame(o.w, &message{Type: msgResult, ID: id, Error: crew.ToRemote(err)})
+}
+
+func (o *workerOut) flushIf(flush bool) error {
+	if !flush {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Flush()
 }
 
 func (o *workerOut) sendRaw(b []byte, flush bool) error {
@@ -156,6 +284,9 @@ func (o *workerOut) flushEvery(d time.Duration) (stop func()) {
 func (o *workerOut) flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.progress != nil {
+		o.progress()
+	}
 	o.w.Flush()
 }
 
@@ -164,7 +295,7 @@ func (o *workerOut) flush() {
 type workQueue struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
-	calls     []wireCall
+	calls     []work
 	eof       bool
 	running   uint64
 	cancel    context.CancelFunc
@@ -180,7 +311,11 @@ func (q *workQueue) read(r *bufio.Reader) {
 		case err != nil:
 			q.eof = true
 		case m.Type == msgCall:
-			q.calls = append(q.calls, m.Calls...)
+			for _, c := range m.Calls {
+				q.calls = append(q.calls, work{wireCall: c})
+			}
+		case m.Type == msgChunk:
+			q.calls = append(q.calls, work{wireCall: wireCall{ID: m.ID, Task: m.Task}, chunk: true, Args: m.Args})
 		case m.Type == msgCancel:
 			if q.running == m.ID && q.cancel != nil {
 				q.cancel()
@@ -196,14 +331,21 @@ func (q *workQueue) read(r *bufio.Reader) {
 	}
 }
 
-func (q *workQueue) next() (wireCall, bool) {
+// work is a call or, with chunk set, a chunk: the task over Args.
+type work struct {
+	wireCall
+	chunk bool
+	Args  json.RawMessage
+}
+
+func (q *workQueue) next() (work, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.calls) == 0 && !q.eof {
 		q.cond.Wait()
 	}
 	if len(q.calls) == 0 {
-		return wireCall{}, false
+		return work{}, false
 	}
 	c := q.calls[0]
 	q.calls = q.calls[1:]

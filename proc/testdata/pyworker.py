@@ -51,6 +51,45 @@ class Call:
         self.cancelled = threading.Event()
 
 
+class Chunk:
+    """One task over an array of arguments, answered element by element."""
+
+    def __init__(self, m):
+        self.id, self.task, self.args = m["id"], m["task"], m["args"]
+        self.cancelled = threading.Event()
+
+
+class Element:
+    """A chunk's element, run like a call; cancelling the chunk cancels it."""
+
+    def __init__(self, chunk, arg):
+        self.id, self.task, self.arg, self.cancelled = chunk.id, chunk.task, arg, chunk.cancelled
+
+
+class Values:
+    """A chunk's finished successes, sent as one values frame by the main
+    loop or, within a millisecond, by the flusher thread: the pool times
+    elements from the previous answer, so finished ones must not wait."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.id, self.values = None, []
+
+    def add(self, chunk_id, value):
+        with self.lock:
+            self.id = chunk_id
+            self.values.append(value)
+
+    def send(self, flush):
+        with self.lock:
+            if self.values:
+                write_frame({"type": "values", "id": self.id, "values": self.values}, flush)
+                self.values = []
+            elif flush:
+                with out_lock:
+                    OUT.flush()
+
+
 def wait(call, seconds, timeout):
     """Sleep, but stop early on cancel or the per-call timeout."""
     limit = seconds if timeout is None else min(seconds, timeout)
@@ -75,6 +114,16 @@ def flaky(arg):
         if n <= arg["fails"]:
             raise TaskError("flaky: attempt %d fails" % n, "permanent" if arg.get("permanent") else "")
         return n
+
+
+def answer(call, timeout):
+    """Run call and return its result frame's value and error fields."""
+    try:
+        return {"value": run(call, timeout)}
+    except TaskError as e:
+        return {"error": {"kind": e.kind, "message": str(e)}}
+    except Exception as e:  # a "panic": keep the traceback, like Go's stack
+        return {"error": {"kind": "panic", "message": "%s\n\n%s" % (e, traceback.format_exc())}}
 
 
 def run(call, timeout):
@@ -123,6 +172,8 @@ def main():
                     state["eof"] = True
                 elif m["type"] == "call":
                     queue.extend(Call(c) for c in m["calls"])
+                elif m["type"] == "chunk":
+                    queue.append(Chunk(m))
                 elif m["type"] == "cancel":
                     r = state["running"]
                     if r is not None and r.id == m["id"]:
@@ -133,7 +184,15 @@ def main():
             if m is None:
                 return
 
+    pending = Values()
+
+    def flusher():
+        while True:
+            time.sleep(0.001)
+            pending.send(True)
+
     threading.Thread(target=reader, daemon=True).start()
+    threading.Thread(target=flusher, daemon=True).start()
     while True:
         with cond:
             while not queue and not state["eof"]:
@@ -144,20 +203,28 @@ def main():
             skip = call.id in state["cancelled"]
             state["cancelled"].discard(call.id)
             state["running"] = None if skip else call
+            if skip:
+                call.cancelled.set()
             more = bool(queue)
-        res = {"type": "result", "id": call.id}
-        if skip:
-            res["error"] = {"message": "context canceled"}
+        if isinstance(call, Chunk):
+            # Successes go out together in values frames; a failure is sent
+            # in order, in its own result frame.
+            for arg in call.args:
+                if call.cancelled.is_set():
+                    res = {"error": {"message": "context canceled"}}
+                else:
+                    res = answer(Element(call, arg), timeout)
+                if "error" in res:
+                    pending.send(False)
+                    write_frame(dict(res, type="result", id=call.id), flush=False)
+                else:
+                    pending.add(call.id, res["value"])
+            pending.send(not more)
         else:
-            try:
-                res["value"] = run(call, timeout)
-            except TaskError as e:
-                res["error"] = {"kind": e.kind, "message": str(e)}
-            except Exception as e:  # a "panic": keep the traceback, like Go's stack
-                res["error"] = {"kind": "panic", "message": "%s\n\n%s" % (e, traceback.format_exc())}
+            res = {"error": {"message": "context canceled"}} if skip else answer(call, timeout)
+            write_frame(dict(res, type="result", id=call.id), flush=not more)
         with cond:
             state["running"] = None
-        write_frame(res, flush=not more)
     OUT.flush()
 
 
