@@ -27,13 +27,16 @@ var counterModes = []struct {
 func racyCount() int {
 	var n int
 	var wg sync.WaitGroup
+	start := make(chan struct{}) // all goroutines count at once, or one may finish before the next starts
 	for range counterGoroutines {
 		wg.Go(func() {
+			<-start
 			for range counterIncrements {
 				racyIncrement(&n)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	return n
 }
@@ -47,13 +50,16 @@ func racyIncrement(n *int) { *n++ }
 func atomicCount() int {
 	var n atomic.Int64
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range counterGoroutines {
 		wg.Go(func() {
+			<-start
 			for range counterIncrements {
 				n.Add(1)
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	return int(n.Load())
 }
@@ -71,13 +77,16 @@ func channelCount() int {
 		done <- n
 	}()
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range counterGoroutines {
 		wg.Go(func() {
+			<-start
 			for range counterIncrements {
 				incs <- 1
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(incs)
 	return <-done
