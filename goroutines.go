@@ -128,7 +128,7 @@ func (e *goroutines) work() {
 			return
 		}
 		if w == nil && len(e.cfg.Inits) > 0 {
-			ctx := context.Background()
+			var ctx context.Context
 			if it.b != nil {
 				ctx = it.b.Context()
 			} else {
