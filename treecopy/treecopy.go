@@ -185,11 +185,9 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 			return nil
 		}
 		if d.IsDir() {
-			if _, err := os.ReadDir(p); err != nil {
-				// Report unreadable dirs once, with their path, and skip them.
-				c.fail(fmt.Errorf("%s: %w", p, err))
-				return fs.SkipDir
-			}
+			// An unreadable directory is created, like cp -a does; WalkDir
+			// then calls back with the read error, reported above with
+			// its path.
 			if !opts.DryRun {
 				created, err := prepareDir(target)
 				if err != nil {

@@ -250,8 +250,10 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestUnreadableFileReported copies a tree holding a mode-000 file. Root
-// reads anything, so when root the copy runs in a subprocess as nobody.
+// TestUnreadableFileReported copies a tree holding a mode-000 file and a
+// mode-000 directory: both are reported with their paths, the rest is
+// copied. Root reads anything, so when root the copy runs in a subprocess
+// as nobody.
 func TestUnreadableFileReported(t *testing.T) {
 	base := t.TempDir()
 	must(t, os.Chmod(base, 0o777))
@@ -259,6 +261,12 @@ func TestUnreadableFileReported(t *testing.T) {
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	write(t, filepath.Join(src, "ok"), []byte("ok"), 0o644)
 	write(t, filepath.Join(src, "secret"), []byte("no"), 0o000)
+	write(t, filepath.Join(src, "locked", "inner"), []byte("no"), 0o644)
+	must(t, os.Chmod(filepath.Join(src, "locked"), 0o000))
+	t.Cleanup(func() { // so that TempDir can be removed
+		os.Chmod(filepath.Join(src, "locked"), 0o755)
+		os.Chmod(filepath.Join(dst, "locked"), 0o755)
+	})
 	// The test binary's own dir is private to root; run a copy of it.
 	bin, err := os.ReadFile(os.Args[0])
 	must(t, err)
@@ -276,6 +284,9 @@ func TestUnreadableFileReported(t *testing.T) {
 	}
 	if !strings.Contains(string(out), filepath.Join(src, "secret")) {
 		t.Errorf("error does not name the unreadable file:\n%s", out)
+	}
+	if !strings.Contains(string(out), filepath.Join(src, "locked")) {
+		t.Errorf("error does not name the unreadable directory:\n%s", out)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, "ok")); string(got) != "ok" {
 		t.Errorf("readable file not copied: %q", got)
