@@ -75,8 +75,37 @@ type job struct {
 	rel   string
 	src   string
 	dst   string
+	d     fs.DirEntry // from the walk; its Info fills fi in a worker
 	fi    fs.FileInfo
 	fresh bool // dst's directory was created by this run: nothing to compare with or replace
+}
+
+// hardlinks finds the regular files that are further names of a file
+// already being copied: those become links once every copy is done.
+type hardlinks struct {
+	mu    sync.Mutex
+	seen  map[[2]uint64]string // (dev, inode) → the destination of its first name
+	links []link
+}
+
+type link struct{ first, dst, rel string }
+
+// later reports whether j is another name of a file met before, recording
+// the link to make; the first name met is copied.
+func (h *hardlinks) later(j job) bool {
+	st, ok := j.fi.Sys().(*unixStat)
+	if !ok || st.Nlink < 2 || !j.fi.Mode().IsRegular() {
+		return false
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if first, ok := h.seen[key]; ok {
+		h.links = append(h.links, link{first, j.dst, j.rel})
+		return true
+	}
+	h.seen[key] = j.dst
+	return false
 }
 
 type copier struct {
@@ -128,10 +157,8 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 		fi       fs.FileInfo
 	}
 	var dirs []dirMeta
-	type link struct{ first, dst, rel string }
-	var links []link
-	seen := map[[2]uint64]string{}
 	fresh := map[string]bool{} // destination dirs this run created
+	hl := &hardlinks{seen: map[[2]uint64]string{}}
 
 	// Workers take batches of entries from one directory: fewer hand-offs,
 	// and workers busy in different directories do not queue on one
@@ -144,6 +171,17 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 				for _, j := range batch {
 					if ctx.Err() != nil {
 						break // drain without copying
+					}
+					// The walker only reads directories; the lstat of each
+					// entry happens here, in parallel.
+					fi, err := j.d.Info()
+					if err != nil {
+						c.fail(fmt.Errorf("%s: %w", j.src, err))
+						continue
+					}
+					j.fi = fi
+					if hl.later(j) {
+						continue
 					}
 					if err := c.entry(j); err != nil {
 						c.fail(err)
@@ -179,12 +217,12 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 			}
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			c.fail(fmt.Errorf("%s: %w", p, err))
-			return nil
-		}
 		if d.IsDir() {
+			fi, err := d.Info()
+			if err != nil {
+				c.fail(fmt.Errorf("%s: %w", p, err))
+				return fs.SkipDir
+			}
 			// An unreadable directory is created, like cp -a does; WalkDir
 			// then calls back with the read error, reported above with
 			// its path.
@@ -199,21 +237,13 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 			dirs = append(dirs, dirMeta{p, target, fi})
 			return nil
 		}
-		if st, ok := fi.Sys().(*unixStat); ok && st.Nlink > 1 && fi.Mode().IsRegular() {
-			key := [2]uint64{uint64(st.Dev), st.Ino}
-			if first, ok := seen[key]; ok {
-				links = append(links, link{first, target, filepath.ToSlash(rel)})
-				return nil
-			}
-			seen[key] = target
-		}
 		dir := filepath.Dir(target)
 		if len(batch) == batchSize || len(batch) > 0 && filepath.Dir(batch[0].dst) != dir {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, fi: fi, fresh: fresh[dir]})
+		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, d: d, fresh: fresh[dir]})
 		return nil
 	})
 	if walkErr == nil {
@@ -224,7 +254,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	if walkErr != nil {
 		return c.finish(walkErr)
 	}
-	for _, l := range links {
+	for _, l := range hl.links {
 		if opts.DryRun {
 			c.note(l.rel, 0)
 			continue
