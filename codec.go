@@ -96,12 +96,9 @@ func decodeArray[T any](data []byte, dst []T) ([]T, error) {
 // (as encoding/json writes them); it reports false for anything else.
 func parseInts[I int | int64](data []byte, dst []I, bits int) ([]I, bool) {
 	dst = dst[:0]
-	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
-		return dst, false
-	}
-	body := data[1 : len(data)-1]
-	if len(body) == 0 {
-		return dst, true
+	body, ok := arrayBody(data)
+	if !ok || len(body) == 0 {
+		return dst, ok
 	}
 	for {
 		end := 0
@@ -129,6 +126,14 @@ func parseInts[I int | int64](data []byte, dst []I, bits int) ([]I, bool) {
 		}
 		body = body[end+1:]
 	}
+}
+
+// arrayBody returns what stands between a JSON array's brackets.
+func arrayBody(data []byte) ([]byte, bool) {
+	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
+		return nil, false
+	}
+	return data[1 : len(data)-1], true
 }
 
 // parseInt parses an optional minus and decimal digits into a signed
@@ -162,12 +167,9 @@ func parseInt(b []byte, bits int) (int64, bool) {
 // whitespace; it reports false for anything else.
 func parsePlainStrings(data []byte, dst []string) ([]string, bool) {
 	dst = dst[:0]
-	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
-		return dst, false
-	}
-	body := data[1 : len(data)-1]
-	if len(body) == 0 {
-		return dst, true
+	body, ok := arrayBody(data)
+	if !ok || len(body) == 0 {
+		return dst, ok
 	}
 	for {
 		if len(body) < 2 || body[0] != '"' {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 var ErrShellNotAllowed = errors.New("this worker does not run shell commands (start it with: crew worker --allow-shell)")
 
 var shellAllowed atomic.Bool
+
+// defaultShell runs the command lines that need a shell.
+const defaultShell = "/bin/sh"
+
+// hostname names this worker in the joblog's Host column.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
 
 // AllowShell lets this process run Shell tasks — shell commands sent by
 // whoever can submit tasks to its executor. That is remote command
@@ -60,18 +70,17 @@ func runShell(ctx context.Context, sj ShellJob) (ShellResult, error) {
 	}
 	r := &runner{o: Options{Timeout: sj.Timeout, Stderr: io.Discard}, shell: sj.Shell}
 	if r.shell == "" {
-		r.shell = "/bin/sh"
+		r.shell = defaultShell
 	}
 	j := &job{cmd: sj.Cmd, stdin: sj.Stdin}
 	r.attemptLocal(ctx, j)
 	if j.startErr != nil && j.exit == 255 { // waiting failed: not the job's verdict
 		return ShellResult{}, j.startErr
 	}
-	host, _ := os.Hostname()
 	return ShellResult{
 		Stdout: j.stdout.Bytes(), Stderr: j.stderr.Bytes(),
 		Exit: j.exit, Signal: j.signal, Start: j.start, Runtime: j.runtime,
-		TimedOut: j.timedOut, Host: host,
+		TimedOut: j.timedOut, Host: hostname(),
 	}, nil
 }
 

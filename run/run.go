@@ -218,7 +218,7 @@ func newRunner(o Options) (*runner, error) {
 	}
 	r := &runner{o: o, shell: o.Shell, total: -1}
 	if r.shell == "" {
-		r.shell = "/bin/sh"
+		r.shell = defaultShell
 	}
 	words := o.Command
 	if o.QuoteCommand {

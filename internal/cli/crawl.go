@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/crewrun/crew"
-	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/crawl"
 )
 
@@ -177,11 +175,7 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 	}
 	ctx := cmd.Context()
 	if o.clusterURL != "" {
-		opts, err := o.auth.options()
-		if err != nil {
-			return err
-		}
-		ex, err := cluster.New(ctx, o.clusterURL, append(opts, crew.Workers(o.jobs))...)
+		ex, err := o.auth.executor(ctx, o.clusterURL, o.jobs)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/crewrun/crew"
-	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/run"
 )
 
@@ -223,11 +221,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Progress = progressPrinter(s, f.eta)
 	}
 	if f.cluster != "" && !f.dry {
-		opts, err := f.auth.options()
-		if err != nil {
-			return runUsage("%v", err)
-		}
-		ex, err := cluster.New(ctx, f.cluster, append(opts, crew.Workers(o.Jobs))...)
+		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
 		if err != nil {
 			return runUsage("--cluster %s: %v", f.cluster, err)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -87,6 +88,16 @@ func (a *clusterAuth) register(f *pflag.FlagSet) {
 	f.StringVar(&a.tlsCA, "tls-ca", "", "trust the server certificates signed by this CA `FILE` (PEM)")
 	f.StringVar(&a.tlsCert, "tls-cert", "", "client certificate `FILE` (PEM), for servers that require one")
 	f.StringVar(&a.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
+}
+
+// executor connects a cluster executor with workers slots to url: what
+// --cluster does for crew run and crew crawl.
+func (a *clusterAuth) executor(ctx context.Context, url string, workers int) (crew.Executor, error) {
+	opts, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	return cluster.New(ctx, url, append(opts, crew.Workers(workers))...)
 }
 
 // options turns the flags into cluster options.
