@@ -2,7 +2,10 @@
 
 package proc
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // sysProcAttr is nil: workers exit when they read EOF on the request pipe.
 // (Passing the protocol descriptors needs ExtraFiles, which only Unix
@@ -11,3 +14,6 @@ func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 // stdoutToStderr does nothing: there is no worker to redirect.
 func stdoutToStderr() {}
+
+// protocolFile opens one of a worker's protocol descriptors.
+func protocolFile(fd uintptr, name string) *os.File { return os.NewFile(fd, name) }

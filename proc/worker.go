@@ -27,7 +27,7 @@ func ServeIfWorker() {
 	if os.Getenv(envWorker) == "" {
 		return
 	}
-	os.Exit(serve(os.NewFile(3, "crew-from-pool"), os.NewFile(4, "crew-to-pool")))
+	os.Exit(serve(protocolFile(3, "crew-from-pool"), protocolFile(4, "crew-to-pool")))
 }
 
 // serve runs the worker side of the protocol until the pool closes its
@@ -38,8 +38,8 @@ func serve(in io.Reader, out io.Writer) int {
 	stdoutToStderr()
 
 	r := bufio.NewReaderSize(in, 64<<10)
-	w := &workerOut{w: bufio.NewWriterSize(out, 64<<10)}
-	defer w.flushEvery(time.Millisecond)()
+	w := newWorkerOut(out, time.Millisecond)
+	defer w.stop()
 	var hello message
 	if err := readFrame(r, &hello); err != nil || hello.Type != msgHello {
 		fmt.Fprintf(os.Stderr, "crew worker: no hello from the pool: %v\n", err)
@@ -85,8 +85,8 @@ func serve(in io.Reader, out io.Writer) int {
 		}
 		cancel()
 		// Flush when nothing else is queued; otherwise results travel in
-		// batches, and flushEvery sends them within a millisecond even if
-		// the next task runs long.
+		// batches, and the flush timer sends them within a millisecond even
+		// if the next task runs long.
 		var sendErr error
 		if err != nil {
 			sendErr = w.send(&message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)}, q.empty())
@@ -121,7 +121,7 @@ func timedOut(ctx, tctx context.Context, timeout time.Duration, err error) error
 
 // runChunk runs a chunk's elements in order and answers each: successes
 // in values frames, failures in result frames. Successes are framed when
-// a failure or the end comes, and by flushEvery within a millisecond, so
+// a failure or the end comes, and by the flush timer within a millisecond, so
 // that the pool sees which element is running (for its timeout and for a
 // worker that dies). It fails only if the pool is gone.
 func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *workerOut, c work) error {
@@ -161,6 +161,7 @@ func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *worke
 		}
 		if err == nil {
 			ran.Store(int64(i + 1))
+			w.later()
 			continue
 		}
 		w.mu.Lock()
@@ -175,6 +176,7 @@ func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *worke
 		if sendErr != nil {
 			return sendErr
 		}
+		w.later()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -197,17 +199,40 @@ func runElement(ctx context.Context, timeout time.Duration, b crew.EncodedBatch,
 	return timedOut(ctx, tctx, timeout, b.Run(tctx, i))
 }
 
+// workerOut buffers the frames a worker sends. What is buffered and not
+// flushed at once goes out within a delay, by a timer armed only then: an
+// idle or busy worker with nothing to report never wakes up for it, which
+// matters on a machine whose cores all run tasks.
 type workerOut struct {
 	mu       sync.Mutex
 	w        *bufio.Writer
 	vals     []byte       // a values frame's array
 	buf      []byte       // a values frame
 	progress func() error // frames the running chunk's finished elements
+
+	delay time.Duration
+	timer *time.Timer
+	armed atomic.Bool // the timer will flush
 }
 
-// appendValuesLocked writes a values frame for chunk id's elements [from,
-// to) of b, and returns to. A result that does not encode fails alone,
-// in its own result frame.
+func newWorkerOut(out io.Writer, delay time.Duration) *workerOut {
+	o := &workerOut{w: bufio.NewWriterSize(out, 64<<10), delay: delay}
+	o.timer = time.AfterFunc(time.Hour, o.flush)
+	o.timer.Stop()
+	return o
+}
+
+// later makes sure what is buffered now, and the running chunk's progress,
+// is sent within the delay.
+func (o *workerOut) later() {
+	if o.armed.CompareAndSwap(false, true) {
+		o.timer.Reset(o.delay)
+	}
+}
+
+// stop stops the flush timer.
+func (o *workerOut) stop() { o.timer.Stop() }
+
 func (o *workerOut) appendValuesLocked(id uint64, b crew.EncodedBatch, from, to int) (int, error) {
 	if from >= to {
 		return from, nil
@@ -247,6 +272,7 @@ func (o *workerOut) sendRaw(b []byte, flush bool) error {
 	if flush {
 		return o.w.Flush()
 	}
+	o.later()
 	return nil
 }
 
@@ -259,29 +285,14 @@ func (o *workerOut) send(m *message, flush bool) error {
 	if flush {
 		return o.w.Flush()
 	}
+	o.later()
 	return nil
 }
 
-// flushEvery flushes buffered results every d until the returned stop
-// is called.
-func (o *workerOut) flushEvery(d time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				o.flush()
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
+// flush frames the running chunk's progress and sends everything
+// buffered.
 func (o *workerOut) flush() {
+	o.armed.Store(false)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.progress != nil {
