@@ -10,7 +10,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +63,12 @@ func Stderr(w io.Writer) crew.Option { return crew.Custom(stderrKey{}, w) }
 // replacement starts. Under crew.Timeout, a worker whose call overruns
 // the timeout by a grace period is killed and the call fails with
 // crew.ErrTimeout. Workers exit when the parent dies.
+//
+// Each worker runs one task at a time, so unless the environment sets
+// GOMAXPROCS, a worker's Go runtime gets an equal share of this process's
+// processors: GOMAXPROCS = max(1, runtime.GOMAXPROCS(0)/n). With one
+// worker per core, a worker's runtime then never wakes a second thread
+// that would take a core from another worker's task.
 func New(opts ...crew.Option) (crew.Executor, error) {
 	cfg, err := crew.NewConfig(opts...)
 	if err != nil {
@@ -83,6 +92,7 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 		p.argv = []string{exe}
 	}
 	p.grace = min(100*time.Millisecond+cfg.Timeout/10, 2*time.Second)
+	p.env = workerEnv(os.Environ(), runtime.GOMAXPROCS(0), cfg.Workers)
 
 	type started struct {
 		w   *procWorker
@@ -134,6 +144,7 @@ type Pool struct {
 	cfg      crew.Config
 	maxTasks int
 	argv     []string
+	env      []string // the workers' environment
 	stderr   io.Writer
 	grace    time.Duration
 
@@ -390,7 +401,7 @@ func (p *Pool) startWorker() (*procWorker, error) {
 		return nil, fmt.Errorf("proc: %w", err)
 	}
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
-	cmd.Env = append(os.Environ(), envWorker+"=1")
+	cmd.Env = p.env
 	cmd.ExtraFiles = []*os.File{childIn, childOut}
 	cmd.Stdout = &prefixWriter{w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
 	cmd.Stderr = cmd.Stdout
@@ -438,6 +449,19 @@ func (p *Pool) startWorker() (*procWorker, error) {
 	default:
 		return fail(fmt.Errorf("unexpected %q message", m.Type))
 	}
+}
+
+// workerEnv returns the environment of a pool of n workers started from
+// a process with procs processors: env with the worker marker and, unless
+// env sets it, GOMAXPROCS set to the workers' share of the processors.
+func workerEnv(env []string, procs, n int) []string {
+	env = append(slices.Clip(env), envWorker+"=1")
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	return append(env, "GOMAXPROCS="+strconv.Itoa(max(1, procs/max(1, n))))
 }
 
 // launch adds a started worker to the pool and runs its goroutines.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -590,3 +591,37 @@ var panicOn = crew.Register("proctest.panic-on", func(_ context.Context, n int) 
 	}
 	return n, nil
 })
+
+var procs = crew.Register("proctest.gomaxprocs", func(context.Context, int) (int, error) { return runtime.GOMAXPROCS(0), nil })
+
+// TestWorkerGOMAXPROCS checks that the workers share this process's
+// processors, unless GOMAXPROCS is set in the environment.
+func TestWorkerGOMAXPROCS(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		want := max(1, runtime.GOMAXPROCS(0)/n)
+		if env := os.Getenv("GOMAXPROCS"); env != "" {
+			want, _ = strconv.Atoi(env)
+		}
+		ex := newPool(t, crew.Workers(n))
+		got, err := crew.Submit(t.Context(), ex, procs, 0).Wait(t.Context())
+		ex.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%d workers: a worker's GOMAXPROCS = %d, want %d", n, got, want)
+		}
+	}
+	t.Run("environment wins", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "3")
+		ex := newPool(t, crew.Workers(2))
+		defer ex.Close()
+		got, err := crew.Submit(t.Context(), ex, procs, 0).Wait(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != 3 {
+			t.Errorf("GOMAXPROCS=3 in the environment: a worker's GOMAXPROCS = %d, want 3", got)
+		}
+	})
+}
