@@ -17,8 +17,9 @@ const SumOverflows = 30_000_000_000
 var ErrOverflow = errors.New("primes: sum overflows uint64")
 
 // IsPrime6k is the tutorials' is_prime: trial division by 2, 3 and the
-// numbers 6k±1 up to √n. Numbers below 2³² are divided in 32 bits, which
-// the hardware divider does faster.
+// numbers 6k±1 up to √n, stopping at the first divisor. Each divisibility
+// test takes the fastest exact route for n's size (see divides and
+// divisors6k).
 func IsPrime6k(n uint64) bool {
 	if n < 1<<32 {
 		return isPrime6k32(uint32(n))
@@ -26,7 +27,19 @@ func IsPrime6k(n uint64) bool {
 	if n%2 == 0 || n%3 == 0 {
 		return false
 	}
-	for i := uint64(5); i <= n/i; i += 6 {
+	root := isqrt(n)
+	i := uint64(5)
+	if n < floatExact {
+		fn := float64(n)
+		for ; i <= root; i += 6 {
+			fi := float64(i)
+			if divides(fn, fi) || divides(fn, fi+2) {
+				return false
+			}
+		}
+		return true
+	}
+	for ; i <= root; i += 6 {
 		if n%i == 0 || n%(i+2) == 0 {
 			return false
 		}
@@ -42,12 +55,15 @@ func isPrime6k32(n uint32) bool {
 	} else if n%2 == 0 || n%3 == 0 {
 		return false
 	}
-	for i := uint32(5); uint64(i)*uint64(i) <= uint64(n); i += 6 {
-		if n%i == 0 || n%(i+2) == 0 {
+	for _, d := range divisors6k() {
+		if d.square > n {
+			return true
+		}
+		if n*d.inverse <= d.limit {
 			return false
 		}
 	}
-	return true
+	return true // n ≥ 65521², with no divisor below 2¹⁶
 }
 
 // IsPrimeTrial is the other tutorial's is_prime: try every divisor from 2
@@ -81,7 +97,18 @@ func isPrimeTrial(ctx context.Context, n uint64) (bool, error) {
 // d² ≤ n, trying each in turn. Splitting [2, √n] into ranges lets
 // several workers test one big number.
 func HasDivisor(n, lo, hi uint64) bool {
-	for d := max(lo, 2); d < hi && d <= n/d; d++ {
+	d, end := max(lo, 2), min(hi, isqrt(n)+1)
+	if n < floatExact {
+		fn := float64(n)
+		for ; d+4 <= end; d += 4 {
+			fd := float64(d)
+			// Four independent divisions keep the divider busy.
+			if divides(fn, fd) || divides(fn, fd+1) || divides(fn, fd+2) || divides(fn, fd+3) {
+				return true
+			}
+		}
+	}
+	for ; d < end; d++ {
 		if n%d == 0 {
 			return true
 		}
