@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,11 +19,6 @@ import (
 // (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; each extent goes
 // through copy_file_range, which the kernel may turn into a reflink.
 func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) {
-	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
-	}
-	defer unix.Close(in)
 	out, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return 0, &fs.PathError{Op: "create", Path: tmp, Err: err}
@@ -30,6 +28,68 @@ func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) 
 			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
 		}
 	}()
+	return c.copyInto(src, out, tmp, fi)
+}
+
+// copyUnnamed copies src to dst, which must not exist, through a file
+// without a name (O_TMPFILE) that is linked in as dst once complete: no
+// temporary name to create and rename, and nothing left behind if the
+// process dies. It returns errNoTmpfile, having done nothing, where the
+// file system or the kernel cannot do that.
+func (c *copier) copyUnnamed(src, dst string, fi fs.FileInfo) (n int64, err error) {
+	if !tmpfile || c.noTmpfile.Load() {
+		return 0, errNoTmpfile
+	}
+	out, err := unix.Open(filepath.Dir(dst), unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+			c.noTmpfile.Store(true)
+			return 0, errNoTmpfile
+		}
+		return 0, &fs.PathError{Op: "create", Path: dst, Err: err}
+	}
+	defer func() {
+		if cerr := unix.Close(out); err == nil && cerr != nil {
+			err = &fs.PathError{Op: "close", Path: dst, Err: cerr}
+		}
+	}()
+	if n, err = c.copyInto(src, out, dst, fi); err != nil {
+		return n, err
+	}
+	// Linking a descriptor needs CAP_DAC_READ_SEARCH; its /proc name does not.
+	if c.root && emptyPath && !c.noEmptyPath.Load() {
+		err = unix.Linkat(out, "", unix.AT_FDCWD, dst, unix.AT_EMPTY_PATH)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EPERM) {
+			return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
+		}
+		c.noEmptyPath.Store(true)
+	}
+	if err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(out), unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) { // no /proc
+			c.noTmpfile.Store(true)
+			return 0, errNoTmpfile
+		}
+		return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
+	}
+	return n, nil
+}
+
+var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
+
+// tmpfile and emptyPath are false only in tests of the other paths.
+var tmpfile, emptyPath = true, true
+
+// copyInto copies src's content and metadata into out, a new file named
+// name in errors.
+func (c *copier) copyInto(src string, out int, name string, fi fs.FileInfo) (n int64, err error) {
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
+	}
+	defer unix.Close(in)
 	size := fi.Size()
 	if size < 64<<10 {
 		// Small files: holes are unlikely and the two lseeks cost more
@@ -44,7 +104,7 @@ func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) 
 	if err != nil {
 		return n, fmt.Errorf("copy %s: %w", src, err)
 	}
-	return n, c.fileMeta(in, out, src, tmp, fi)
+	return n, c.fileMeta(in, out, src, name, fi)
 }
 
 func copyExtents(in, out int, size int64) (int64, error) {

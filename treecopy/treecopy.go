@@ -1,8 +1,11 @@
 // Package treecopy copies a directory tree in parallel, keeping what
 // `cp -a` keeps (modes, ownership when root, nanosecond mtimes, xattrs,
 // symlinks, hardlinks, FIFOs and devices, sparse holes) and never leaving a
-// half-written file under its final name: each file is written to a temp
-// name in its destination directory and renamed when complete.
+// half-written file under its final name. A file new to the destination is
+// written without a name (O_TMPFILE) and linked in when complete, so a
+// killed copy leaves nothing behind; a file that replaces an older copy,
+// and every other entry, is made under a temp name (TempPrefix) in its
+// destination directory and renamed when complete.
 //
 // The smallest use:
 //
@@ -31,8 +34,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// batchSize is the most entries of one directory a worker takes at once.
-const batchSize = 32
+// batchSize is the most entries of one directory a worker takes at once:
+// a whole directory of the usual size, so that workers create files in
+// different directories — each creation holds its directory's lock in the
+// file system. (32 let the workers queue on one directory's lock: the
+// small-file copy spent 4% of its time spinning on it, and took about 10%
+// longer.)
+const batchSize = 256
 
 // TempPrefix starts the name of every file being written; leftovers from a
 // killed run are removed by the next run.
@@ -119,6 +127,9 @@ type copier struct {
 	skip     atomic.Int64
 	syms     atomic.Int64
 	spec     atomic.Int64
+
+	noTmpfile   atomic.Bool // O_TMPFILE or /proc is missing: use temp names
+	noEmptyPath atomic.Bool // linkat(AT_EMPTY_PATH) is refused
 }
 
 func (c *copier) fail(err error) {
@@ -396,6 +407,21 @@ func (c *copier) entry(j job) error {
 	if c.opts.DryRun {
 		c.note(j.rel, j.fi.Size())
 		return nil
+	}
+	if mode.IsRegular() && j.fresh {
+		// Nothing to replace: the copy needs no temporary name.
+		n, err := c.copyUnnamed(j.src, j.dst, j.fi)
+		if err == nil {
+			c.files.Add(1)
+			c.bytes.Add(n)
+			if c.opts.Verify {
+				return verify(j.src, j.dst)
+			}
+			return nil
+		}
+		if err != errNoTmpfile {
+			return err
+		}
 	}
 	tmp := tempName(j.dst)
 	switch {

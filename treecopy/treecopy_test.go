@@ -169,7 +169,22 @@ func compareTrees(t *testing.T, src, dst string) {
 	}))
 }
 
+// TestCopyFidelity copies a tree with every kind of entry, then reruns
+// the copy unchanged and after a change; both ways of writing new files
+// are checked: unnamed (O_TMPFILE) and linked in, or under a temp name.
 func TestCopyFidelity(t *testing.T) {
+	t.Run("unnamed files", testCopyFidelity)
+	t.Run("unnamed files linked by /proc name", func(t *testing.T) {
+		defer treecopy.NoEmptyPath()()
+		testCopyFidelity(t)
+	})
+	t.Run("temp names", func(t *testing.T) {
+		defer treecopy.NoTmpfile()()
+		testCopyFidelity(t)
+	})
+}
+
+func testCopyFidelity(t *testing.T) {
 	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
 	buildTree(t, src)
 	stats, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Verify: true})

@@ -31,11 +31,13 @@ regular files (sparse ones stay sparse), directories, symlinks as links,
 hardlink groups, FIFOs and devices, modes, ownership (when root),
 nanosecond mtimes and xattrs.
 
-Files are copied by -j workers at once. Each is written to a temp name
-(` + treecopy.TempPrefix + `…) in its destination directory and renamed when complete,
-so a killed copy never leaves partial content under a final name; the next
-run removes the temp files and skips files whose size and mtime already
-match (--checksum compares contents instead).
+Files are copied by -j workers at once. A file new to DST is written
+without a name (O_TMPFILE) and linked in when complete; a file that
+replaces an older copy is written to a temp name (` + treecopy.TempPrefix + `…)
+and renamed over it. Either way a killed copy never leaves partial content
+under a final name; the next run removes leftover temp files and skips
+files whose size and mtime already match (--checksum compares contents
+instead).
 
 Exit status: 0 ok, 1 some files failed (each is reported with its path),
 2 usage error or refused input (SRC missing, SRC equal to DST, DST inside SRC).`,
