@@ -86,6 +86,9 @@ type job struct {
 	d     fs.DirEntry // from the walk; its Info fills fi in a worker
 	fi    fs.FileInfo
 	fresh bool // dst's directory was created by this run: nothing to compare with or replace
+	// dstDir is dst's directory open with O_PATH, to look dst up by its
+	// name alone, or -1.
+	dstDir int
 }
 
 // hardlinks finds the regular files that are further names of a file
@@ -156,7 +159,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	c := &copier{opts: opts, uid: os.Geteuid(), gid: os.Getegid()}
 	c.root = c.uid == 0
 	if !sfi.IsDir() {
-		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi}
+		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, dstDir: -1}
 		if err := c.entry(j); err != nil {
 			c.fail(err)
 		}
@@ -179,18 +182,22 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	for range opts.Workers {
 		wg.Go(func() {
 			for batch := range jobs {
+				// A batch is one directory's entries: they are looked up
+				// by name in its open descriptors, not by walking each
+				// full path again.
+				dirs := openDirs(batch[0])
 				for _, j := range batch {
 					if ctx.Err() != nil {
 						break // drain without copying
 					}
 					// The walker only reads directories; the lstat of each
 					// entry happens here, in parallel.
-					fi, err := j.d.Info()
+					fi, err := dirs.info(j)
 					if err != nil {
 						c.fail(fmt.Errorf("%s: %w", j.src, err))
 						continue
 					}
-					j.fi = fi
+					j.fi, j.dstDir = fi, dirs.dst
 					if hl.later(j) {
 						continue
 					}
@@ -198,6 +205,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 						c.fail(err)
 					}
 				}
+				dirs.close()
 			}
 		})
 	}
@@ -501,7 +509,13 @@ func tempName(dst string) string {
 }
 
 func (c *copier) upToDate(j job) (bool, error) {
-	dfi, err := os.Lstat(j.dst)
+	var dfi fs.FileInfo
+	var err error
+	if j.dstDir >= 0 {
+		dfi, err = lstatAt(j.dstDir, filepath.Base(j.dst))
+	} else {
+		dfi, err = os.Lstat(j.dst)
+	}
 	if err != nil || !dfi.Mode().IsRegular() || dfi.Size() != j.fi.Size() {
 		return false, err
 	}

@@ -2,7 +2,9 @@
 # Side-by-side tree copy benchmark: crew copy vs cp -a, rsync -a, tar|tar.
 # Destinations are fresh distinct dirs; nothing is deleted between timed runs
 # (on an ext4 without journal, creating files right after deleting a big tree
-# is slow for about a minute). Everything is removed at the end.
+# is slow for about a minute). Each timed run starts after a sync, so no
+# tool pays for writing back the previous one's data. Everything is removed
+# at the end.
 # Usage: bench/copy/bench.sh [runs]   (from the repo root)
 set -euo pipefail
 RUNS=${1:-3}
@@ -21,7 +23,7 @@ done
 mkdir -p "$W/big" && head -c $((1<<30)) /dev/urandom > "$W/big/file"
 sync
 
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+t() { local s e; sync; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 declare -A T
 n=0
 for run in $(seq "$RUNS"); do
