@@ -105,6 +105,8 @@ func TestHasDivisorMatchesReference(t *testing.T) {
 			check(n, lo, lo+40)
 		}
 	}
+	check(1000003, 1<<64-3, 1<<64-1) // lo near 2⁶⁴: d+4 must not wrap
+	check(0, 1<<64-4, 1<<64-1)
 	p, q := uint64(94906247), uint64(94906249) // primes; p·q < 2⁵³, the float path
 	check(p*q, p-1000, p+1000)
 	check(p*q, p+1, p+3000)
@@ -130,10 +132,14 @@ func FuzzDivisibility(f *testing.F) {
 	for _, n := range []uint64{0, 1, 4, 25, 65521 * 65521, 1<<53 - 111, 94906247 * 94906249, 1<<64 - 1} {
 		f.Add(n, uint64(2))
 	}
+	f.Add(uint64(1000003), uint64(1<<64-3)) // lo near 2⁶⁴: d+4 wraps
 	f.Fuzz(func(t *testing.T, n, lo uint64) {
-		lo %= 1 << 32
-		if got, want := HasDivisor(n, lo, lo+2000), hasDivisorRef(n, lo, lo+2000); got != want {
-			t.Fatalf("HasDivisor(%d, %d, %d) = %v, want %v", n, lo, lo+2000, got, want)
+		hi := lo + 2000
+		if hi < lo {
+			hi = 1<<64 - 1
+		}
+		if got, want := HasDivisor(n, lo, hi), hasDivisorRef(n, lo, hi); got != want {
+			t.Fatalf("HasDivisor(%d, %d, %d) = %v, want %v", n, lo, hi, got, want)
 		}
 		if n %= 1 << 40; IsPrime6k(n) != isPrime6kRef(n) {
 			t.Fatalf("IsPrime6k(%d) = %v, want %v", n, IsPrime6k(n), isPrime6kRef(n))

@@ -63,7 +63,7 @@ func isPrime6k32(n uint32) bool {
 			return false
 		}
 	}
-	return true // n ≥ 65521², with no divisor below 2¹⁶
+	return true // n ≥ 65533² (the last divisor in the table), with none below 2¹⁶
 }
 
 // IsPrimeTrial is the other tutorial's is_prime: try every divisor from 2
@@ -100,7 +100,7 @@ func HasDivisor(n, lo, hi uint64) bool {
 	d, end := max(lo, 2), min(hi, isqrt(n)+1)
 	if n < floatExact {
 		fn := float64(n)
-		for ; d+4 <= end; d += 4 {
+		for ; d < end && end-d >= 4; d += 4 { // not d+4 ≤ end: d+4 may wrap
 			fd := float64(d)
 			// Four independent divisions keep the divider busy.
 			if divides(fn, fd) || divides(fn, fd+1) || divides(fn, fd+2) || divides(fn, fd+3) {

@@ -66,9 +66,10 @@ func Stderr(w io.Writer) crew.Option { return crew.Custom(stderrKey{}, w) }
 //
 // Each worker runs one task at a time, so unless the environment sets
 // GOMAXPROCS, a worker's Go runtime gets an equal share of this process's
-// processors: GOMAXPROCS = max(1, runtime.GOMAXPROCS(0)/n). With one
-// worker per core, a worker's runtime then never wakes a second thread
-// that would take a core from another worker's task.
+// processors: runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)/n)). With
+// one worker per core, a worker's runtime then runs Go code on one thread
+// at a time and does not take a core from another worker's task. Programs
+// the tasks start are not affected.
 func New(opts ...crew.Option) (crew.Executor, error) {
 	cfg, err := crew.NewConfig(opts...)
 	if err != nil {
@@ -453,7 +454,9 @@ func (p *Pool) startWorker() (*procWorker, error) {
 
 // workerEnv returns the environment of a pool of n workers started from
 // a process with procs processors: env with the worker marker and, unless
-// env sets it, GOMAXPROCS set to the workers' share of the processors.
+// env sets GOMAXPROCS, the workers' share of the processors in envProcs,
+// which the worker applies to its own runtime only (a GOMAXPROCS variable
+// would reach every program a task starts).
 func workerEnv(env []string, procs, n int) []string {
 	env = append(slices.Clip(env), envWorker+"=1")
 	for _, kv := range env {
@@ -461,7 +464,7 @@ func workerEnv(env []string, procs, n int) []string {
 			return env
 		}
 	}
-	return append(env, "GOMAXPROCS="+strconv.Itoa(max(1, procs/max(1, n))))
+	return append(env, envProcs+"="+strconv.Itoa(max(1, procs/max(1, n))))
 }
 
 // launch adds a started worker to the pool and runs its goroutines.

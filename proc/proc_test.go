@@ -625,3 +625,21 @@ func TestWorkerGOMAXPROCS(t *testing.T) {
 		}
 	})
 }
+
+var environ = crew.Register("proctest.environ", func(context.Context, int) ([]string, error) { return os.Environ(), nil })
+
+// TestTaskEnvironmentClean checks that what the pool tells its workers
+// does not reach the programs their tasks start.
+func TestTaskEnvironmentClean(t *testing.T) {
+	ex := newPool(t, crew.Workers(2))
+	defer ex.Close()
+	env, err := crew.Submit(t.Context(), ex, environ, 0).Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "CREW_PROC_") || (strings.HasPrefix(kv, "GOMAXPROCS=") && os.Getenv("GOMAXPROCS") == "") {
+			t.Errorf("a task's environment has %s", kv)
+		}
+	}
+}

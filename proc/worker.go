@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +17,12 @@ import (
 	"github.com/crewrun/crew"
 )
 
-// envWorker tells a re-executed binary that it is a worker.
-const envWorker = "CREW_PROC_WORKER"
+// envWorker tells a re-executed binary that it is a worker; envProcs, if
+// set, is the GOMAXPROCS its Go runtime should use.
+const (
+	envWorker = "CREW_PROC_WORKER"
+	envProcs  = "CREW_PROC_GOMAXPROCS"
+)
 
 // ServeIfWorker makes the program a worker when the pool started it as
 // one: call it first in main, and in TestMain for tests that use the pool.
@@ -27,6 +33,12 @@ func ServeIfWorker() {
 	if os.Getenv(envWorker) == "" {
 		return
 	}
+	if n, err := strconv.Atoi(os.Getenv(envProcs)); err == nil && n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	// Programs the tasks start are neither workers nor limited.
+	os.Unsetenv(envWorker)
+	os.Unsetenv(envProcs)
 	os.Exit(serve(protocolFile(3, "crew-from-pool"), protocolFile(4, "crew-to-pool")))
 }
 
@@ -185,7 +197,7 @@ func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *worke
 	if err == nil {
 		// A chunk's answers go at once, even if more work is queued: the
 		// pool sends the next chunk when it has them.
-		err = w.w.Flush()
+		err = w.flushLocked()
 	}
 	return err
 }
@@ -233,6 +245,21 @@ func (o *workerOut) later() {
 // stop stops the flush timer.
 func (o *workerOut) stop() { o.timer.Stop() }
 
+// flushedLocked disarms the flush timer after everything buffered was
+// sent: what is written later arms it again.
+func (o *workerOut) flushedLocked() {
+	if o.armed.CompareAndSwap(true, false) {
+		o.timer.Stop()
+	}
+}
+
+// flushLocked sends everything buffered now.
+func (o *workerOut) flushLocked() error {
+	err := o.w.Flush()
+	o.flushedLocked()
+	return err
+}
+
 func (o *workerOut) appendValuesLocked(id uint64, b crew.EncodedBatch, from, to int) (int, error) {
 	if from >= to {
 		return from, nil
@@ -260,7 +287,7 @@ func (o *workerOut) flushIf(flush bool) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.w.Flush()
+	return o.flushLocked()
 }
 
 func (o *workerOut) sendRaw(b []byte, flush bool) error {
@@ -270,7 +297,7 @@ func (o *workerOut) sendRaw(b []byte, flush bool) error {
 		return err
 	}
 	if flush {
-		return o.w.Flush()
+		return o.flushLocked()
 	}
 	o.later()
 	return nil
@@ -283,7 +310,7 @@ func (o *workerOut) send(m *message, flush bool) error {
 		return err
 	}
 	if flush {
-		return o.w.Flush()
+		return o.flushLocked()
 	}
 	o.later()
 	return nil

@@ -68,7 +68,7 @@ func (c *copier) copyUnnamed(src, dst string, fi fs.FileInfo) (n int64, err erro
 		c.noEmptyPath.Store(true)
 	}
 	if err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(out), unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err != nil {
-		if errors.Is(err, unix.ENOENT) { // no /proc
+		if _, perr := os.Stat("/proc/self/fd"); errors.Is(err, unix.ENOENT) && perr != nil { // no /proc
 			c.noTmpfile.Store(true)
 			return 0, errNoTmpfile
 		}

@@ -1,11 +1,12 @@
 // Package treecopy copies a directory tree in parallel, keeping what
 // `cp -a` keeps (modes, ownership when root, nanosecond mtimes, xattrs,
 // symlinks, hardlinks, FIFOs and devices, sparse holes) and never leaving a
-// half-written file under its final name. A file new to the destination is
-// written without a name (O_TMPFILE) and linked in when complete, so a
-// killed copy leaves nothing behind; a file that replaces an older copy,
-// and every other entry, is made under a temp name (TempPrefix) in its
-// destination directory and renamed when complete.
+// half-written file under its final name. A file in a directory this run
+// created is written without a name (O_TMPFILE) and linked in when
+// complete, so a killed copy leaves nothing of it behind; files in
+// directories that already existed (a resumed or updated copy), and every
+// other entry, are made under a temp name (TempPrefix) in their destination
+// directory and renamed when complete.
 //
 // The smallest use:
 //
@@ -262,7 +263,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 				return err
 			}
 		}
-		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, d: d, fresh: fresh[dir]})
+		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, d: d, fresh: fresh[dir], dstDir: -1})
 		return nil
 	})
 	if walkErr == nil {
@@ -417,14 +418,17 @@ func (c *copier) entry(j job) error {
 		return nil
 	}
 	if mode.IsRegular() && j.fresh {
-		// Nothing to replace: the copy needs no temporary name.
+		// A new directory has nothing to replace: no temporary name needed.
 		n, err := c.copyUnnamed(j.src, j.dst, j.fi)
 		if err == nil {
 			c.files.Add(1)
 			c.bytes.Add(n)
 			if c.opts.Verify {
-				return verify(j.src, j.dst)
+				if err := verify(j.src, j.dst); err != nil {
+					return err
+				}
 			}
+			c.note(j.rel, j.fi.Size())
 			return nil
 		}
 		if err != errNoTmpfile {

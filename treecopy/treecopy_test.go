@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -187,11 +188,15 @@ func TestCopyFidelity(t *testing.T) {
 func testCopyFidelity(t *testing.T) {
 	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
 	buildTree(t, src)
-	stats, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Verify: true})
+	var noted atomic.Int64
+	stats, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Verify: true, OnEntry: func(string, int64) { noted.Add(1) }})
 	must(t, err)
 	compareTrees(t, src, dst)
 	if stats.Links != 1 || stats.Symlinks != 3 || stats.Special != 1 {
 		t.Errorf("stats = %+v", stats)
+	}
+	if want := stats.Files + stats.Symlinks + stats.Special + stats.Links; noted.Load() != want {
+		t.Errorf("OnEntry called %d times, want %d (every entry copied)", noted.Load(), want)
 	}
 
 	// Rerun on an unchanged tree copies no file contents.

@@ -31,10 +31,10 @@ regular files (sparse ones stay sparse), directories, symlinks as links,
 hardlink groups, FIFOs and devices, modes, ownership (when root),
 nanosecond mtimes and xattrs.
 
-Files are copied by -j workers at once. A file new to DST is written
-without a name (O_TMPFILE) and linked in when complete; a file that
-replaces an older copy is written to a temp name (` + treecopy.TempPrefix + `…)
-and renamed over it. Either way a killed copy never leaves partial content
+Files are copied by -j workers at once. In a directory this run creates,
+a file is written without a name (O_TMPFILE) and linked in when complete;
+in a directory that already exists (a resumed or updated copy), it is
+written to a temp name (` + treecopy.TempPrefix + `…) and renamed into place. Either way a killed copy never leaves partial content
 under a final name; the next run removes leftover temp files and skips
 files whose size and mtime already match (--checksum compares contents
 instead).
