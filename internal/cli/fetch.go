@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ JSON Lines written so far stay valid and part files stay resumable).`,
   crew fetch -i urls.txt -o results.jsonl -j 64 --per-host 4 --rate 10
   crew fetch -i urls.txt --dir downloads --continue --max-size 100M`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			lessGC()
 			return runFetch(cmd, s, o, args)
 		},
 	}
@@ -221,4 +223,15 @@ func parseRate(v string) (float64, error) {
 		return 0, fmt.Errorf("want a positive number, got %q", v)
 	}
 	return r / per, nil
+}
+
+// lessGC lets the heap grow to five times the live data before a
+// collection (GOGC=400) unless GOGC is set: fetching allocates a few small
+// buffers per page on a small live heap, so the default collects every few
+// hundred pages. Measured (docs/benchmarks.md, crew fetch): 17% less CPU
+// and 14% less time for 5000 pages at latency 0, peak memory 27 → 38 MiB.
+func lessGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }

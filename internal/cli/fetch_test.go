@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,27 @@ func TestFetchCommand(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", errb.String(), tt.wantErr)
 			}
 		})
+	}
+}
+
+// crew fetch collects garbage less often (GOGC=400) unless GOGC is set.
+func TestFetchLessGC(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<title>t</title>"))
+	}))
+	defer srv.Close()
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore this process's setting
+	for _, tc := range []struct {
+		gogc string
+		want int
+	}{{"", 400}, {"150", 100}} {
+		t.Setenv("GOGC", tc.gogc)
+		debug.SetGCPercent(100)
+		if code, _, stderr := runCLI(t, "", "fetch", "-q", srv.URL); code != 0 {
+			t.Fatalf("GOGC=%q: exit %d: %s", tc.gogc, code, stderr)
+		}
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("GOGC=%q in the environment: crew fetch left GC percent %d, want %d", tc.gogc, got, tc.want)
+		}
 	}
 }
