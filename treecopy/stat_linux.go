@@ -1,7 +1,10 @@
 package treecopy
 
 import (
+	"bytes"
+	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -56,11 +59,86 @@ func (d batchDirs) close() {
 // lstatAt is os.Lstat of the entry name in the directory open as dir.
 func lstatAt(dir int, name string) (fs.FileInfo, error) {
 	fi := &fileInfo{name: name}
-	// unix.Stat_t and syscall.Stat_t both mirror the kernel's struct stat.
-	if err := unix.Fstatat(dir, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: err}
+	if err := lstatInto(dir, name, &fi.st); err != nil {
+		return nil, err
 	}
 	return fi, nil
+}
+
+// lstatInto is lstatAt without the fs.FileInfo (and its allocation).
+func lstatInto(dir int, name string, st *unixStat) error {
+	// unix.Stat_t and syscall.Stat_t both mirror the kernel's struct stat.
+	if err := unix.Fstatat(dir, name, (*unix.Stat_t)(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "lstat", Path: name, Err: err}
+	}
+	return nil
+}
+
+// prepareDir creates dir (owner-writable until its metadata is applied) and
+// removes temp files a killed run left in it. created reports that dir is
+// new, hence empty. An existing dir is read with one descriptor: its
+// names are scanned in the raw directory records, so that a rerun over
+// thousands of directories allocates nothing for names it keeps.
+func prepareDir(dir string) (created bool, err error) {
+	err = unix.Mkdir(dir, 0o700)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, unix.EEXIST) {
+		return false, &fs.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		// Not a directory (the source changed type): replace it.
+		if err := os.Remove(dir); err != nil {
+			return false, err
+		}
+		return true, os.Mkdir(dir, 0o700)
+	}
+	if err != nil {
+		return false, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, &fs.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	if st.Mode&0o700 != 0o700 {
+		if err := unix.Fchmod(fd, st.Mode&0o7777|0o700); err != nil {
+			return false, &fs.PathError{Op: "chmod", Path: dir, Err: err}
+		}
+	}
+	buf := make([]byte, 16<<10)
+	prefix := []byte(TempPrefix)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, &fs.PathError{Op: "readdir", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return false, nil
+		}
+		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+		for rec := buf[:n]; len(rec) >= 19; {
+			reclen := int(*(*uint16)(unsafe.Pointer(&rec[16])))
+			if reclen < 19 || reclen > len(rec) {
+				break
+			}
+			name := rec[19:reclen]
+			if bytes.HasPrefix(name, prefix) {
+				if i := bytes.IndexByte(name, 0); i >= 0 {
+					name = name[:i]
+				}
+				if err := os.Remove(filepath.Join(dir, string(name))); err != nil {
+					return false, err
+				}
+			}
+			rec = rec[reclen:]
+		}
+	}
 }
 
 // fileInfo is an fs.FileInfo from a stat, as os builds it.

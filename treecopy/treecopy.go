@@ -360,46 +360,6 @@ func realPath(p string) (string, error) {
 	}
 }
 
-// prepareDir creates dir (owner-writable until its metadata is applied) and
-// removes temp files a killed run left in it. created reports that dir is
-// new, hence empty.
-func prepareDir(dir string) (created bool, err error) {
-	err = os.Mkdir(dir, 0o700)
-	if err == nil {
-		return true, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
-		return false, err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return false, err
-	}
-	if !fi.IsDir() {
-		if err := os.Remove(dir); err != nil {
-			return false, err
-		}
-		return true, os.Mkdir(dir, 0o700)
-	}
-	if fi.Mode().Perm()&0o700 != 0o700 {
-		if err := os.Chmod(dir, fi.Mode().Perm()|0o700); err != nil {
-			return false, err
-		}
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), TempPrefix) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return false, err
-			}
-		}
-	}
-	return false, nil
-}
-
 // entry copies one non-directory entry.
 func (c *copier) entry(j job) error {
 	mode := j.fi.Mode()
@@ -513,15 +473,22 @@ func tempName(dst string) string {
 }
 
 func (c *copier) upToDate(j job) (bool, error) {
-	var dfi fs.FileInfo
-	var err error
+	var size, mtime int64
 	if j.dstDir >= 0 {
-		dfi, err = lstatAt(j.dstDir, filepath.Base(j.dst))
+		var st unixStat
+		if err := lstatInto(j.dstDir, filepath.Base(j.dst), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return false, err
+		}
+		size, mtime = st.Size, st.Mtim.Nano()
 	} else {
-		dfi, err = os.Lstat(j.dst)
+		dfi, err := os.Lstat(j.dst)
+		if err != nil || !dfi.Mode().IsRegular() {
+			return false, err
+		}
+		size, mtime = dfi.Size(), dfi.ModTime().UnixNano()
 	}
-	if err != nil || !dfi.Mode().IsRegular() || dfi.Size() != j.fi.Size() {
-		return false, err
+	if size != j.fi.Size() {
+		return false, nil
 	}
 	if c.opts.Checksum {
 		a, err := hashFile(j.src)
@@ -531,7 +498,7 @@ func (c *copier) upToDate(j job) (bool, error) {
 		b, err := hashFile(j.dst)
 		return err == nil && bytes.Equal(a, b), err
 	}
-	return dfi.ModTime().Equal(j.fi.ModTime()), nil
+	return mtime == j.fi.ModTime().UnixNano(), nil
 }
 
 func hashFile(p string) ([]byte, error) {

@@ -353,3 +353,38 @@ func TestKill9ThenRerun(t *testing.T) {
 	must(t, err)
 	compareTrees(t, src, dst)
 }
+
+// A rerun removes the temp files a killed run left, makes an existing
+// read-only destination directory writable long enough to fill it, and
+// replaces a file standing where a directory should be.
+func TestRerunCleansLeftovers(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	for i := range 300 { // more names than one directory read returns
+		write(t, filepath.Join(src, "a", fmt.Sprintf("file-with-a-long-name-%03d", i)), []byte("x"), 0o644)
+	}
+	write(t, filepath.Join(src, "b", "inner"), []byte("y"), 0o644)
+	must(t, os.MkdirAll(filepath.Join(dst, "a"), 0o755))
+	leftovers := []string{treecopy.TempPrefix + "1", treecopy.TempPrefix + "file-with-a-long-name-150.partial"}
+	for _, name := range leftovers {
+		write(t, filepath.Join(dst, "a", name), []byte("partial"), 0o600)
+	}
+	write(t, filepath.Join(dst, "a", "unrelated-keep"), []byte("z"), 0o644)
+	must(t, os.Chmod(filepath.Join(dst, "a"), 0o555))
+	write(t, filepath.Join(dst, "b"), []byte("a file where a directory belongs"), 0o644)
+
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	for _, name := range leftovers {
+		if _, err := os.Lstat(filepath.Join(dst, "a", name)); !os.IsNotExist(err) {
+			t.Errorf("leftover %s still there (%v)", name, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "a", "unrelated-keep")); err != nil {
+		t.Errorf("a file that is not a leftover was removed: %v", err)
+	}
+	must(t, os.Remove(filepath.Join(dst, "a", "unrelated-keep")))
+	sfi, err := os.Stat(filepath.Join(src, "a"))
+	must(t, err)
+	must(t, os.Chtimes(filepath.Join(dst, "a"), sfi.ModTime(), sfi.ModTime())) // the removal touched it
+	compareTrees(t, src, dst)
+}
