@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
@@ -58,6 +61,7 @@ Exit status: 0 ok, 1 some files failed (each is reported with its path),
 			opts := treecopy.Options{Workers: o.workers, Checksum: o.checksum, Verify: o.verify, DryRun: o.dryRun}
 			var bar *progressbar.ProgressBar
 			var mu sync.Mutex
+			var entries int64 // copied so far, for the bar
 			switch {
 			case o.dryRun:
 				opts.OnEntry = func(rel string, _ int64) {
@@ -74,13 +78,32 @@ Exit status: 0 ok, 1 some files failed (each is reported with its path),
 					progressbar.OptionThrottle(100_000_000))
 				opts.OnEntry = func(_ string, n int64) {
 					mu.Lock()
+					if entries++; entries%16 == 1 {
+						bar.Describe(fmt.Sprintf("copy: %d entries", entries))
+					}
 					bar.Add64(n)
 					mu.Unlock()
 				}
+				// The bar gets a total, hence a percentage and an ETA, once a
+				// walk beside the copy has added up the source's sizes.
+				sizeCtx, stopSizing := context.WithCancel(cmd.Context())
+				sized := make(chan struct{})
+				go func() {
+					defer close(sized)
+					if total, err := treeSize(sizeCtx, args[0]); err == nil && total > 0 {
+						mu.Lock()
+						bar.ChangeMax64(total)
+						mu.Unlock()
+					}
+				}()
+				defer func() { stopSizing(); <-sized }()
 			}
 			stats, err := treecopy.Copy(cmd.Context(), args[0], args[1], opts)
 			if bar != nil {
+				mu.Lock()
+				bar.Describe(fmt.Sprintf("copy: %d entries", entries))
 				bar.Finish()
+				mu.Unlock()
 				fmt.Fprintln(s.Err)
 			}
 			switch {
@@ -108,6 +131,24 @@ Exit status: 0 ok, 1 some files failed (each is reported with its path),
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be copied; change nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar or summary")
 	return cmd
+}
+
+// treeSize returns the bytes in the regular files below root.
+func treeSize(ctx context.Context, root string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return nil // the copy reports what cannot be read
+		}
+		if fi, err := d.Info(); err == nil {
+			total += fi.Size()
+		}
+		return nil
+	})
+	return total, err
 }
 
 // isTerminal reports whether w is a terminal.

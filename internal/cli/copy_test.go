@@ -45,3 +45,24 @@ func TestCopyCommandExitCodes(t *testing.T) {
 		t.Errorf("copy content %q", got)
 	}
 }
+
+// treeSize, which gives the progress bar its total, adds up regular files
+// only.
+func TestTreeSize(t *testing.T) {
+	root := t.TempDir()
+	for name, size := range map[string]int{"a": 10, "d/b": 2000, "d/e/c": 0, "d/e/f": 7} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("a", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := treeSize(t.Context(), root); err != nil || got != 2017 {
+		t.Errorf("treeSize = %d, %v; want 2017", got, err)
+	}
+}
