@@ -1,7 +1,6 @@
 package crew_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/crewrun/crew"
@@ -22,20 +21,7 @@ func BenchmarkMapTinyGoroutines(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			ex := c.ex()
 			defer ex.Close()
-			in := func(yield func(int) bool) {
-				for i := range b.N {
-					if !yield(i) {
-						return
-					}
-				}
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for r := range crew.Map(context.Background(), ex, crewtest.Square, in) {
-				if r.Err != nil {
-					b.Fatal(r.Err)
-				}
-			}
+			crewtest.BenchmarkMapSquare(b, ex)
 		})
 	}
 }

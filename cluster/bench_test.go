@@ -19,21 +19,7 @@ func BenchmarkMap(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ex.Close()
-	b.ResetTimer()
-	n := 0
-	for r := range crew.Map(b.Context(), ex, crewtest.Square, func(yield func(int) bool) {
-		for i := range b.N {
-			if !yield(i) {
-				return
-			}
-		}
-	}, crew.Unordered()) {
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
+	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered())
 }
 
 // BenchmarkLatency measures one task at a time, reporting p50 and p99.
@@ -94,21 +80,7 @@ func threeNodeExecutor(b *testing.B) crew.Executor {
 // keeping 1024 in flight.
 func BenchmarkMapThreeNodes(b *testing.B) {
 	ex := threeNodeExecutor(b)
-	b.ResetTimer()
-	n := 0
-	for r := range crew.Map(b.Context(), ex, crewtest.Square, func(yield func(int) bool) {
-		for i := range b.N {
-			if !yield(i) {
-				return
-			}
-		}
-	}, crew.Unordered()) {
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
+	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered())
 }
 
 // BenchmarkLatencyThreeNodes measures one task at a time on the

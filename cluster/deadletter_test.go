@@ -12,7 +12,6 @@ import (
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
-	"github.com/crewrun/crew/crewtest"
 )
 
 // exitWorker kills the worker process that runs it, on every delivery.
@@ -82,15 +81,7 @@ func TestDeadLetter(t *testing.T) {
 	defer ex.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	const n = 100
-	futures := make([]*crew.Future[int], n)
-	var poison *crew.Future[int]
-	for i := range n {
-		futures[i] = crew.Submit(ctx, ex, crewtest.Square, i)
-		if i == n/2 {
-			poison = crew.Submit(ctx, ex, exitWorker, 0)
-		}
-	}
+	futures, poison := submitAroundPoison(ctx, ex, 100)
 	stop := superviseWorkers(t, url, 2)
 	start := time.Now()
 	_, err = poison.Wait(ctx)
@@ -98,11 +89,7 @@ func TestDeadLetter(t *testing.T) {
 		t.Errorf("the task that kills its workers: %v, want ErrWorkerDied", err)
 	}
 	t.Logf("dead-lettered after %v: %v", time.Since(start), err)
-	for i, f := range futures {
-		if got, err := f.Wait(ctx); err != nil || got != i*i {
-			t.Errorf("task %d: %d, %v", i, got, err)
-		}
-	}
+	waitSquares(t, ctx, futures)
 	// Two, and one per death: the first two among other tasks, then one
 	// per run alone. More would mean that deaths were pinned on other
 	// tasks.
@@ -126,24 +113,12 @@ func TestDeadLetterMaxDeliver(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	const n = 20
-	futures := make([]*crew.Future[int], n)
-	var poison *crew.Future[int]
-	for i := range n {
-		futures[i] = crew.Submit(ctx, ex, crewtest.Square, i)
-		if i == n/2 {
-			poison = crew.Submit(ctx, ex, exitWorker, 0)
-		}
-	}
+	futures, poison := submitAroundPoison(ctx, ex, 20)
 	stop := superviseWorkers(t, url, 2)
 	defer stop()
 	_, err = poison.Wait(ctx)
 	if !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), fmt.Sprintf("delivered %d times", cluster.MaxDeliver)) {
 		t.Errorf("the task that kills its workers: %v, want ErrWorkerDied after %d deliveries", err, cluster.MaxDeliver)
 	}
-	for i, f := range futures {
-		if got, err := f.Wait(ctx); err != nil || got != i*i {
-			t.Errorf("task %d: %d, %v", i, got, err)
-		}
-	}
+	waitSquares(t, ctx, futures)
 }

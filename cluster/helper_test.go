@@ -12,10 +12,52 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/crewtest"
 )
+
+// jetStreamAt connects to the server at url and returns its JetStream
+// API; the connection closes when the test ends.
+func jetStreamAt(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// submitAroundPoison submits n Square calls with one exitWorker call,
+// which kills every worker that runs it, submitted after the middle one.
+func submitAroundPoison(ctx context.Context, ex crew.Executor, n int) (squares []*crew.Future[int], poison *crew.Future[int]) {
+	squares = make([]*crew.Future[int], n)
+	for i := range n {
+		squares[i] = crew.Submit(ctx, ex, crewtest.Square, i)
+		if i == n/2 {
+			poison = crew.Submit(ctx, ex, exitWorker, 0)
+		}
+	}
+	return squares, poison
+}
+
+// waitSquares checks that future i gives i².
+func waitSquares(t *testing.T, ctx context.Context, futures []*crew.Future[int]) {
+	t.Helper()
+	for i, f := range futures {
+		if got, err := f.Wait(ctx); err != nil || got != i*i {
+			t.Errorf("task %d: %d, %v", i, got, err)
+		}
+	}
+}
 
 // workerURLEnv, when set, makes the test binary a cluster worker for that
 // server instead of running tests: the fault tests start and kill such

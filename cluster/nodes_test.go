@@ -76,15 +76,7 @@ func startThreeNodes(t testing.TB) *threeNodes {
 		c.procs = append(c.procs, cmd)
 	}
 	// Ready when a stream with three replicas can be created.
-	nc, err := nats.Connect(c.URL(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAt(t, c.URL(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -104,12 +96,7 @@ func startThreeNodes(t testing.TB) *threeNodes {
 // kill SIGKILLs the node that leads stream and returns its index.
 func (c *threeNodes) killLeader(t testing.TB, stream string) int {
 	t.Helper()
-	nc, err := nats.Connect(c.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := jetStreamAt(t, c.URL())
 	s, err := js.Stream(context.Background(), stream)
 	if err != nil {
 		t.Fatal(err)
@@ -215,12 +202,7 @@ func TestThreeNodesKillLeader(t *testing.T) {
 		}
 	}
 	// The workers, started without Replicas, kept the executor's.
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := jetStreamAt(t, url)
 	for _, name := range []string{"CREW_TASKS", "CREW_RESULTS", "KV_CREW_JOBS"} {
 		s, err := js.Stream(t.Context(), name)
 		if err != nil {

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/crewtest"
@@ -60,15 +57,7 @@ func startServe(t *testing.T, cfg cluster.ServerConfig) (url string, stop func()
 // waitStored waits until the tasks stream holds n messages.
 func waitStored(t *testing.T, url string, n uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAt(t, url)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s, err := js.Stream(t.Context(), "CREW_TASKS")

@@ -17,20 +17,7 @@ func BenchmarkMapTiny(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ex.Close()
-	in := func(yield func(int) bool) {
-		for i := range b.N {
-			if !yield(i) {
-				return
-			}
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for r := range crew.Map(context.Background(), ex, crewtest.Square, in) {
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-	}
+	crewtest.BenchmarkMapSquare(b, ex)
 }
 
 // BenchmarkSubmitTiny submits b.N tiny calls one by one, as
