@@ -18,7 +18,7 @@ import (
 // on the open file rather than by path. Only data extents are copied
 // (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; each extent goes
 // through copy_file_range, which the kernel may turn into a reflink.
-func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) {
+func (c *copier) copyFile(j job, tmp string) (n int64, err error) {
 	out, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return 0, &fs.PathError{Op: "create", Path: tmp, Err: err}
@@ -28,7 +28,7 @@ func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) 
 			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
 		}
 	}()
-	return c.copyInto(src, out, tmp, fi)
+	return c.copyInto(j, out, tmp)
 }
 
 // copyUnnamed copies src to dst, which must not exist, through a file
@@ -36,11 +36,17 @@ func (c *copier) copyFile(src, tmp string, fi fs.FileInfo) (n int64, err error) 
 // temporary name to create and rename, and nothing left behind if the
 // process dies. It returns errNoTmpfile, having done nothing, where the
 // file system or the kernel cannot do that.
-func (c *copier) copyUnnamed(src, dst string, fi fs.FileInfo) (n int64, err error) {
+func (c *copier) copyUnnamed(j job) (n int64, err error) {
 	if !tmpfile || c.noTmpfile.Load() {
 		return 0, errNoTmpfile
 	}
-	out, err := unix.Open(filepath.Dir(dst), unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	dst := j.dst
+	dir, name := at(j.dstDir, dst)
+	tdir, tpath := dir, "."
+	if j.dstDir < 0 {
+		tpath = filepath.Dir(dst)
+	}
+	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
 			c.noTmpfile.Store(true)
@@ -53,12 +59,12 @@ func (c *copier) copyUnnamed(src, dst string, fi fs.FileInfo) (n int64, err erro
 			err = &fs.PathError{Op: "close", Path: dst, Err: cerr}
 		}
 	}()
-	if n, err = c.copyInto(src, out, dst, fi); err != nil {
+	if n, err = c.copyInto(j, out, dst); err != nil {
 		return n, err
 	}
 	// Linking a descriptor needs CAP_DAC_READ_SEARCH; its /proc name does not.
 	if c.root && emptyPath && !c.noEmptyPath.Load() {
-		err = unix.Linkat(out, "", unix.AT_FDCWD, dst, unix.AT_EMPTY_PATH)
+		err = unix.Linkat(out, "", dir, name, unix.AT_EMPTY_PATH)
 		if err == nil {
 			return n, nil
 		}
@@ -67,7 +73,7 @@ func (c *copier) copyUnnamed(src, dst string, fi fs.FileInfo) (n int64, err erro
 		}
 		c.noEmptyPath.Store(true)
 	}
-	if err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(out), unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err != nil {
+	if err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(out), dir, name, unix.AT_SYMLINK_FOLLOW); err != nil {
 		if _, perr := os.Stat("/proc/self/fd"); errors.Is(err, unix.ENOENT) && perr != nil { // no /proc
 			c.noTmpfile.Store(true)
 			return 0, errNoTmpfile
@@ -82,10 +88,12 @@ var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
 // tmpfile and emptyPath are false only in tests of the other paths.
 var tmpfile, emptyPath = true, true
 
-// copyInto copies src's content and metadata into out, a new file named
-// name in errors.
-func (c *copier) copyInto(src string, out int, name string, fi fs.FileInfo) (n int64, err error) {
-	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+// copyInto copies the content and metadata of j's source into out, a new
+// file named name in errors.
+func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
+	src, fi := j.src, j.fi
+	sdir, sname := at(j.srcDir, src)
+	in, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
 	}

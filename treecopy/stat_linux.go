@@ -18,10 +18,19 @@ type unixStat = syscall.Stat_t
 func statAtime(st *unixStat) int64 { return st.Atim.Nano() }
 
 // batchDirs holds a batch's source and destination directories open with
-// O_PATH, so that each entry is looked up by its name alone: a full path
-// costs a dcache lookup per component, which dominated a rerun over an
-// unchanged tree.
+// O_PATH, so that each entry is reached by its name alone (see at): a full
+// path costs a dcache lookup per component, which dominated a rerun over
+// an unchanged tree.
 type batchDirs struct{ src, dst int }
+
+// at returns what the *at system calls need to reach path: the directory
+// dir and path's last element when dir is open, else path itself.
+func at(dir int, path string) (int, string) {
+	if dir < 0 {
+		return unix.AT_FDCWD, path
+	}
+	return dir, filepath.Base(path)
+}
 
 // openDirs opens j's directories; a descriptor that does not open is -1,
 // and lookups then take the full path.
@@ -33,11 +42,7 @@ func openDirs(j job) batchDirs {
 		}
 		return fd
 	}
-	d := batchDirs{src: open(filepath.Dir(j.src)), dst: -1}
-	if !j.fresh { // in a new directory nothing is looked up
-		d.dst = open(filepath.Dir(j.dst))
-	}
-	return d
+	return batchDirs{src: open(filepath.Dir(j.src)), dst: open(filepath.Dir(j.dst))}
 }
 
 // info returns the lstat of j's source.

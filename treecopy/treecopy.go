@@ -87,9 +87,9 @@ type job struct {
 	d     fs.DirEntry // from the walk; its Info fills fi in a worker
 	fi    fs.FileInfo
 	fresh bool // dst's directory was created by this run: nothing to compare with or replace
-	// dstDir is dst's directory open with O_PATH, to look dst up by its
-	// name alone, or -1.
-	dstDir int
+	// srcDir and dstDir are src's and dst's directories open with
+	// O_PATH, to reach each by its name alone, or -1.
+	srcDir, dstDir int
 }
 
 // hardlinks finds the regular files that are further names of a file
@@ -160,7 +160,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	c := &copier{opts: opts, uid: os.Geteuid(), gid: os.Getegid()}
 	c.root = c.uid == 0
 	if !sfi.IsDir() {
-		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, dstDir: -1}
+		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, srcDir: -1, dstDir: -1}
 		if err := c.entry(j); err != nil {
 			c.fail(err)
 		}
@@ -198,7 +198,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 						c.fail(fmt.Errorf("%s: %w", j.src, err))
 						continue
 					}
-					j.fi, j.dstDir = fi, dirs.dst
+					j.fi, j.srcDir, j.dstDir = fi, dirs.src, dirs.dst
 					if hl.later(j) {
 						continue
 					}
@@ -263,7 +263,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 				return err
 			}
 		}
-		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, d: d, fresh: fresh[dir], dstDir: -1})
+		batch = append(batch, job{rel: filepath.ToSlash(rel), src: p, dst: target, d: d, fresh: fresh[dir], srcDir: -1, dstDir: -1})
 		return nil
 	})
 	if walkErr == nil {
@@ -379,7 +379,7 @@ func (c *copier) entry(j job) error {
 	}
 	if mode.IsRegular() && j.fresh {
 		// A new directory has nothing to replace: no temporary name needed.
-		n, err := c.copyUnnamed(j.src, j.dst, j.fi)
+		n, err := c.copyUnnamed(j)
 		if err == nil {
 			c.files.Add(1)
 			c.bytes.Add(n)
@@ -400,7 +400,7 @@ func (c *copier) entry(j job) error {
 	case mode.IsRegular():
 		// Content and metadata go through the open files; the temp name
 		// is renamed below, as for every other entry type.
-		n, err := c.copyFile(j.src, tmp, j.fi)
+		n, err := c.copyFile(j, tmp)
 		if err != nil {
 			unix.Unlink(tmp)
 			return err
