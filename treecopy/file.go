@@ -213,6 +213,12 @@ func (c *copier) fileMeta(in, out int, src, name string, fi fs.FileInfo) error {
 }
 
 func copyFdXattrs(in, out int, src, dst string) error {
+	// Most files have no extended attributes: find that out without the
+	// general path's allocations.
+	var probe [256]byte
+	if n, err := unix.Flistxattr(in, probe[:]); err == nil && n == 0 || errors.Is(err, unix.ENOTSUP) {
+		return nil
+	}
 	return xattrs{
 		src: src, dst: dst,
 		list: func(b []byte) (int, error) { return unix.Flistxattr(in, b) },

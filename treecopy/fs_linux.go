@@ -32,9 +32,9 @@ func at(dir int, path string) (int, string) {
 	return dir, filepath.Base(path)
 }
 
-// openDirs opens j's directories; a descriptor that does not open is -1,
-// and lookups then take the full path.
-func openDirs(j job) batchDirs {
+// openDirs opens the directories src and dst; a descriptor that does not
+// open is -1, and lookups then take the full path.
+func openDirs(src, dst string) batchDirs {
 	open := func(dir string) int {
 		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -42,7 +42,7 @@ func openDirs(j job) batchDirs {
 		}
 		return fd
 	}
-	return batchDirs{src: open(filepath.Dir(j.src)), dst: open(filepath.Dir(j.dst))}
+	return batchDirs{src: open(src), dst: open(dst)}
 }
 
 // info returns the lstat of j's source.

@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -387,4 +389,30 @@ func TestRerunCleansLeftovers(t *testing.T) {
 	must(t, err)
 	must(t, os.Chtimes(filepath.Join(dst, "a"), sfi.ModTime(), sfi.ModTime())) // the removal touched it
 	compareTrees(t, src, dst)
+}
+
+// TestOnEntryPaths checks the paths OnEntry gets: relative to the source,
+// slash-separated, however the source was spelled.
+func TestOnEntryPaths(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "src", "top"), []byte("1"), 0o644)
+	write(t, filepath.Join(root, "src", "a", "b", "deep"), []byte("2"), 0o644)
+	must(t, os.Symlink("top", filepath.Join(root, "src", "a", "link")))
+	must(t, os.Link(filepath.Join(root, "src", "top"), filepath.Join(root, "src", "a", "hard")))
+	t.Chdir(root)
+	for i, spelling := range []string{"src", "src/", "./src/.", filepath.Join(root, "src") + "//"} {
+		var mu sync.Mutex
+		var got []string
+		_, err := treecopy.Copy(t.Context(), spelling, fmt.Sprint("dst", i), treecopy.Options{OnEntry: func(rel string, _ int64) {
+			mu.Lock()
+			got = append(got, rel)
+			mu.Unlock()
+		}})
+		must(t, err)
+		slices.Sort(got)
+		want := []string{"a/b/deep", "a/hard", "a/link", "top"}
+		if !slices.Equal(got, want) {
+			t.Errorf("source %q: OnEntry got %q, want %q", spelling, got, want)
+		}
+	}
 }
