@@ -150,7 +150,8 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}
-	src, dst = filepath.Clean(src), filepath.Clean(dst)
+	// The source is used as spelled, not cleaned: "link/" follows a
+	// symlink to a directory, as it does for cp -a, and "" is missing.
 	sfi, err := os.Lstat(src)
 	if err != nil {
 		return Stats{}, fmt.Errorf("%w: source: %w", ErrRefused, err)
@@ -202,9 +203,13 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 		})
 	}
 	w.relFrom = len(joinPath(src, ""))
-	walkErr := w.dir(src, dst, sfi)
+	walkErr := w.dir(src, dst, sfi, true)
 	close(w.batches)
 	wg.Wait()
+	if walkErr == nil {
+		// Cancelled after the walk: the workers stopped copying.
+		walkErr = ctx.Err()
+	}
 	if walkErr != nil {
 		return c.finish(walkErr)
 	}
@@ -263,8 +268,10 @@ type dirMeta struct {
 // dir copies the directory src, whose lstat is fi, to dst: it makes dst
 // (or cleans it of a killed run's temp files), queues src's other entries
 // in batches, then descends into its subdirectories. An unreadable
-// directory is created, like cp -a does, and reported with its path.
-func (w *walker) dir(src, dst string, fi fs.FileInfo) error {
+// directory is created, like cp -a does, and reported with its path. Only
+// the root, follow, may be reached through a symlink: a subdirectory
+// swapped for one during the copy is not followed.
+func (w *walker) dir(src, dst string, fi fs.FileInfo, follow bool) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
@@ -279,7 +286,11 @@ func (w *walker) dir(src, dst string, fi fs.FileInfo) error {
 		fresh = created
 	}
 	w.dirs = append(w.dirs, dirMeta{src, dst, fi})
-	f, err := os.Open(src)
+	flags := os.O_RDONLY | unix.O_DIRECTORY
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(src, flags, 0)
 	if err != nil {
 		c.fail(fmt.Errorf("%s: %w", src, err))
 		return nil
@@ -320,7 +331,7 @@ func (w *walker) dir(src, dst string, fi fs.FileInfo) error {
 			c.fail(fmt.Errorf("%s: %w", p, err))
 			continue
 		}
-		if err := w.dir(p, joinPath(dst, name), sub); err != nil {
+		if err := w.dir(p, joinPath(dst, name), sub, false); err != nil {
 			return err
 		}
 	}
@@ -336,7 +347,7 @@ func (w *walker) send(b batch) error {
 	}
 }
 
-// joinPath is filepath.Join(dir, name) for a clean dir and a plain name.
+// joinPath is dir/name, with one slash between them.
 func joinPath(dir, name string) string {
 	if strings.HasSuffix(dir, "/") {
 		return dir + name

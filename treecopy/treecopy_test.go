@@ -416,3 +416,64 @@ func TestOnEntryPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceSpelling checks that the source is taken as spelled: "link/"
+// copies the directory a symlink points to (as cp -a does), and an empty
+// source is missing, not the working directory.
+func TestSourceSpelling(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "real", "f"), []byte("x"), 0o644)
+	must(t, os.Symlink("real", filepath.Join(root, "link")))
+	dst := filepath.Join(t.TempDir(), "viaLink")
+	_, err := treecopy.Copy(t.Context(), filepath.Join(root, "link")+"/", dst, treecopy.Options{})
+	must(t, err)
+	if fi, err := os.Lstat(dst); err != nil || !fi.IsDir() {
+		t.Fatalf("link/ copied as %v (%v), want the directory", fi.Mode(), err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "f")); string(got) != "x" {
+		t.Errorf("link/f not copied: %q, %v", got, err)
+	}
+
+	t.Chdir(root)
+	st, err := treecopy.Copy(t.Context(), "", filepath.Join(t.TempDir(), "empty"), treecopy.Options{})
+	if !errors.Is(err, treecopy.ErrRefused) {
+		t.Errorf("empty source: %v after copying %d files, want ErrRefused", err, st.Files)
+	}
+}
+
+// TestCancelReported checks that a copy cancelled while its workers run —
+// here after the walk has queued everything — returns the context's error,
+// not success.
+func TestCancelReported(t *testing.T) {
+	src := t.TempDir()
+	for i := range 100 {
+		write(t, filepath.Join(src, fmt.Sprint("f", i)), []byte("x"), 0o644)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	st, err := treecopy.Copy(ctx, src, filepath.Join(t.TempDir(), "dst"), treecopy.Options{Workers: 1, OnEntry: func(string, int64) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled copy of %d of 100 files returned %v, want context.Canceled", st.Files, err)
+	}
+}
+
+// TestManyXattrs checks a file whose attribute list is longer than the
+// first probe for one.
+func TestManyXattrs(t *testing.T) {
+	src := t.TempDir()
+	f := filepath.Join(src, "f")
+	write(t, f, []byte("x"), 0o644)
+	for i := range 25 { // over 1 KiB of names
+		if err := unix.Setxattr(f, fmt.Sprintf("user.%s%02d", strings.Repeat("n", 50), i), []byte{byte(i)}, 0); err != nil {
+			t.Skip("no user xattrs on this file system:", err)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	want, _ := unix.Listxattr(f, nil)
+	got, err := unix.Listxattr(filepath.Join(dst, "f"), nil)
+	if err != nil || got != want {
+		t.Errorf("copy has %d bytes of xattr names (%v), want %d", got, err, want)
+	}
+}

@@ -5,7 +5,7 @@
 # is slow for about a minute). Each timed run starts after a sync, so no
 # tool pays for writing back the previous one's data. Everything is removed
 # at the end.
-# Usage: bench/copy/bench.sh [runs]   (from the repo root)
+# Usage: bench/copy/bench.sh [runs]   (from the repo root; VERBOSE=1 prints every timing)
 set -euo pipefail
 RUNS=${1:-3}
 command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rsync; }
@@ -36,7 +36,7 @@ for run in $(seq "$RUNS"); do
         rsync) x=$(t rsync -a "$W/$set/" "$D/");;
         tar)   mkdir "$D"; x=$(t bash -c "tar -C '$W/$set' -cf - . | tar -C '$D' -xf -");;
       esac
-      T[$set.$tool]+="$x "
+      T[$set.$tool]+="$x "; [ -n "${VERBOSE:-}" ] && echo "run $run $set $tool $x" >&2
       if [ "$tool" = crew ]; then
         T[$set.rerun]+="$(t "$CREW" copy -q "$W/$set" "$D") "
       fi
