@@ -363,7 +363,9 @@ func retryAfter(v string) time.Duration {
 }
 
 // stream is a response body that enforces the size cap and releases the
-// attempt's resources exactly once on Close.
+// attempt's resources exactly once on Close. It reads at most one byte past
+// the cap, to tell a body of exactly limit bytes from a longer one; from then
+// on every Read returns 0, ErrTooLarge.
 type stream struct {
 	rc    io.ReadCloser
 	limit int64
@@ -373,6 +375,11 @@ type stream struct {
 }
 
 func (s *stream) Read(p []byte) (int, error) {
+	if s.limit > 0 && s.n > s.limit {
+		// Already over: the byte past the cap was dropped, and reading
+		// on must not report it (or a negative count) again.
+		return 0, ErrTooLarge
+	}
 	if s.limit > 0 && int64(len(p)) > s.limit-s.n+1 {
 		p = p[:s.limit-s.n+1]
 	}

@@ -1,6 +1,7 @@
 package fetch_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -186,6 +187,45 @@ func TestMaxBodySize(t *testing.T) {
 	}
 	if len(resp.Body) != 100_000 {
 		t.Errorf("kept %d bytes, want exactly the cap", len(resp.Body))
+	}
+}
+
+// TestMaxBodySizeStreamStaysOver reads a capped stream past the cap and
+// then again, as a bufio.Reader or a caller that logs and continues does:
+// every later Read must keep failing with ErrTooLarge and no bytes, never a
+// negative count (which makes bufio panic).
+func TestMaxBodySizeStreamStaysOver(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Repeat("line\n", 1000)))
+	})
+	c := newClient(t, fetch.Config{MaxBodySize: 100})
+	_, body, err := c.Open(t.Context(), srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	br := bufio.NewReader(body)
+	var n int
+	for {
+		line, err := br.ReadString('\n')
+		n += len(line)
+		if err != nil {
+			if !errors.Is(err, fetch.ErrTooLarge) {
+				t.Fatalf("err = %v, want ErrTooLarge", err)
+			}
+			break
+		}
+	}
+	if n != 100 {
+		t.Errorf("read %d bytes, want exactly the cap", n)
+	}
+	for range 3 {
+		if line, err := br.ReadString('\n'); line != "" || !errors.Is(err, fetch.ErrTooLarge) {
+			t.Errorf("read again: %q, %v; want nothing and ErrTooLarge", line, err)
+		}
+		if n, err := body.Read(make([]byte, 10)); n != 0 || !errors.Is(err, fetch.ErrTooLarge) {
+			t.Errorf("Read again: %d, %v; want 0, ErrTooLarge", n, err)
+		}
 	}
 }
 
