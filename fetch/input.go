@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -42,31 +43,66 @@ func ParseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// MaxLineLength is the longest input line ReadInputs reads. A longer line
+// cannot be a usable URL (see MaxURLLength); it is reported as bad input
+// and skipped without being held in memory whole.
+const MaxLineLength = 1 << 20
+
 // ReadInputs yields the URLs in r, one per line; blank lines and lines
-// starting with "#" are skipped, surrounding white space trimmed. Bad lines
-// are yielded with Err set; a read error ends the sequence with an Input
-// whose Err is that error.
+// starting with "#" are skipped, surrounding white space trimmed. Bad lines,
+// including lines longer than MaxLineLength, are yielded with Err set and
+// reading goes on with the next line; a read error ends the sequence with an
+// Input whose Err is that error.
 func ReadInputs(r io.Reader) iter.Seq[Input] {
 	return func(yield func(Input) bool) {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		n := 0
-		for sc.Scan() {
-			n++
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
+		br := bufio.NewReaderSize(r, 64<<10)
+		var buf []byte
+		for n := 1; ; n++ {
+			var tooLong bool
+			var err error
+			buf, tooLong, err = readLine(br, buf[:0])
+			if err != nil && err != io.EOF {
+				yield(Input{Line: n, Err: fmt.Errorf("read input: %w", err)})
+				return
 			}
-			in := Input{Line: n, URL: line}
-			if _, err := ParseURL(line); err != nil {
-				in.Err = err
+			line := strings.TrimSpace(string(buf))
+			switch {
+			case line == "" || strings.HasPrefix(line, "#"):
+			case tooLong:
+				if !yield(Input{Line: n, Err: fmt.Errorf("%w: line longer than %d bytes, skipped", ErrBadInput, MaxLineLength)}) {
+					return
+				}
+			default:
+				in := Input{Line: n, URL: line}
+				if _, perr := ParseURL(line); perr != nil {
+					in.Err = perr
+				}
+				if !yield(in) {
+					return
+				}
 			}
-			if !yield(in) {
+			if err == io.EOF {
 				return
 			}
 		}
-		if err := sc.Err(); err != nil {
-			yield(Input{Line: n + 1, Err: fmt.Errorf("read input: %w", err)})
+	}
+}
+
+// readLine appends the next line of br to buf, without its "\n", and
+// returns it; err is io.EOF for the last line. Of a line longer than
+// MaxLineLength it keeps only the first MaxLineLength bytes (enough to see
+// a comment), reads past the rest and sets tooLong.
+func readLine(br *bufio.Reader, buf []byte) (line []byte, tooLong bool, err error) {
+	n := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		chunk = bytes.TrimSuffix(chunk, []byte("\n"))
+		n += len(chunk)
+		if room := MaxLineLength - len(buf); room > 0 {
+			buf = append(buf, chunk[:min(room, len(chunk))]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return buf, n > MaxLineLength, err
 		}
 	}
 }

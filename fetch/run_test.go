@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,6 +53,32 @@ func TestReadInputs(t *testing.T) {
 		got = append(got, s+"@"+string(rune('0'+in.Line)))
 	}
 	want := []string{"http://a.example/x@3", "https://b.example/@4", "bad@5", "bad@6", "bad@7", "bad@8"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestReadInputsOverlongLineSkipped: a line too long to hold (over
+// MaxLineLength) is reported as bad input with its line number and skipped;
+// the lines after it are still read. A long comment is just a comment.
+func TestReadInputsOverlongLineSkipped(t *testing.T) {
+	huge := strings.Repeat("z", 2*fetch.MaxLineLength)
+	text := "http://a.example/1\nhttp://a.example/" + huge + "\n#" + huge + "\nhttp://a.example/2\n  http://a.example/3  \n" + huge
+	var got []string
+	for in := range fetch.ReadInputs(strings.NewReader(text)) {
+		s := in.URL
+		if in.Err != nil {
+			if !errors.Is(in.Err, fetch.ErrBadInput) || !strings.Contains(in.Err.Error(), "longer than") {
+				t.Errorf("line %d: error %v, want bad input naming the limit", in.Line, in.Err)
+			}
+			s = "bad"
+		}
+		if len(s) > 100 {
+			t.Errorf("line %d: URL of %d bytes kept for a skipped line", in.Line, len(s))
+		}
+		got = append(got, fmt.Sprintf("%s@%d", s, in.Line))
+	}
+	want := []string{"http://a.example/1@1", "bad@2", "http://a.example/2@4", "http://a.example/3@5", "bad@6"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
