@@ -63,7 +63,7 @@ type Config struct {
 	Delay        time.Duration // minimum gap between requests to one host (robots Crawl-delay if larger)
 	UserAgent    string        // default "crew-crawl/1"
 	MaxBodySize  int64         // default 10 MiB
-	Retries      int           // retries for 429/5xx/network errors; default 2
+	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none
 	Timeout      time.Duration // per attempt; default 30s
 	Canon        Canonicalizer
 
@@ -127,6 +127,9 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&cfg.MaxURLLength, 2048)
 	def(&cfg.MaxPathDepth, 32)
 	def(&cfg.MaxQueryVariants, 100)
+	if cfg.Retries < 0 {
+		cfg.Retries = 0 // none: fetch.Config's zero
+	}
 	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 {
 		return cfg, fmt.Errorf("%w: negative limit", ErrBadConfig)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/crewrun/crew/crawl"
@@ -200,5 +201,27 @@ func TestCrawlResumeSkipsSeen(t *testing.T) {
 	defer s.mu.Unlock()
 	if s.hits["/a.html"] != 1 {
 		t.Errorf("/a.html fetched %d times across resume", s.hits["/a.html"])
+	}
+}
+
+// TestCrawlRetries: Config.Retries is the number of repeats after a 5xx;
+// zero takes the default (2) and a negative value means none.
+func TestCrawlRetries(t *testing.T) {
+	for _, tc := range []struct{ retries, attempts int }{{-1, 1}, {1, 2}, {0, 3}} {
+		t.Run(fmt.Sprint(tc.retries), func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				http.Error(w, "down", http.StatusServiceUnavailable)
+			}))
+			defer srv.Close()
+			cfg := crawl.Config{Start: []string{srv.URL + "/"}, Out: t.TempDir(), IgnoreRobots: true, Retries: tc.retries}
+			if _, err := crawl.Crawl(t.Context(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := int(hits.Load()); got != tc.attempts {
+				t.Errorf("Retries %d: %d attempts, want %d", tc.retries, got, tc.attempts)
+			}
+		})
 	}
 }

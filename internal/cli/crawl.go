@@ -139,6 +139,9 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 	case o.timeout <= 0 || o.delay < 0:
 		return usagef("--timeout must be positive and --delay not negative")
 	}
+	if o.retries == 0 {
+		cfg.Retries = -1 // the flag's 0 means none; Config's zero means the default
+	}
 	if o.maxVariants == 0 {
 		cfg.MaxQueryVariants = -1 // the flag's 0 means unlimited; Config's zero means the default
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -98,4 +99,28 @@ func TestCrawlCommand(t *testing.T) {
 			t.Errorf("resumed crawl recorded %d pages, want 6", n)
 		}
 	})
+}
+
+// TestRetriesZeroMeansOneAttempt: --retries 0 makes a single attempt in
+// both crew crawl and crew fetch (crawl.Config's zero is its default, 2).
+func TestRetriesZeroMeansOneAttempt(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"crawl", "-q", "--ignore-robots", "--retries", "0", "-o", t.TempDir(), srv.URL + "/"},
+		{"fetch", "-q", "--retries", "0", srv.URL + "/"},
+	} {
+		hits.Store(0)
+		code, _, stderr := runCLI(t, "", args...)
+		if code == 2 {
+			t.Fatalf("%q: usage error: %s", args, stderr)
+		}
+		if n := hits.Load(); n != 1 {
+			t.Errorf("crew %s --retries 0: %d attempts, want 1", args[0], n)
+		}
+	}
 }
