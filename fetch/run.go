@@ -32,7 +32,9 @@ type Options struct {
 	Concurrency int
 	// Dir, if set, is where bodies are saved, under FileName(url). A body is
 	// written to NAME%part and renamed to NAME when complete; NAME%meta keeps
-	// its ETag and Last-Modified for resuming.
+	// its ETag and Last-Modified for resuming. All file work happens through
+	// an os.Root on Dir, so a symbolic link inside Dir that points out of it
+	// (as HOST, NAME or NAME%part) fails that URL instead of being followed.
 	Dir string
 	// Continue resumes NAME%part files with a Range request (guarded by
 	// If-Range, so only when the server gave an ETag or Last-Modified) and skips
@@ -88,10 +90,15 @@ func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Re
 		return st, err
 	}
 	defer client.CloseIdleConnections()
+	var root *os.Root
 	if opts.Dir != "" {
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 			return st, fmt.Errorf("fetch: %w", err)
 		}
+		if root, err = os.OpenRoot(opts.Dir); err != nil {
+			return st, fmt.Errorf("fetch: %w", err)
+		}
+		defer root.Close()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,7 +131,7 @@ func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Re
 	for range opts.Concurrency {
 		wg.Go(func() {
 			for in := range work {
-				report(fetchOne(ctx, client, &opts, in))
+				report(fetchOne(ctx, client, root, &opts, in))
 			}
 		})
 	}
@@ -148,10 +155,10 @@ feed:
 	return st, ctx.Err()
 }
 
-func fetchOne(ctx context.Context, c *Client, opts *Options, in Input) Result {
+func fetchOne(ctx context.Context, c *Client, root *os.Root, opts *Options, in Input) Result {
 	start := time.Now()
 	r := Result{URL: in.URL, Line: in.Line}
-	err := download(ctx, c, opts, in.URL, &r)
+	err := download(ctx, c, root, opts, in.URL, &r)
 	r.ElapsedMS = time.Since(start).Milliseconds()
 	r.Err = err
 	if err != nil {
@@ -170,30 +177,32 @@ type meta struct {
 	Complete     bool   `json:"complete"`
 }
 
-func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *Result) error {
+// download fetches rawURL into r and, when root is not nil, saves it under
+// root (opened on opts.Dir). Paths below are relative to root.
+func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawURL string, r *Result) error {
 	var final, part, metaPath string
 	var old meta
 	var have int64 // bytes already in the part file
 	header := http.Header{}
-	if opts.Dir != "" {
+	if root != nil {
 		u, err := ParseURL(rawURL)
 		if err != nil {
 			return err
 		}
-		final = filepath.Join(opts.Dir, FileName(u))
+		final = FileName(u)
 		part, metaPath = final+"%part", final+"%meta"
-		r.File = final
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			return err
+		r.File = filepath.Join(opts.Dir, final)
+		if err := root.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return saveError(rawURL, opts.Dir, err)
 		}
 		if opts.Continue {
-			if b, err := os.ReadFile(metaPath); err == nil {
+			if b, err := root.ReadFile(metaPath); err == nil {
 				_ = json.Unmarshal(b, &old)
 			}
-			if _, err := os.Stat(final); err == nil && old.Complete {
+			if _, err := root.Stat(final); err == nil && old.Complete {
 				have = -1 // complete: ask whether it changed
 				setValidators(header, old, "If-None-Match", "If-Modified-Since")
-			} else if fi, err := os.Stat(part); err == nil && fi.Size() > 0 && (old.ETag != "" || old.LastModified != "") {
+			} else if fi, err := root.Stat(part); err == nil && fi.Size() > 0 && (old.ETag != "" || old.LastModified != "") {
 				have = fi.Size()
 				header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
 				setValidators(header, old, "If-Range", "If-Range")
@@ -209,9 +218,9 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 		r.ContentType = resp.Header.Get("Content-Type")
 	}
 	if have == -1 {
-		if skip, serr := unchanged(resp, old, final); serr == nil && skip {
+		if skip, serr := unchanged(root, resp, old, final); serr == nil && skip {
 			r.Skipped = true
-			r.Bytes, r.SHA256, r.Title, serr = describeFile(final, r.ContentType)
+			r.Bytes, r.SHA256, r.Title, serr = describeFile(root, final, r.ContentType)
 			return serr
 		}
 		have = 0
@@ -220,7 +229,7 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 		var se *StatusError
 		if have > 0 && errors.As(err, &se) && se.Code == http.StatusRequestedRangeNotSatisfiable {
 			// Part file no longer matches; start over next time.
-			os.Remove(part)
+			root.Remove(part)
 		}
 		return err
 	}
@@ -229,12 +238,12 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 	tb := &prefixBuffer{max: titleBytes}
 	var sink io.Writer = io.MultiWriter(h, tb)
 	var f *os.File
-	if opts.Dir != "" {
+	if root != nil {
 		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: -1}
 		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 		if resp.Status == http.StatusPartialContent && have > 0 {
-			if err := hashFile(part, h, tb); err != nil {
-				return err
+			if err := hashFile(root, part, h, tb); err != nil {
+				return saveError(rawURL, opts.Dir, err)
 			}
 			flags = os.O_WRONLY | os.O_APPEND
 			m.ETag, m.LastModified = old.ETag, old.LastModified
@@ -247,12 +256,12 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 				m.Size, _ = strconv.ParseInt(cl, 10, 64)
 			}
 		}
-		if err := writeMeta(metaPath, m); err != nil {
-			return err
+		if err := writeMeta(root, metaPath, m); err != nil {
+			return saveError(rawURL, opts.Dir, err)
 		}
-		f, err = os.OpenFile(part, flags, 0o644)
+		f, err = root.OpenFile(part, flags, 0o644)
 		if err != nil {
-			return err
+			return saveError(rawURL, opts.Dir, err)
 		}
 		defer f.Close()
 		sink = io.MultiWriter(f, h, tb)
@@ -264,8 +273,8 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) && part != "" {
 			f.Close()
-			os.Remove(part)
-			os.Remove(metaPath)
+			root.Remove(part)
+			root.Remove(metaPath)
 		}
 		return fmt.Errorf("fetch %s: %w", rawURL, err)
 	}
@@ -275,20 +284,26 @@ func download(ctx context.Context, c *Client, opts *Options, rawURL string, r *R
 	}
 	if f != nil {
 		if err := f.Close(); err != nil {
-			return err
+			return saveError(rawURL, opts.Dir, err)
 		}
-		if err := os.Rename(part, final); err != nil {
-			return err
+		if err := root.Rename(part, final); err != nil {
+			return saveError(rawURL, opts.Dir, err)
 		}
 		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: r.Bytes, Complete: true}
 		if resp.Status == http.StatusPartialContent {
 			m.ETag, m.LastModified = old.ETag, old.LastModified
 		}
-		if err := writeMeta(metaPath, m); err != nil {
-			return err
+		if err := writeMeta(root, metaPath, m); err != nil {
+			return saveError(rawURL, opts.Dir, err)
 		}
 	}
 	return nil
+}
+
+// saveError reports a failure to save rawURL's body under dir; a symbolic
+// link leading out of dir shows as "path escapes from parent".
+func saveError(rawURL, dir string, err error) error {
+	return fmt.Errorf("fetch %s: save under %s: %w", rawURL, dir, err)
 }
 
 func setValidators(h http.Header, m meta, etagHeader, dateHeader string) {
@@ -301,14 +316,14 @@ func setValidators(h http.Header, m meta, etagHeader, dateHeader string) {
 
 // unchanged reports whether a response to a conditional request shows the
 // complete file at path is still current.
-func unchanged(resp *Response, old meta, path string) (bool, error) {
+func unchanged(root *os.Root, resp *Response, old meta, path string) (bool, error) {
 	if resp.Status == http.StatusNotModified {
 		return true, nil
 	}
 	if resp.Status != http.StatusOK {
 		return false, nil
 	}
-	fi, err := os.Stat(path)
+	fi, err := root.Stat(path)
 	if err != nil {
 		return false, err
 	}
@@ -317,10 +332,10 @@ func unchanged(resp *Response, old meta, path string) (bool, error) {
 	return same && resp.Header.Get("Content-Length") == strconv.FormatInt(fi.Size(), 10), nil
 }
 
-func describeFile(path, contentType string) (n int64, sum, title string, err error) {
+func describeFile(root *os.Root, path, contentType string) (n int64, sum, title string, err error) {
 	h := sha256.New()
 	tb := &prefixBuffer{max: titleBytes}
-	if err := hashFile(path, h, tb); err != nil {
+	if err := hashFile(root, path, h, tb); err != nil {
 		return 0, "", "", err
 	}
 	if isHTML(contentType, tb.Bytes()) {
@@ -329,8 +344,8 @@ func describeFile(path, contentType string) (n int64, sum, title string, err err
 	return tb.n, hex.EncodeToString(h.Sum(nil)), title, nil
 }
 
-func hashFile(path string, h hash.Hash, tb *prefixBuffer) error {
-	f, err := os.Open(path)
+func hashFile(root *os.Root, path string, h hash.Hash, tb *prefixBuffer) error {
+	f, err := root.Open(path)
 	if err != nil {
 		return err
 	}
@@ -339,16 +354,17 @@ func hashFile(path string, h hash.Hash, tb *prefixBuffer) error {
 	return err
 }
 
-func writeMeta(path string, m meta) error {
+// writeMeta replaces the meta file at path atomically.
+func writeMeta(root *os.Root, path string, m meta) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
 	tmp := path + "%tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := root.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	return root.Rename(tmp, path)
 }
 
 // contentRangeTotal parses the total of "bytes a-b/total", or -1.

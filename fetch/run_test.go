@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -142,6 +143,86 @@ func TestRunDirPathTraversal(t *testing.T) {
 	}
 	if len(files) != len(got) {
 		t.Errorf("%d files for %d URLs", len(files), len(got))
+	}
+}
+
+// hostDir is where Run saves srv's files under dir.
+func hostDir(dir string, srv *httptest.Server) string {
+	u, _ := url.Parse(srv.URL)
+	return filepath.Join(dir, strings.ReplaceAll(u.Host, ":", "%3A"))
+}
+
+// TestRunDirSymlinksStayInside plants symbolic links in the download
+// directory pointing outside it — as NAME%part, NAME%meta, NAME and as the
+// host directory itself — and checks that no download writes or reads
+// through them: files outside keep their content, nothing new appears
+// there, and every such URL fails rather than reporting a saved file.
+func TestRunDirSymlinksStayInside(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write([]byte("downloaded"))
+	})
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	hd := hostDir(dir, srv)
+	if err := os.MkdirAll(hd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"part%part", "meta%meta", "meta%meta%tmp"} {
+		if err := os.Symlink(victim, filepath.Join(hd, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := runAll(t, t.Context(), fetch.Options{Dir: dir}, inputs(srv.URL+"/part", srv.URL+"/meta", srv.URL+"/ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/part", "/meta"} {
+		if r := got[srv.URL+p]; r.Error == "" || r.File != "" {
+			t.Errorf("%s written through a symlink out of the directory: %+v", p, r)
+		}
+	}
+	if r := got[srv.URL+"/ok"]; r.Error != "" {
+		t.Errorf("/ok beside the links: %s", r.Error)
+	}
+
+	// A complete file that is a link out: --continue must not describe
+	// (read) the file outside as if it were the download.
+	dir2 := t.TempDir()
+	hd2 := hostDir(dir2, srv)
+	os.MkdirAll(hd2, 0o755)
+	os.Symlink(victim, filepath.Join(hd2, "done"))
+	os.WriteFile(filepath.Join(hd2, "done%meta"), []byte(`{"url":"x","etag":"\"v1\"","size":8,"complete":true}`), 0o644)
+	got, _ = runAll(t, t.Context(), fetch.Options{Dir: dir2, Continue: true}, inputs(srv.URL+"/done"))
+	if r := got[srv.URL+"/done"]; r.Skipped {
+		t.Errorf("a link out of the directory taken as the complete download: %+v", r)
+	}
+
+	// The host directory itself a link out.
+	dir3 := t.TempDir()
+	if err := os.Symlink(outside, hostDir(dir3, srv)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = runAll(t, t.Context(), fetch.Options{Dir: dir3}, inputs(srv.URL+"/y"))
+	if r := got[srv.URL+"/y"]; r.Error == "" || r.File != "" {
+		t.Errorf("saved through a linked host directory: %+v", r)
+	}
+
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("file outside the directory overwritten: now %q", b)
+	}
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Errorf("files appeared outside the directory: %v", entries)
 	}
 }
 

@@ -57,7 +57,8 @@ followed up to --max-redirects; a loop is an error.
 With --dir, bodies are saved as DIR/HOST/NAME where NAME is the URL's path
 (and query, after "%3F"; "%root" for "/") with every byte outside [A-Za-z0-9._-] written as
 %XX, so names never escape DIR and URLs differing only in query do not
-collide. A body is written to NAME%part and renamed when complete;
+collide; a symbolic link in DIR that leads out of it is never followed (that
+URL fails instead). A body is written to NAME%part and renamed when complete;
 --continue resumes part files with HTTP Range and skips complete files the
 server reports unchanged.
 
