@@ -27,6 +27,9 @@ var (
 	ErrRedirectLoop = errors.New("redirect loop")
 	// ErrTooLarge reports a body longer than Config.MaxBodySize.
 	ErrTooLarge = errors.New("body exceeds maximum size")
+	// ErrBadRange reports a 206 Partial Content response that does not
+	// continue a download where it stopped, or stops before its end.
+	ErrBadRange = errors.New("partial response does not fit the download")
 )
 
 // StatusError reports an HTTP response with status 400 or above. Get

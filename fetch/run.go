@@ -39,7 +39,10 @@ type Options struct {
 	// Continue resumes NAME%part files with a Range request (guarded by
 	// If-Range, so only when the server gave an ETag or Last-Modified) and skips
 	// complete files the server reports unchanged (ETag / Last-Modified, or
-	// an equal Content-Length).
+	// an equal Content-Length). A 206 answer must continue the part file
+	// where it ends (by its Content-Range) and reach the end of the
+	// resource, or the URL fails with ErrBadRange and nothing is marked
+	// complete; a 200 answer starts over.
 	Continue bool
 	// Progress, if set, is called (from several goroutines) with the bytes
 	// of body received since its last call.
@@ -234,6 +237,22 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 		return err
 	}
 
+	// A 206 must continue the part file exactly where it ends (at 0 when
+	// no Range was asked for); anything else would splice two pieces of
+	// the resource wrongly. Any other answer, such as a 200 from a server
+	// that ignores Range, starts over from byte 0.
+	partial := resp.Status == http.StatusPartialContent
+	var rng byteRange
+	if partial {
+		cr := resp.Header.Get("Content-Range")
+		var ok bool
+		if rng, ok = parseContentRange(cr); !ok || rng.start != have {
+			return fmt.Errorf("fetch %s: %w: asked for the bytes from %d, got Content-Range %q", rawURL, ErrBadRange, have, cr)
+		}
+	} else {
+		have = 0
+	}
+
 	h := sha256.New()
 	tb := &prefixBuffer{max: titleBytes}
 	var sink io.Writer = io.MultiWriter(h, tb)
@@ -241,20 +260,17 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 	if root != nil {
 		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: -1}
 		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		if resp.Status == http.StatusPartialContent && have > 0 {
+		if have > 0 {
 			if err := hashFile(root, part, h, tb); err != nil {
 				return saveError(rawURL, opts.Dir, err)
 			}
 			flags = os.O_WRONLY | os.O_APPEND
 			m.ETag, m.LastModified = old.ETag, old.LastModified
-			if total := contentRangeTotal(resp.Header.Get("Content-Range")); total >= 0 {
-				m.Size = total
-			}
-		} else {
-			have = 0
-			if cl := resp.Header.Get("Content-Length"); cl != "" {
-				m.Size, _ = strconv.ParseInt(cl, 10, 64)
-			}
+		}
+		if partial {
+			m.Size = rng.total
+		} else if cl := resp.Header.Get("Content-Length"); cl != "" {
+			m.Size, _ = strconv.ParseInt(cl, 10, 64)
 		}
 		if err := writeMeta(root, metaPath, m); err != nil {
 			return saveError(rawURL, opts.Dir, err)
@@ -266,8 +282,12 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 		defer f.Close()
 		sink = io.MultiWriter(f, h, tb)
 	}
+	var src io.Reader = progressReader{body, opts.Progress}
+	if partial {
+		src = io.LimitReader(src, rng.end+1-have) // nothing past the range it claims
+	}
 	buf := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(sink, progressReader{body, opts.Progress}, *buf)
+	n, err := io.CopyBuffer(sink, src, *buf)
 	copyBufs.Put(buf)
 	r.Bytes = have + n
 	if err != nil {
@@ -277,6 +297,16 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 			root.Remove(metaPath)
 		}
 		return fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	if partial && (r.Bytes != rng.end+1 || rng.total >= 0 && r.Bytes != rng.total) {
+		// What arrived is in place; the part file (kept, not renamed)
+		// resumes from its new end next time.
+		of := "?"
+		if rng.total >= 0 {
+			of = strconv.FormatInt(rng.total, 10)
+		}
+		return fmt.Errorf("fetch %s: %w: incomplete, %d of %s bytes after Content-Range %q",
+			rawURL, ErrBadRange, r.Bytes, of, resp.Header.Get("Content-Range"))
 	}
 	r.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if isHTML(r.ContentType, tb.Bytes()) {
@@ -290,7 +320,7 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 			return saveError(rawURL, opts.Dir, err)
 		}
 		m := meta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Size: r.Bytes, Complete: true}
-		if resp.Status == http.StatusPartialContent {
+		if have > 0 {
 			m.ETag, m.LastModified = old.ETag, old.LastModified
 		}
 		if err := writeMeta(root, metaPath, m); err != nil {
@@ -367,17 +397,39 @@ func writeMeta(root *os.Root, path string, m meta) error {
 	return root.Rename(tmp, path)
 }
 
-// contentRangeTotal parses the total of "bytes a-b/total", or -1.
-func contentRangeTotal(v string) int64 {
-	_, total, ok := strings.Cut(v, "/")
+// byteRange is a 206 response's Content-Range: bytes start to end
+// inclusive, of total (-1 when the server gives "*").
+type byteRange struct{ start, end, total int64 }
+
+// parseContentRange parses "bytes START-END/TOTAL" (TOTAL may be "*"),
+// reporting false for anything else, including an unsatisfied range
+// ("bytes */TOTAL") and an end at or past the total.
+func parseContentRange(v string) (byteRange, bool) {
+	bad := byteRange{total: -1}
+	spec, ok := strings.CutPrefix(v, "bytes ")
 	if !ok {
-		return -1
+		return bad, false
 	}
-	n, err := strconv.ParseInt(total, 10, 64)
-	if err != nil {
-		return -1
+	span, total, ok := strings.Cut(spec, "/")
+	first, last, ok2 := strings.Cut(span, "-")
+	if !ok || !ok2 {
+		return bad, false
 	}
-	return n
+	r := byteRange{total: -1}
+	var err1, err2 error
+	r.start, err1 = strconv.ParseInt(first, 10, 64)
+	r.end, err2 = strconv.ParseInt(last, 10, 64)
+	if err1 != nil || err2 != nil || r.start < 0 || r.end < r.start {
+		return bad, false
+	}
+	if total != "*" {
+		n, err := strconv.ParseInt(total, 10, 64)
+		if err != nil || r.end >= n {
+			return bad, false
+		}
+		r.total = n
+	}
+	return r, true
 }
 
 func isHTML(contentType string, prefix []byte) bool {

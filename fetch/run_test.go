@@ -290,6 +290,110 @@ func TestRunResumeAfterCut(t *testing.T) {
 	}
 }
 
+// TestRunResumeChecksContentRange: a resumed download (10 000 of 65 536
+// bytes in the part file) is marked complete only when the server's answer
+// really continues the part file to the end. A 206 for another range fails
+// with ErrBadRange and leaves the part file as it was; a 206 that stops
+// short fails too, keeping what it did add for the next --continue; a 200
+// (Range ignored) starts over from byte 0.
+func TestRunResumeChecksContentRange(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB
+	const cut = 10_000
+	total := len(body)
+	partial := func(w http.ResponseWriter, cr string, data []byte) {
+		if cr != "" {
+			w.Header().Set("Content-Range", cr)
+		}
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(data)
+	}
+	tests := []struct {
+		name     string
+		answer   func(w http.ResponseWriter, r *http.Request)
+		wantErr  bool
+		wantPart int // bytes in the part file after a failure
+	}{
+		{"206 from byte 0", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, fmt.Sprintf("bytes 0-%d/%d", total-1, total), body)
+		}, true, cut},
+		{"206 from a later byte", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, fmt.Sprintf("bytes 20000-%d/%d", total-1, total), body[20000:])
+		}, true, cut},
+		{"206 without Content-Range", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, "", body[cut:])
+		}, true, cut},
+		{"206 stopping before the end", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, fmt.Sprintf("bytes %d-19999/%d", cut, total), body[cut:20000])
+		}, true, 20000},
+		{"206 body shorter than its range", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, fmt.Sprintf("bytes %d-%d/%d", cut, total-1, total), body[cut:15000])
+		}, true, 15000},
+		{"200 ignoring Range", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(body)
+		}, false, 0},
+		{"206 continuing to the end", func(w http.ResponseWriter, r *http.Request) {
+			partial(w, fmt.Sprintf("bytes %d-%d/%d", cut, total-1, total), body[cut:])
+		}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			var fix atomic.Bool // answer the third request correctly
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"v1"`)
+				switch {
+				case calls.Add(1) == 1:
+					w.Header().Set("Content-Length", fmt.Sprint(total))
+					w.Write(body[:cut])
+					w.(http.Flusher).Flush()
+					panic(http.ErrAbortHandler) // cut the first download
+				case fix.Load():
+					http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+				default:
+					tt.answer(w, r)
+				}
+			})
+			dir := t.TempDir()
+			u := srv.URL + "/f.bin"
+			final := filepath.Join(hostDir(dir, srv), "f.bin")
+			opts := fetch.Options{Dir: dir, Continue: true}
+			if got, _ := runAll(t, t.Context(), opts, inputs(u)); got[u].Error == "" {
+				t.Fatalf("first run should be cut: %+v", got[u])
+			}
+
+			got, err := runAll(t, t.Context(), opts, inputs(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := got[u]
+			if !tt.wantErr {
+				saved, _ := os.ReadFile(final)
+				if r.Error != "" || !bytes.Equal(saved, body) || r.Bytes != int64(total) {
+					t.Fatalf("result %+v; saved %d bytes, want the body's %d", r, len(saved), total)
+				}
+				return
+			}
+			if !errors.Is(r.Err, fetch.ErrBadRange) || r.File != "" {
+				t.Errorf("result %+v, want an error wrapping ErrBadRange", r)
+			}
+			if _, err := os.Stat(final); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a wrong file was marked complete: %v", err)
+			}
+			if b, _ := os.ReadFile(final + "%part"); !bytes.Equal(b, body[:tt.wantPart]) {
+				t.Errorf("part file holds %d bytes, want the body's first %d", len(b), tt.wantPart)
+			}
+
+			// Whatever is kept resumes correctly from a server that behaves.
+			fix.Store(true)
+			got, _ = runAll(t, t.Context(), opts, inputs(u))
+			saved, _ := os.ReadFile(final)
+			if r := got[u]; r.Error != "" || !bytes.Equal(saved, body) {
+				t.Errorf("resume from a correct server: %+v; saved %d bytes", r, len(saved))
+			}
+		})
+	}
+}
+
 func TestRunMaxSizeRemovesPart(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(make([]byte, 1<<20)) })
 	dir := t.TempDir()
