@@ -17,6 +17,11 @@ const MaxURLLength = 8192
 // ErrBadInput marks an input line that is not a usable URL.
 var ErrBadInput = errors.New("bad input")
 
+// ErrDuplicate marks an input that Run did not fetch because an earlier
+// input is saved to the same file (see Options.Dir). It comes wrapped
+// together with ErrBadInput.
+var ErrDuplicate = errors.New("duplicate of an earlier input")
+
 // Input is one URL to fetch, with the input line it came from (0 when it
 // came from elsewhere) and, for a bad line, the reason it is unusable.
 type Input struct {

@@ -35,6 +35,9 @@ type Options struct {
 	// its ETag and Last-Modified for resuming. All file work happens through
 	// an os.Root on Dir, so a symbolic link inside Dir that points out of it
 	// (as HOST, NAME or NAME%part) fails that URL instead of being followed.
+	// An input saved to the same file as an earlier one (the same URL
+	// again, or one differing only in fragment, scheme or host case) is not
+	// fetched again but reported as failed with ErrDuplicate.
 	Dir string
 	// Continue resumes NAME%part files with a Range request (guarded by
 	// If-Range, so only when the server gave an ETag or Last-Modified) and skips
@@ -76,7 +79,8 @@ type Stats struct {
 
 // Run fetches the URLs from inputs with opts.Concurrency workers and calls
 // emit with each result, one call at a time, in completion order. Bad
-// inputs are emitted as failed results without a request. Run returns when
+// inputs, and with Dir duplicates, are emitted as failed results without a
+// request. Run returns when
 // all inputs are done, emit returns an error, or ctx is cancelled (in
 // which case in-flight downloads stop, their partial files stay resumable,
 // and ctx's error is returned).
@@ -138,11 +142,23 @@ func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Re
 			}
 		})
 	}
+	// With Dir, each file has one download: two at once would write the
+	// same part file.
+	var first map[string]Input // file name → the input that saves to it
+	if root != nil {
+		first = map[string]Input{}
+	}
 feed:
 	for in := range inputs {
 		if in.Err != nil {
 			report(Result{URL: in.URL, Line: in.Line, Err: in.Err})
 			continue
+		}
+		if first != nil {
+			if err := claimFile(first, in); err != nil {
+				report(Result{URL: in.URL, Line: in.Line, Err: err})
+				continue
+			}
 		}
 		select {
 		case work <- in:
@@ -156,6 +172,27 @@ feed:
 		return st, emitErr
 	}
 	return st, ctx.Err()
+}
+
+// claimFile records in first which input saves to in's file, or returns an
+// error wrapping ErrDuplicate if an earlier input already does. An
+// unparsable URL is left for download to report.
+func claimFile(first map[string]Input, in Input) error {
+	u, err := ParseURL(in.URL)
+	if err != nil {
+		return nil
+	}
+	name := FileName(u)
+	prev, dup := first[name]
+	if !dup {
+		first[name] = Input{Line: in.Line, URL: in.URL}
+		return nil
+	}
+	where := prev.URL
+	if prev.Line > 0 {
+		where = fmt.Sprintf("line %d (%s)", prev.Line, prev.URL)
+	}
+	return fmt.Errorf("%w: %w: saved to the same file as %s", ErrBadInput, ErrDuplicate, where)
 }
 
 func fetchOne(ctx context.Context, c *Client, root *os.Root, opts *Options, in Input) Result {

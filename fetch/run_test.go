@@ -394,6 +394,44 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 	}
 }
 
+// TestRunDuplicateTargetsFetchedOnce: with Dir, inputs that would be saved
+// to the same file — the same line again, or a URL differing only in
+// fragment or scheme — are not downloaded (concurrently, into one part
+// file) again: each later one is reported as a duplicate of the first.
+func TestRunDuplicateTargetsFetchedOnce(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	var hits atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(body)
+	})
+	u := srv.URL + "/same"
+	dir := t.TempDir()
+	in := inputs(u, srv.URL+"/other", u, u+"#frag", strings.Replace(u, "http:", "https:", 1))
+	var results []fetch.Result
+	_, err := fetch.Run(t.Context(), fetch.Options{Dir: dir}, slices.Values(in), func(r fetch.Result) error {
+		results = append(results, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("%d requests for 2 distinct files", n)
+	}
+	for _, r := range results {
+		switch dup := errors.Is(r.Err, fetch.ErrDuplicate); {
+		case r.Line <= 2 && r.Err != nil:
+			t.Errorf("line %d: %v", r.Line, r.Err)
+		case r.Line > 2 && (!dup || !errors.Is(r.Err, fetch.ErrBadInput) || !strings.Contains(r.Error, "line 1")):
+			t.Errorf("line %d: error %v, want a duplicate of line 1", r.Line, r.Err)
+		}
+	}
+	if saved, _ := os.ReadFile(filepath.Join(hostDir(dir, srv), "same")); !bytes.Equal(saved, body) {
+		t.Errorf("saved file has %d bytes, want %d", len(saved), len(body))
+	}
+}
+
 func TestRunMaxSizeRemovesPart(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(make([]byte, 1<<20)) })
 	dir := t.TempDir()

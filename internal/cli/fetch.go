@@ -55,10 +55,13 @@ exponential backoff, honouring Retry-After; other 4xx are not. Redirects are
 followed up to --max-redirects; a loop is an error.
 
 With --dir, bodies are saved as DIR/HOST/NAME where NAME is the URL's path
-(and query, after "%3F"; "%root" for "/") with every byte outside [A-Za-z0-9._-] written as
-%XX, so names never escape DIR and URLs differing only in query do not
-collide; a symbolic link in DIR that leads out of it is never followed (that
-URL fails instead). A body is written to NAME%part and renamed when complete;
+(and query, after "%3F"; "%root" for "/") with every byte outside
+[A-Za-z0-9._-] written as %XX, so names never escape DIR and URLs differing
+only in query do not collide; a symbolic link in DIR that leads out of it is
+never followed (that URL fails instead). A URL saved to the same file as an
+earlier line (the same URL again, or differing only in #fragment,
+http/https or host case) is reported as a duplicate of that line and not
+fetched again. A body is written to NAME%part and renamed when complete;
 --continue resumes part files with HTTP Range and skips complete files the
 server reports unchanged.
 
