@@ -57,6 +57,10 @@ type Config struct {
 	Exclude    *regexp.Regexp // if set, matching URLs are not followed
 	AllowHosts []string       // extra hosts followed regardless of Scope
 
+	// IgnoreRobots skips robots.txt. Otherwise its rules and Crawl-delay
+	// for UserAgent apply; a robots.txt that cannot be fetched (network
+	// error, timeout, 5xx) disallows its whole origin, per RFC 9309, until
+	// a later try (a minute on) succeeds; a 4xx one allows everything.
 	IgnoreRobots bool
 	Workers      int           // concurrent fetches in total; default 8
 	PerHost      int           // concurrent fetches per host; default 2

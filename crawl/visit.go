@@ -2,6 +2,8 @@ package crawl
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"mime"
 	"net/url"
 	"sync"
@@ -58,9 +60,22 @@ type visitor struct {
 	robots map[string]*robotsEntry
 }
 
+// How long robots.txt answers are kept. RFC 9309 §2.4 asks crawlers not to
+// use a copy older than 24 hours; a failed fetch, which disallows the whole
+// origin, is tried again sooner. Variables for tests.
+var (
+	robotsMaxAge = 24 * time.Hour
+	robotsRetry  = time.Minute
+)
+
+// robotsEntry is one origin's robots.txt. lock (a one-slot semaphore, so a
+// waiting visit can give up when its context ends) is held while fetching,
+// so an origin's robots.txt is fetched once however many visits need it.
 type robotsEntry struct {
-	once  sync.Once
-	group *robotstxt.Group
+	lock    chan struct{}
+	fetched time.Time        // zero: never fetched
+	group   *robotstxt.Group // the rules for our user agent; nil allows all
+	denied  error            // if set, the whole origin is disallowed, and why
 }
 
 func newVisitor(o VisitOpts) (*visitor, error) {
@@ -119,7 +134,12 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 		return r, nil
 	}
 	if !a.Opts.IgnoreRobots {
-		if g := v.robotsFor(ctx, u); g != nil {
+		g, err := v.robotsFor(ctx, u)
+		if err != nil {
+			r.Page.Error = err.Error()
+			return r, nil
+		}
+		if g != nil {
 			r.CrawlDelay = g.CrawlDelay
 			if !g.Test(u.RequestURI()) {
 				r.Page.Error = "disallowed by robots.txt"
@@ -171,28 +191,63 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 }
 
 // robotsFor returns the robots.txt group for this visitor's user agent at
-// u's origin, fetching robots.txt once per origin; nil allows everything.
-func (v *visitor) robotsFor(ctx context.Context, u *url.URL) *robotstxt.Group {
+// u's origin (nil allows everything), or an error saying why the whole
+// origin is disallowed. Following RFC 9309 §2.3.1: a robots.txt that is
+// unavailable (4xx, or too many redirects) allows everything; one that is
+// unreachable (a network error, a timeout, 5xx) disallows everything until
+// a later fetch succeeds. A fetch cut short by ctx is not remembered.
+func (v *visitor) robotsFor(ctx context.Context, u *url.URL) (*robotstxt.Group, error) {
 	origin := u.Scheme + "://" + u.Host
 	v.mu.Lock()
 	e := v.robots[origin]
 	if e == nil {
-		e = &robotsEntry{}
+		e = &robotsEntry{lock: make(chan struct{}, 1)}
 		v.robots[origin] = e
 	}
 	v.mu.Unlock()
-	e.once.Do(func() {
-		// A status error still carries the response: robotstxt decides
-		// what a 404 (allow all) or a 5xx (disallow all) means.
-		resp, _ := v.client.Get(ctx, origin+"/robots.txt")
-		if resp == nil {
-			return // unreachable: allow all
-		}
-		data, err := robotstxt.FromStatusAndBytes(resp.Status, resp.Body)
-		if err != nil {
-			return
-		}
-		e.group = data.FindGroup(v.client.Config().UserAgent)
-	})
-	return e.group
+	select {
+	case e.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("robots.txt: %w", ctx.Err())
+	}
+	defer func() { <-e.lock }()
+	maxAge := robotsMaxAge
+	if e.denied != nil {
+		maxAge = robotsRetry
+	}
+	if !e.fetched.IsZero() && time.Since(e.fetched) < maxAge {
+		return e.group, e.denied
+	}
+	group, denied, err := v.fetchRobots(ctx, origin)
+	if err != nil {
+		return nil, err
+	}
+	e.group, e.denied, e.fetched = group, denied, time.Now()
+	return group, denied
+}
+
+// fetchRobots fetches origin's robots.txt and returns the group for our
+// user agent, or denied set when the origin is to be disallowed entirely;
+// err is set only when ctx ended the fetch.
+func (v *visitor) fetchRobots(ctx context.Context, origin string) (group *robotstxt.Group, denied, err error) {
+	resp, err := v.client.Get(ctx, origin+"/robots.txt")
+	if ctx.Err() != nil {
+		return nil, nil, fmt.Errorf("robots.txt: %w", ctx.Err())
+	}
+	switch {
+	case errors.Is(err, fetch.ErrTooManyRedirects) || errors.Is(err, fetch.ErrRedirectLoop):
+		return nil, nil, nil // unavailable: allow all
+	case resp.Status == 0:
+		return nil, fmt.Errorf("disallowed: robots.txt unreachable, which disallows the whole site (RFC 9309): %w", err), nil
+	case resp.Status >= 500:
+		return nil, fmt.Errorf("disallowed: robots.txt answered HTTP %d, which disallows the whole site (RFC 9309)", resp.Status), nil
+	case resp.Status >= 400:
+		return nil, nil, nil // unavailable: allow all
+	}
+	// 2xx (a body over the size cap is parsed as far as it was read).
+	data, err := robotstxt.FromStatusAndBytes(resp.Status, resp.Body)
+	if err != nil {
+		return nil, nil, nil
+	}
+	return data.FindGroup(v.client.Config().UserAgent), nil, nil
 }

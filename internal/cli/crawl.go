@@ -54,7 +54,10 @@ dropped, dot segments resolved, query parameters sorted, tracking
 parameters (utm_*, fbclid, gclid; see --tracking-params) removed.
 
 Politeness: robots.txt is honoured (rules and Crawl-delay for our user
-agent) unless --ignore-robots; at most --per-host requests run at once per
+agent) unless --ignore-robots. As RFC 9309 asks, a robots.txt that cannot be
+fetched (network error, timeout, 5xx) disallows its whole site: the pages
+skipped are recorded with that reason, and robots.txt is tried again a
+minute later; a 4xx robots.txt allows everything. At most --per-host requests run at once per
 host, --delay apart; 429 and 5xx responses are retried with backoff,
 honouring Retry-After. Only http and https are fetched; bodies over
 --max-size are cut off and recorded as errors; non-HTML responses are
