@@ -63,7 +63,9 @@ type Config struct {
 	PerHost int
 	// Rate limits requests per second to one host; 0 means unlimited.
 	Rate float64
-	// MaxBodySize caps a response body in bytes; 0 means unlimited.
+	// MaxBodySize caps a response body in bytes; 0 means unlimited. When
+	// Run resumes a download it caps the whole file, the part already
+	// saved included.
 	MaxBodySize int64
 	// MaxRedirects is the longest redirect chain followed. Default 10;
 	// negative means redirects are not followed.

@@ -286,6 +286,18 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 		if rng, ok = parseContentRange(cr); !ok || rng.start != have {
 			return fmt.Errorf("fetch %s: %w: asked for the bytes from %d, got Content-Range %q", rawURL, ErrBadRange, have, cr)
 		}
+		// MaxBodySize caps the file, the bytes already on disk included.
+		size := rng.end + 1
+		if rng.total >= 0 {
+			size = rng.total
+		}
+		if limit := c.Config().MaxBodySize; limit > 0 && size > limit {
+			if root != nil {
+				root.Remove(part)
+				root.Remove(metaPath)
+			}
+			return fmt.Errorf("fetch %s: %w: %d bytes with the part file (Content-Range %q)", rawURL, ErrTooLarge, size, cr)
+		}
 	} else {
 		have = 0
 	}

@@ -452,6 +452,39 @@ func TestRunMaxSizeRemovesPart(t *testing.T) {
 	}
 }
 
+// TestRunMaxSizeCountsResumedBytes: MaxBodySize caps the whole file, not
+// only what one response adds: resuming 10 000 bytes with a 206 for the
+// remaining 55 536 of 65 536 fails with ErrTooLarge under a 60 000-byte
+// cap, and the part file goes as it does for a fresh download.
+func TestRunMaxSizeCountsResumedBytes(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB
+	var calls atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if calls.Add(1) == 1 {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:10_000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	})
+	dir := t.TempDir()
+	u := srv.URL + "/f.bin"
+	opts := fetch.Options{Dir: dir, Continue: true, Config: fetch.Config{MaxBodySize: 60_000}}
+	if got, _ := runAll(t, t.Context(), opts, inputs(u)); got[u].Error == "" {
+		t.Fatalf("first run should be cut: %+v", got[u])
+	}
+	got, _ := runAll(t, t.Context(), opts, inputs(u))
+	if r := got[u]; !errors.Is(r.Err, fetch.ErrTooLarge) || r.File != "" {
+		t.Errorf("resume past the cap: %+v, want ErrTooLarge", r)
+	}
+	entries, _ := os.ReadDir(hostDir(dir, srv))
+	if len(entries) != 0 {
+		t.Errorf("files left: %v", entries)
+	}
+}
+
 // TestRunCancel: cancelling stops in-flight downloads, every result
 // already emitted stands, and Run returns the context's error.
 func TestRunCancel(t *testing.T) {
