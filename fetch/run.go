@@ -321,14 +321,18 @@ func download(ctx context.Context, c *Client, root *os.Root, opts *Options, rawU
 		} else if cl := resp.Header.Get("Content-Length"); cl != "" {
 			m.Size, _ = strconv.ParseInt(cl, 10, 64)
 		}
-		if err := writeMeta(root, metaPath, m); err != nil {
-			return saveError(rawURL, opts.Dir, err)
-		}
+		// Truncate before recording the new validators: the other order,
+		// cut between the two (kill, or an open failing for lack of file
+		// descriptors), pairs the new ETag with the old version's bytes,
+		// and the next --continue would splice the two versions together.
 		f, err = root.OpenFile(part, flags, 0o644)
 		if err != nil {
 			return saveError(rawURL, opts.Dir, err)
 		}
 		defer f.Close()
+		if err := writeMeta(root, metaPath, m); err != nil {
+			return saveError(rawURL, opts.Dir, err)
+		}
 		sink = io.MultiWriter(f, h, tb)
 	}
 	var src io.Reader = progressReader{body, opts.Progress}
