@@ -52,6 +52,7 @@ func TestCrawlCommand(t *testing.T) {
 		{"bad regex", []string{"--include", "(", srv.URL}, 2, -1, "--include"},
 		{"bad scope", []string{"--scope", "planet", srv.URL}, 2, -1, "--scope"},
 		{"nothing to resume", []string{}, 2, -1, "no start URL"},
+		{"size too large", []string{"--max-size", "9999999999G", srv.URL}, 2, -1, "--max-size"},
 		{"zero jobs", []string{"-j", "0", srv.URL}, 2, -1, "-j"},
 	}
 	for _, tt := range tests {

@@ -38,6 +38,7 @@ func TestFetchCommand(t *testing.T) {
 		{"usage", []string{"fetch", "-j", "0", srv.URL}, "", 2, 0, ""},
 		{"continue without dir", []string{"fetch", "--continue", srv.URL}, "", 2, 0, ""},
 		{"bad size", []string{"fetch", "--max-size", "lots", srv.URL}, "", 2, 0, ""},
+		{"size too large", []string{"fetch", "--max-size", "9999999999G", srv.URL}, "", 2, 0, "--max-size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

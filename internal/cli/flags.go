@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,7 @@ func parseSize(v string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	mult := int64(1)
+	orig, mult := v, int64(1)
 	switch strings.ToUpper(v[len(v)-1:]) {
 	case "K":
 		mult = 1 << 10
@@ -26,6 +27,9 @@ func parseSize(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("want a positive size like 10M, got %q", v)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large (at most %d bytes)", orig, int64(math.MaxInt64))
 	}
 	return n * mult, nil
 }
