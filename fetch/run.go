@@ -80,10 +80,9 @@ type Stats struct {
 // Run fetches the URLs from inputs with opts.Concurrency workers and calls
 // emit with each result, one call at a time, in completion order. Bad
 // inputs, and with Dir duplicates, are emitted as failed results without a
-// request. Run returns when
-// all inputs are done, emit returns an error, or ctx is cancelled (in
-// which case in-flight downloads stop, their partial files stay resumable,
-// and ctx's error is returned).
+// request. Run returns when all inputs are done, emit returns an error, or
+// ctx is cancelled (in which case in-flight downloads stop, their partial
+// files stay resumable, and ctx's error is returned).
 func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Result) error) (Stats, error) {
 	var st Stats
 	if opts.Concurrency < 0 {
