@@ -23,11 +23,30 @@ type Source struct {
 func Args(values ...string) Source { return Source{args: values} }
 
 // File is a :::: source: the lines (or NUL-separated records) of a file;
-// "-" is standard input.
+// "-" is standard input. Run refuses a file that is missing or a
+// directory before it starts any job, and stops at a read error without
+// running a job for the record the error cut.
 func File(path string) Source { return Source{path: path} }
 
 // Reader is a source reading records from r.
 func Reader(r io.Reader) Source { return Source{r: r} }
+
+// check refuses a :::: file that cannot be a file of arguments — missing,
+// unreadable or a directory — so that the run stops before any job starts
+// rather than when the source is read.
+func (s Source) check() error {
+	if s.path == "" || s.path == "-" {
+		return nil
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("input file: %w", err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("input file %s is a directory, not a file of arguments", s.path)
+	}
+	return nil
+}
 
 // records streams a source's records.
 func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
@@ -57,6 +76,13 @@ func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 		br := bufio.NewReaderSize(r, 64<<10)
 		for {
 			line, err := br.ReadString(sep)
+			if err != nil && err != io.EOF {
+				// What came before a failed read is no record: yielding it
+				// would run a job with a cut (or, at the start, empty)
+				// argument, and rm -rf /data/{} would remove /data/''.
+				yield("", err)
+				return
+			}
 			if len(line) > 0 && line[len(line)-1] == sep {
 				line = line[:len(line)-1]
 			} else if err == io.EOF && line == "" {
@@ -66,10 +92,6 @@ func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 				return
 			}
 			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				yield("", err)
 				return
 			}
 		}

@@ -239,6 +239,11 @@ func newRunner(o Options) (*runner, error) {
 			return nil, fmt.Errorf("--colsep %q: %w", o.ColSep, err)
 		}
 	}
+	for _, s := range o.Sources {
+		if err := s.check(); err != nil {
+			return nil, err
+		}
+	}
 	if len(o.Sources) == 0 {
 		r.o.Sources = []Source{File("-")}
 	} else {

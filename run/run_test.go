@@ -469,3 +469,44 @@ func TestDelaySpacesStarts(t *testing.T) {
 		t.Errorf("3 jobs with --delay 0.2: took %v (want ≥ 400ms), err %v", d, err)
 	}
 }
+
+// TestReadErrorRunsNoJob: a source that fails to read (here a directory
+// opened as a file: read gives EISDIR) stops the run with the error and
+// runs no job for the failed read — not one with an empty argument, with
+// which `rm -rf /data/{}` removes /data itself.
+func TestReadErrorRunsNoJob(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	marks := t.TempDir()
+	out, _, err := runOpts(t, Options{Command: []string{"touch " + marks + "/job-{#}; echo ran [{}]"}, Sources: []Source{Reader(f)}})
+	if err == nil || !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("err = %v, want the read error (is a directory)", err)
+	}
+	if out != "" || countFiles(marks) != 0 {
+		t.Errorf("a job ran after the read error: output %q, %d job(s)", out, countFiles(marks))
+	}
+}
+
+// TestDirectorySourceRefused: a directory given as a :::: file is refused
+// before any job runs, with an error naming it, even when it is not the
+// first source.
+func TestDirectorySourceRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, sources := range [][]Source{
+		{File(dir)},
+		{File(dir), Args("a", "b")},
+	} {
+		marks := t.TempDir()
+		out, _, err := runOpts(t, Options{Command: []string{"touch " + marks + "/job-{#}; echo ran"}, Sources: sources})
+		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "directory") {
+			t.Errorf("directory source: err = %v, want one naming %s as a directory", err, dir)
+		}
+		if out != "" || countFiles(marks) != 0 {
+			t.Errorf("jobs ran with a directory source: output %q", out)
+		}
+	}
+}

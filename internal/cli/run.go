@@ -199,23 +199,22 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 			o.Sources = append(o.Sources, run.Args(values...))
 		} else {
 			for _, f := range values {
+				if err := checkArgFile(marker, f); err != nil {
+					return err
+				}
 				o.Sources = append(o.Sources, run.File(f))
 			}
 		}
 		i = j
 	}
 	for _, f := range f.argFiles {
+		if err := checkArgFile("-a", f); err != nil {
+			return err
+		}
 		o.Sources = append(o.Sources, run.File(f))
 	}
 	if f.pipe && len(o.Sources) > 0 {
 		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources")
-	}
-	for _, src := range f.argFiles {
-		if src != "-" {
-			if _, err := os.Stat(src); err != nil {
-				return runUsage("-a %s: %v", src, err)
-			}
-		}
 	}
 	if f.bar || f.eta {
 		o.Progress = progressPrinter(s, f.eta)
@@ -249,6 +248,23 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 	default: // bad options or input, unreadable files: GNU parallel's 255
 		return exitStatus{code: 255, err: err}
 	}
+}
+
+// checkArgFile refuses a file of arguments (given after :::: or with -a,
+// named by flag) that is missing or a directory, before any job runs: read
+// as a file, a directory fails only once jobs may have started.
+func checkArgFile(flag, path string) error {
+	if path == "-" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return runUsage("%s %s: %w", flag, path, err)
+	}
+	if fi.IsDir() {
+		return runUsage("%s %s: is a directory, not a file of arguments", flag, path)
+	}
+	return nil
 }
 
 // parseJobs reads -j: N, 0 (as many as possible), N% of the CPUs, +N or -N CPUs.

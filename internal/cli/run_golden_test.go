@@ -147,3 +147,23 @@ func TestRunEtaOnStderr(t *testing.T) {
 		t.Errorf("crew run --eta: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRunDirectoryInputRefused: a directory as :::: or -a file is a usage
+// error naming it, and no job runs (GNU parallel runs none either).
+func TestRunDirectoryInputRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", "--dry-run", "rm", "-rf", "/data/{}", "::::", dir},
+		{"run", "--dry-run", "-a", dir, "rm", "-rf", "/data/{}"},
+		{"run", "--dry-run", "rm", "-rf", "/data/{}", ":::", "x", "::::", dir},
+	} {
+		flag := "::::"
+		if args[2] == "-a" {
+			flag = "-a"
+		}
+		code, out, stderr := runCLI(t, "", args...)
+		if code != 255 || out != "" || !strings.Contains(stderr, flag+" "+dir) || !strings.Contains(stderr, "directory") {
+			t.Errorf("crew %q: exit %d, stdout %q, stderr %q; want 255, no job, an error naming %s %s", args, code, out, stderr, flag, dir)
+		}
+	}
+}
