@@ -25,7 +25,7 @@ import (
 // Options configure Run. Command and Stdout are required.
 type Options struct {
 	Command      []string // the command template, as words
-	QuoteCommand bool     // -q: quote each command word, for commands with their own quoting
+	QuoteCommand bool     // -q: quote each command word whole once filled in: no word is shell syntax
 	Sources      []Source // combined as a cartesian product; none means lines of Stdin
 	Null         bool     // records end with NUL instead of newline
 	ColSep       string   // a regular expression splitting each record into {1} {2} ...
@@ -220,15 +220,13 @@ func newRunner(o Options) (*runner, error) {
 	if r.shell == "" {
 		r.shell = defaultShell
 	}
-	words := o.Command
-	if o.QuoteCommand {
-		words = make([]string, len(o.Command))
-		for i, w := range o.Command {
-			words[i] = Quote(w)
-		}
-	}
 	var err error
-	if r.tmpl, err = ParseTemplate(strings.Join(words, " ")); err != nil {
+	if o.QuoteCommand {
+		r.tmpl, err = parseQuotedWords(o.Command)
+	} else {
+		r.tmpl, err = ParseTemplate(strings.Join(o.Command, " "))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if o.Pipe {

@@ -81,6 +81,10 @@ func FuzzTemplate(f *testing.F) {
 		}
 		tmpl.Expand([]string{a, b}, 1, 1)
 		tmpl.Expand(nil, 2, 2)
+		if tmpl, err = parseQuotedWords([]string{cmd, a}); err == nil {
+			tmpl.Expand([]string{a, b}, 1, 1)
+			tmpl.Expand(nil, 2, 2)
+		}
 	})
 }
 
@@ -508,5 +512,39 @@ func TestDirectorySourceRefused(t *testing.T) {
 		if out != "" || countFiles(marks) != 0 {
 			t.Errorf("jobs ran with a directory source: output %q", out)
 		}
+	}
+}
+
+// TestQuoteCommandQuotesExpandedWords: with QuoteCommand (-q) each command
+// word is expanded first and then quoted whole, so an argument lands inside
+// its word, as with GNU parallel -q (the wanted lines are parallel's); {}
+// with several arguments makes a word of each, the first and last keeping
+// the word's text before and after it.
+func TestQuoteCommandQuotesExpandedWords(t *testing.T) {
+	for _, tc := range []struct {
+		cmd     []string
+		sources []Source
+		maxArgs int
+		want    string
+	}{
+		{[]string{"echo", "x{}y"}, []Source{Args("a b")}, 0, "echo 'xa by'\n"},
+		{[]string{"echo", "x{}y"}, []Source{Args("a", "b", "c d", "e")}, 2, "echo xa by\necho 'xc d' ey\n"},
+		{[]string{"echo", "x{}y", "{#}", "{%}", "{1} {2}"}, []Source{Args("it's"), Args("$x")}, 0, `echo 'xit'"'"'s' '$xy' 1 1 'it'"'"'s $x'` + "\n"},
+		{[]string{"echo", "{3}", "x{3}y"}, []Source{Args("a"), Args("b")}, 0, "echo '' xy\n"},
+		{[]string{"echo", "", "{}"}, []Source{Args("")}, 0, "echo '' ''\n"},
+		{[]string{"echo"}, []Source{Args("a b")}, 0, "echo 'a b'\n"},
+		{[]string{"echo", "a b"}, []Source{Args("x y")}, 0, "echo 'a b' 'x y'\n"},
+		{[]string{"echo", "x{}y{}z"}, []Source{Args("a", "b")}, 2, "echo xa bya bz\n"},
+		{[]string{"echo", "{1}{2}"}, []Source{Args("a", "b", "c")}, 2, "echo ab\necho c\n"},
+	} {
+		out, _, err := runOpts(t, Options{Command: tc.cmd, QuoteCommand: true, Sources: tc.sources, MaxArgs: tc.maxArgs, DryRun: true})
+		if err != nil || out != tc.want {
+			t.Errorf("-q --dry-run %q: %q, %v; want %q", tc.cmd, out, err, tc.want)
+		}
+	}
+	// Run for real: the argument reaches printf as one word.
+	out, _, err := runOpts(t, Options{Command: []string{"printf", `[%s]\n`, "{}", "<{.}>"}, QuoteCommand: true, Sources: []Source{Args("a b.c", "it's $HOME")}, KeepOrder: true})
+	if want := "[a b.c]\n[<a b>]\n[it's $HOME]\n[<it's $HOME>]\n"; err != nil || out != want {
+		t.Errorf("-q printf: %q, %v; want %q", out, err, want)
 	}
 }

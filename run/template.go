@@ -24,11 +24,14 @@ var ErrPerlExpression = errors.New("perl expressions {= ... =} are not supported
 type Template struct {
 	parts    []part
 	usesArgs bool
+	// quoteWords is GNU parallel's -q: each word of the command is quoted
+	// whole once expanded, the arguments in it as they are.
+	quoteWords bool
 }
 
 type part struct {
 	literal string
-	kind    byte   // 0: literal; 'a': all arguments; 'p': one argument; '#': job number; '%': slot
+	kind    byte   // 0: literal; 'a': all arguments; 'p': one argument; '#': job number; '%': slot; ' ': end of a word (quoteWords)
 	pos     int    // for 'p', 1-based
 	mod     string // "", ".", "/", "//", "/."
 }
@@ -36,6 +39,42 @@ type part struct {
 // ParseTemplate parses a command line.
 func ParseTemplate(cmd string) (*Template, error) {
 	t := &Template{}
+	if err := t.parse(cmd); err != nil {
+		return nil, err
+	}
+	if !t.usesArgs {
+		t.parts = append(t.parts, part{literal: " "}, part{kind: 'a'})
+	}
+	return t, nil
+}
+
+// parseQuotedWords parses a command given as words for GNU parallel's -q
+// (quote the command): each word is a template of its own, and once
+// expanded it is shell-quoted whole, so that the command's program gets
+// it as one argument, arguments and all. Without -q, a word's text is
+// shell syntax and only the arguments are quoted: echo 'x{}y' with the
+// argument "a b" becomes echo x'a b'y. With -q, echo x{}y becomes
+// echo 'xa by'. Where {} stands for several arguments (-n 2), each
+// argument makes a word of its own, as GNU parallel does: x{}y with a and b
+// gives xa by, two words.
+func parseQuotedWords(words []string) (*Template, error) {
+	t := &Template{quoteWords: true}
+	for i, w := range words {
+		if i > 0 {
+			t.parts = append(t.parts, part{kind: ' '})
+		}
+		if err := t.parse(w); err != nil {
+			return nil, err
+		}
+	}
+	if !t.usesArgs {
+		t.parts = append(t.parts, part{kind: ' '}, part{kind: 'a'})
+	}
+	return t, nil
+}
+
+// parse appends the parts of cmd to t's.
+func (t *Template) parse(cmd string) error {
 	lit := strings.Builder{}
 	flush := func() {
 		if lit.Len() > 0 {
@@ -50,7 +89,7 @@ func ParseTemplate(cmd string) (*Template, error) {
 			continue
 		}
 		if strings.HasPrefix(cmd[i:], "{=") {
-			return nil, fmt.Errorf("%w: %q", ErrPerlExpression, cmd)
+			return fmt.Errorf("%w: %q", ErrPerlExpression, cmd)
 		}
 		end := strings.IndexByte(cmd[i:], '}')
 		if end < 0 {
@@ -69,10 +108,7 @@ func ParseTemplate(cmd string) (*Template, error) {
 		i += end + 1
 	}
 	flush()
-	if !t.usesArgs {
-		t.parts = append(t.parts, part{literal: " "}, part{kind: 'a'})
-	}
-	return t, nil
+	return nil
 }
 
 func parseToken(tok string) (part, bool) {
@@ -105,6 +141,9 @@ func parseToken(tok string) (part, bool) {
 // Expand fills the template for a job with the given arguments, job
 // number and slot.
 func (t *Template) Expand(args []string, seq, slot int) string {
+	if t.quoteWords {
+		return t.expandQuoted(args, seq, slot)
+	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		switch p.kind {
@@ -127,6 +166,43 @@ func (t *Template) Expand(args []string, seq, slot int) string {
 			}
 		}
 	}
+	return b.String()
+}
+
+// expandQuoted is Expand for -q: the words are filled, then quoted.
+func (t *Template) expandQuoted(args []string, seq, slot int) string {
+	var b, word strings.Builder
+	endWord := func() {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(Quote(word.String())) // never empty: "" is ''
+		word.Reset()
+	}
+	for _, p := range t.parts {
+		switch p.kind {
+		case ' ':
+			endWord()
+		case 0:
+			word.WriteString(p.literal)
+		case '#':
+			word.WriteString(strconv.Itoa(seq))
+		case '%':
+			word.WriteString(strconv.Itoa(slot))
+		case 'a':
+			for i, a := range args {
+				if i > 0 {
+					endWord()
+				}
+				word.WriteString(modify(a, p.mod))
+			}
+		case 'p':
+			if p.pos <= len(args) {
+				word.WriteString(modify(args[p.pos-1], p.mod))
+			}
+		}
+	}
+	endWord()
 	return b.String()
 }
 
