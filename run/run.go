@@ -460,7 +460,9 @@ func (r *runner) argJobs() iter.Seq2[*job, error] {
 }
 
 // blockJobs splits Stdin into blocks of about BlockSize, ending at a
-// record boundary, one job each (--pipe).
+// record boundary, one job each (--pipe). A block ends with the record
+// that brings it to BlockSize, so a record longer than that makes a block
+// of its own (GNU parallel grows the block for it): a record is never cut.
 func (r *runner) blockJobs() iter.Seq2[*job, error] {
 	return func(yield func(*job, error) bool) {
 		sep := byte('\n')
@@ -470,15 +472,21 @@ func (r *runner) blockJobs() iter.Seq2[*job, error] {
 		br := bufio.NewReaderSize(r.o.Stdin, 64<<10)
 		for seq := 1; ; seq++ {
 			block := make([]byte, 0, r.o.BlockSize+4096)
-			for len(block) < r.o.BlockSize {
+			for {
 				chunk, err := br.ReadSlice(sep)
 				block = append(block, chunk...)
 				if err == io.EOF {
 					break
 				}
-				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				// ErrBufferFull: the chunk is the first 64 KiB of a longer
+				// record, whose rest must join it whatever the block's size.
+				midRecord := errors.Is(err, bufio.ErrBufferFull)
+				if err != nil && !midRecord {
 					yield(nil, fmt.Errorf("--pipe: %w", err))
 					return
+				}
+				if !midRecord && len(block) >= r.o.BlockSize {
+					break
 				}
 			}
 			if len(block) == 0 || !yield(&job{seq: seq, stdin: block}, nil) {

@@ -548,3 +548,24 @@ func TestQuoteCommandQuotesExpandedWords(t *testing.T) {
 		t.Errorf("-q printf: %q, %v; want %q", out, err, want)
 	}
 }
+
+// TestPipeKeepsLongRecordsWhole: --pipe cuts blocks at record ends only,
+// even for a record longer than the block size and than the read buffer
+// (64 KiB): it makes a block of its own, as GNU parallel grows the block.
+func TestPipeKeepsLongRecordsWhole(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	for _, tc := range []struct {
+		in, want string
+		null     bool
+	}{
+		{long + "\ny\n", "100001\n2\n", false},
+		{long, "100000\n", false},
+		{"a\n" + long + "\n" + long + "\nb\n", "100003\n100001\n2\n", false},
+		{long + "\x00y\x00", "100001\n2\n", true},
+	} {
+		out, _, err := runOpts(t, Options{Command: []string{"wc", "-c"}, Pipe: true, BlockSize: 1024, Null: tc.null, Stdin: strings.NewReader(tc.in), KeepOrder: true, Jobs: 2})
+		if got := strings.Join(strings.Fields(out), "\n") + "\n"; err != nil || got != tc.want {
+			t.Errorf("--pipe --block 1k of %d bytes: block sizes %q, %v; want %q", len(tc.in), got, err, tc.want)
+		}
+	}
+}
