@@ -77,6 +77,8 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 		if ctx.Err() == nil {
 			j.timedOut = true
 			r.warnTimeout(j)
+		} else {
+			j.killed = true
 		}
 		if !killGroup(func(s syscall.Signal) { syscall.Kill(-c.pid, s) }, func(d time.Duration) bool { return c.wait(context.Background(), time.Now().Add(d)) }) {
 			c.wait(context.Background(), time.Time{})

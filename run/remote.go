@@ -93,6 +93,7 @@ func (r *runner) attemptRemote(ctx context.Context, j *job) {
 	}).Wait(ctx)
 	if err != nil {
 		j.runtime = time.Since(j.start)
+		j.killed = ctx.Err() != nil // the run was cancelled or halted, not the job
 		j.startErr = err
 		j.exit = 255
 		fmt.Fprintf(&j.stderr, "crew run: %v\n", err)

@@ -147,6 +147,11 @@ type job struct {
 	stderr   bytes.Buffer
 	received int64
 	timedOut bool
+	// killed: crew ended the job because the run was cancelled or halted
+	// (--halt now), not because of anything the job did. Like GNU
+	// parallel, crew then neither prints nor logs it, nor counts it as
+	// failed, so that --resume runs it again.
+	killed   bool
 	startErr error
 	skipped  bool   // already in the joblog (--resume)
 	host     string // the worker's host name when run on Options.Executor
@@ -156,8 +161,10 @@ func (j *job) failed() bool { return j.exit != 0 || j.signal != 0 || j.startErr 
 
 // Run runs the jobs and returns nil if all succeeded, a *FailedError if
 // some failed, a *HaltError if Halt stopped the run, ctx's error if it was
-// cancelled (running jobs are then killed), or an error for bad options
-// or unreadable input.
+// cancelled, or an error for bad options or unreadable input. Jobs still
+// running when ctx is cancelled, or when Halt.Now stops the run, are
+// killed and then left out — not printed, logged or counted as failed —
+// so that Resume runs them again; a job killed by Timeout is a failure.
 func Run(ctx context.Context, o Options) error {
 	r, err := newRunner(o)
 	if err != nil {
@@ -514,6 +521,17 @@ func (r *runner) skip(j *job) {
 func (r *runner) finish(j *job) {
 	r.outMu.Lock()
 	defer r.outMu.Unlock()
+	if j.killed {
+		// As if it had not run: its partial output would be printed
+		// again when --resume runs it again. With -k it frees its place
+		// in the output order, as a job --resume passes over does.
+		if r.o.KeepOrder {
+			j.skipped = true
+			r.held[j.seq] = j
+			r.flushHeld()
+		}
+		return
+	}
 	r.progress.Done++
 	if j.failed() {
 		r.progress.Failed++
@@ -565,7 +583,7 @@ func (r *runner) execute(ctx context.Context, j *job) {
 	for attempt := 1; ; attempt++ {
 		j.stdout.Reset()
 		j.stderr.Reset()
-		j.exit, j.signal, j.startErr, j.timedOut = 0, 0, nil, false
+		j.exit, j.signal, j.startErr, j.timedOut, j.killed = 0, 0, nil, false, false
 		r.attempt(ctx, j)
 		if !j.failed() || attempt >= r.o.Retries || ctx.Err() != nil {
 			return
@@ -629,6 +647,7 @@ func (r *runner) attemptExec(ctx context.Context, j *job) {
 		j.timedOut = true
 		r.warnTimeout(j)
 	case <-ctx.Done():
+		j.killed = true
 	}
 	if !exited {
 		pid := cmd.Process.Pid

@@ -569,3 +569,69 @@ func TestPipeKeepsLongRecordsWhole(t *testing.T) {
 		}
 	}
 }
+
+// waitFiles waits until dir holds n files.
+func waitFiles(t *testing.T, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for countFiles(dir) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files in %s after 20s, want %d", countFiles(dir), dir, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCancelledJobsNotLogged: jobs crew kills because the run was
+// cancelled (Ctrl-C) did not end on their own: as with GNU parallel they
+// are neither printed, logged nor counted as failed, and --resume runs
+// them again. --line-buffer runs jobs through os/exec rather than
+// directly; it prints lines as they come, so only the log is checked.
+func TestCancelledJobsNotLogged(t *testing.T) {
+	for _, lineBuffer := range []bool{false, true} {
+		log := filepath.Join(t.TempDir(), "jobs.tsv")
+		marks := t.TempDir()
+		ctx, cancel := context.WithCancel(t.Context())
+		var out bytes.Buffer
+		o := Options{Command: []string{"touch " + marks + "/{}; sleep 60; echo never"}, Sources: []Source{Args("1", "2", "3", "4")}, Jobs: 2, JobLog: log, LineBuffer: lineBuffer, Stdout: &out, Stderr: &out}
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, o) }()
+		waitFiles(t, marks, 2)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled run (line buffer %v): err %v, want context.Canceled", lineBuffer, err)
+		}
+		if logged := loggedSeqs(t, log); len(logged) != 0 || out.String() != "" {
+			t.Errorf("jobs killed by the cancellation (line buffer %v): logged %v, output %q; want neither", lineBuffer, logged, out.String())
+		}
+		o.Command, o.Resume, o.KeepOrder, o.LineBuffer = []string{"echo {}"}, true, true, false
+		got, _, err := runOpts(t, o)
+		if err != nil || got != "1\n2\n3\n4\n" {
+			t.Errorf("--resume after the cancellation (line buffer %v): %q, %v; want all 4 jobs", lineBuffer, got, err)
+		}
+	}
+}
+
+// TestHaltNowKilledJobsNotLogged: with --halt now, the running jobs crew
+// kills are not logged (nor printed, nor counted); the job that failed is,
+// and --resume runs the killed one and the one never started.
+func TestHaltNowKilledJobsNotLogged(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "jobs.tsv")
+	marks := t.TempDir()
+	// Job 1 runs until killed; job 2 fails once job 1 has started.
+	cmd := fmt.Sprintf("touch %s/{}; echo started {}; if [ {} = fail ]; then while [ ! -e %s/slow ]; do sleep 0.01; done; exit 1; fi; sleep 60", marks, marks)
+	o := Options{Command: []string{cmd}, Sources: []Source{Args("slow", "fail", "never")}, Jobs: 2, JobLog: log, Halt: Halt{Now: true, Count: 1}}
+	out, _, err := runOpts(t, o)
+	var he *HaltError
+	if !errors.As(err, &he) || he.Status != 1 {
+		t.Errorf("err %v, want a HaltError with status 1", err)
+	}
+	if logged := loggedSeqs(t, log); !slices.Equal(logged, []int{2}) || out != "started fail\n" {
+		t.Errorf("--halt now: logged %v, output %q; want only job 2 (the failure)", logged, out)
+	}
+	o.Command, o.Resume, o.Halt, o.KeepOrder = []string{"echo {}"}, true, Halt{}, true
+	got, _, err := runOpts(t, o)
+	if err != nil || got != "slow\nnever\n" {
+		t.Errorf("--resume after --halt now: %q, %v; want jobs 1 and 3", got, err)
+	}
+}
