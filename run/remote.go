@@ -104,11 +104,10 @@ func (r *runner) attemptRemote(ctx context.Context, j *job) {
 	j.host = res.Host
 	j.received = int64(len(res.Stdout))
 	if r.o.LineBuffer { // the output arrives whole; print it as the lines come in
-		lo, le := &lineWriter{r: r, j: j, w: r.o.Stdout}, &lineWriter{r: r, j: j, w: r.o.Stderr}
-		lo.Write(res.Stdout)
-		le.Write(res.Stderr)
-		lo.flush()
-		le.flush()
+		stdout, stderr, flush := r.lineOutput(j)
+		stdout.Write(res.Stdout)
+		stderr.Write(res.Stderr)
+		flush()
 	} else {
 		j.stdout.Write(res.Stdout)
 		j.stderr.Write(res.Stderr)

@@ -617,9 +617,9 @@ func (r *runner) attemptExec(ctx context.Context, j *job) {
 		cmd.Stdin = bytes.NewReader(j.stdin)
 	}
 	var stdout, stderr io.Writer = &j.stdout, &j.stderr
+	flushLines := func() {}
 	if r.o.LineBuffer {
-		stdout = &lineWriter{r: r, j: j, w: r.o.Stdout}
-		stderr = &lineWriter{r: r, j: j, w: r.o.Stderr}
+		stdout, stderr, flushLines = r.lineOutput(j)
 	}
 	counted := &countWriter{w: stdout}
 	cmd.Stdout, cmd.Stderr = counted, stderr
@@ -667,10 +667,7 @@ func (r *runner) attemptExec(ctx context.Context, j *job) {
 	}
 	j.runtime = time.Since(j.start)
 	j.received = counted.n
-	if lw, ok := stdout.(*lineWriter); ok {
-		lw.flush()
-		stderr.(*lineWriter).flush()
-	}
+	flushLines()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -841,6 +838,23 @@ type countWriter struct {
 func (c *countWriter) Write(b []byte) (int, error) {
 	c.n += int64(len(b))
 	return c.w.Write(b)
+}
+
+// lineOutput returns the writers for a --line-buffer job's stdout and
+// stderr, which print whole lines as they come and, for --results, keep
+// the output in the job too; and the function that prints the last
+// partial lines once the job has ended.
+func (r *runner) lineOutput(j *job) (stdout, stderr io.Writer, flush func()) {
+	lo := &lineWriter{r: r, j: j, w: r.o.Stdout}
+	le := &lineWriter{r: r, j: j, w: r.o.Stderr}
+	flush = func() {
+		lo.flush()
+		le.flush()
+	}
+	if r.o.Results == "" {
+		return lo, le, flush
+	}
+	return io.MultiWriter(lo, &j.stdout), io.MultiWriter(le, &j.stderr), flush
 }
 
 // lineWriter passes whole lines to w as they come (--line-buffer), tagged

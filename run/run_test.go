@@ -635,3 +635,21 @@ func TestHaltNowKilledJobsNotLogged(t *testing.T) {
 		t.Errorf("--resume after --halt now: %q, %v; want jobs 1 and 3", got, err)
 	}
 }
+
+// TestLineBufferWritesResults: with --line-buffer, output printed as it
+// comes is also kept for --results, whole lines and a last partial one.
+func TestLineBufferWritesResults(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := runOpts(t, Options{Command: []string{"echo out {}; echo err {} >&2; printf 'no newline {}'"}, Sources: []Source{Args("a", "b")}, LineBuffer: true, Results: dir})
+	if err != nil || !strings.Contains(out, "out a\n") || !strings.Contains(stderr, "err b\n") {
+		t.Fatalf("out %q, stderr %q, err %v", out, stderr, err)
+	}
+	for seq, arg := range []string{"a", "b"} {
+		for name, want := range map[string]string{"stdout": "out " + arg + "\nno newline " + arg, "stderr": "err " + arg + "\n"} {
+			b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(seq+1), name))
+			if err != nil || string(b) != want {
+				t.Errorf("--line-buffer --results: job %d's %s %q, %v; want %q", seq+1, name, b, err, want)
+			}
+		}
+	}
+}
