@@ -34,7 +34,7 @@ type Options struct {
 	BlockSize    int      // --pipe block size in bytes; 0 means 1 MiB
 	Jobs         int      // jobs at once; 0 means 1
 	KeepOrder    bool     // -k: print output in input order
-	LineBuffer   bool     // print output line by line as it comes (lines of jobs may mix)
+	LineBuffer   bool     // print output line by line as it comes (lines of jobs may mix; with KeepOrder, see Run)
 	Tag          bool     // prefix output lines with the job's arguments and a tab
 	DryRun       bool     // print the commands instead of running them
 	JobLog       string   // append a GNU parallel joblog here
@@ -155,6 +155,9 @@ type job struct {
 	startErr error
 	skipped  bool   // already in the joblog (--resume)
 	host     string // the worker's host name when run on Options.Executor
+
+	// --line-buffer -k: whole lines held while an older job is unfinished
+	heldOut, heldErr bytes.Buffer
 }
 
 func (j *job) failed() bool { return j.exit != 0 || j.signal != 0 || j.startErr != nil }
@@ -165,6 +168,11 @@ func (j *job) failed() bool { return j.exit != 0 || j.signal != 0 || j.startErr 
 // running when ctx is cancelled, or when Halt.Now stops the run, are
 // killed and then left out — not printed, logged or counted as failed —
 // so that Resume runs them again; a job killed by Timeout is a failure.
+//
+// With LineBuffer and KeepOrder, as with GNU parallel, the lines of the
+// oldest unfinished job are printed as they come and those of later jobs
+// are held until each becomes the oldest, then printed at once; so the
+// output is in input order and the oldest job's is live.
 func Run(ctx context.Context, o Options) error {
 	r, err := newRunner(o)
 	if err != nil {
@@ -201,6 +209,7 @@ type runner struct {
 	progress Progress
 	held     map[int]*job // -k: finished jobs waiting for their turn
 	nextOut  int          // -k: the job to print next
+	live     map[int]*job // --line-buffer -k: the running jobs, by seq
 	halt     *HaltError
 }
 
@@ -366,6 +375,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.began = time.Now()
 	r.progress.Total = r.total
 	r.held = map[int]*job{}
+	r.live = map[int]*job{}
 	r.nextOut = 1
 	r.stop = make(chan struct{})
 	jobs := r.argJobs()
@@ -521,6 +531,7 @@ func (r *runner) skip(j *job) {
 func (r *runner) finish(j *job) {
 	r.outMu.Lock()
 	defer r.outMu.Unlock()
+	delete(r.live, j.seq)
 	if j.killed {
 		// As if it had not run: its partial output would be printed
 		// again when --resume runs it again. With -k it frees its place
@@ -559,12 +570,15 @@ func (r *runner) finish(j *job) {
 	r.flushHeld()
 }
 
-// flushHeld prints the held jobs (-k) that are next in input order.
+// flushHeld prints the held jobs (-k) that are next in input order. With
+// --line-buffer, the job that is then the oldest may still be running:
+// the lines it has written so far are printed, and the rest will be as
+// they come (lineWriter.emit).
 func (r *runner) flushHeld() {
 	for {
 		h, ok := r.held[r.nextOut]
 		if !ok {
-			return
+			break
 		}
 		delete(r.held, r.nextOut)
 		r.nextOut++
@@ -572,6 +586,18 @@ func (r *runner) flushHeld() {
 			r.output(h)
 		}
 	}
+	if j, ok := r.live[r.nextOut]; ok {
+		r.releaseLines(j)
+	}
+}
+
+// releaseLines prints the lines held for a --line-buffer -k job. The
+// caller holds outMu.
+func (r *runner) releaseLines(j *job) {
+	r.writeTagged(r.o.Stdout, j, j.heldOut.Bytes())
+	r.writeTagged(r.o.Stderr, j, j.heldErr.Bytes())
+	j.heldOut.Reset()
+	j.heldErr.Reset()
 }
 
 // execute runs a job with its retries; the output kept is the last attempt's.
@@ -579,6 +605,12 @@ func (r *runner) execute(ctx context.Context, j *job) {
 	j.cmd = r.tmpl.Expand(j.args, j.seq, j.slot)
 	if r.o.DryRun {
 		return
+	}
+	if r.o.LineBuffer && r.o.KeepOrder {
+		// flushHeld finds it here when it becomes the oldest job
+		r.outMu.Lock()
+		r.live[j.seq] = j
+		r.outMu.Unlock()
 	}
 	for attempt := 1; ; attempt++ {
 		j.stdout.Reset()
@@ -742,6 +774,7 @@ func (r *runner) output(j *job) {
 		r.writeResults(j)
 	}
 	if r.o.LineBuffer {
+		r.releaseLines(j) // -k: what was not printed live
 		return
 	}
 	r.writeTagged(r.o.Stdout, j, j.stdout.Bytes())
@@ -845,8 +878,8 @@ func (c *countWriter) Write(b []byte) (int, error) {
 // the output in the job too; and the function that prints the last
 // partial lines once the job has ended.
 func (r *runner) lineOutput(j *job) (stdout, stderr io.Writer, flush func()) {
-	lo := &lineWriter{r: r, j: j, w: r.o.Stdout}
-	le := &lineWriter{r: r, j: j, w: r.o.Stderr}
+	lo := &lineWriter{r: r, j: j, w: r.o.Stdout, held: &j.heldOut}
+	le := &lineWriter{r: r, j: j, w: r.o.Stderr, held: &j.heldErr}
 	flush = func() {
 		lo.flush()
 		le.flush()
@@ -858,20 +891,20 @@ func (r *runner) lineOutput(j *job) (stdout, stderr io.Writer, flush func()) {
 }
 
 // lineWriter passes whole lines to w as they come (--line-buffer), tagged
-// if asked; a partial last line waits for flush.
+// if asked; a partial last line waits for flush. With -k, lines of a job
+// that is not the oldest unfinished one wait in held instead.
 type lineWriter struct {
 	r       *runner
 	j       *job
 	w       io.Writer
+	held    *bytes.Buffer
 	partial []byte
 }
 
 func (l *lineWriter) Write(b []byte) (int, error) {
 	l.partial = append(l.partial, b...)
 	if i := bytes.LastIndexByte(l.partial, '\n'); i >= 0 {
-		l.r.outMu.Lock()
-		l.r.writeTagged(l.w, l.j, l.partial[:i+1])
-		l.r.outMu.Unlock()
+		l.emit(l.partial[:i+1])
 		l.partial = append(l.partial[:0], l.partial[i+1:]...)
 	}
 	return len(b), nil
@@ -879,9 +912,20 @@ func (l *lineWriter) Write(b []byte) (int, error) {
 
 func (l *lineWriter) flush() {
 	if len(l.partial) > 0 {
-		l.r.outMu.Lock()
-		l.r.writeTagged(l.w, l.j, l.partial)
-		l.r.outMu.Unlock()
+		l.emit(l.partial)
 		l.partial = nil
 	}
+}
+
+// emit prints b, or holds it while an older job is unfinished (-k). Both
+// happen under outMu, which flushHeld holds to make this job the oldest
+// and print what it held: no line overtakes another.
+func (l *lineWriter) emit(b []byte) {
+	l.r.outMu.Lock()
+	defer l.r.outMu.Unlock()
+	if l.r.o.KeepOrder && l.j.seq != l.r.nextOut {
+		l.held.Write(b)
+		return
+	}
+	l.r.writeTagged(l.w, l.j, b)
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -651,5 +653,61 @@ func TestLineBufferWritesResults(t *testing.T) {
 				t.Errorf("--line-buffer --results: job %d's %s %q, %v; want %q", seq+1, name, b, err, want)
 			}
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while a run writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLineBufferKeepOrder: --line-buffer with -k prints in input order, as
+// GNU parallel does: the oldest unfinished job's lines as they come, a
+// later job's lines held until it is the oldest.
+func TestLineBufferKeepOrder(t *testing.T) {
+	out, _, err := runOpts(t, Options{Command: []string{"sleep 0.{}; echo {}"}, Sources: []Source{Args("3", "1")}, Jobs: 2, LineBuffer: true, KeepOrder: true})
+	if err != nil || out != "3\n1\n" {
+		t.Errorf("--lb -k: %q, %v; want 3 then 1", out, err)
+	}
+
+	// Job 1 prints a, waits for the go file, prints b; job 2 prints c and
+	// ends meanwhile. a must come at once, c only after b.
+	goFile := filepath.Join(t.TempDir(), "go")
+	cmd := fmt.Sprintf("if [ {} = 1 ]; then echo a; while [ ! -e %s ]; do sleep 0.01; done; echo b; else echo c; echo c err >&2; fi", goFile)
+	var stdout syncBuffer
+	var finished atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(t.Context(), Options{Command: []string{cmd}, Sources: []Source{Args("1", "2")}, Jobs: 2, LineBuffer: true, KeepOrder: true,
+			Stdout: &stdout, Stderr: &stdout, Progress: func(p Progress) { finished.Store(int64(p.Done)) }})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for stdout.String() == "" || finished.Load() < 1 { // job 1 printed, job 2 ended
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: output %q, %d job(s) done", stdout.String(), finished.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := stdout.String(); got != "a\n" {
+		t.Errorf("while job 1 runs: output %q, want job 1's line a only, live", got)
+	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || stdout.String() != "a\nb\nc\nc err\n" {
+		t.Errorf("--lb -k: %q, %v; want a b c, c err", stdout.String(), err)
 	}
 }

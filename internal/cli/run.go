@@ -111,7 +111,7 @@ func (f *runFlags) set() *pflag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVarP(&f.jobs, "jobs", "j", "100%", "jobs at once: N, 0 (many), N% of CPUs, +N or -N CPUs")
 	fs.BoolVarP(&f.keep, "keep-order", "k", false, "print output in input order")
-	fs.BoolVar(&f.lineBuf, "line-buffer", false, "print output line by line as it comes")
+	fs.BoolVar(&f.lineBuf, "line-buffer", false, "print output line by line as it comes (-k: the oldest job's live, later ones' in turn)")
 	fs.BoolVar(&f.lineBuf, "lb", false, "same as --line-buffer")
 	fs.BoolVar(&f.tag, "tag", false, "prefix output lines with the arguments")
 	fs.BoolVar(&f.dry, "dry-run", false, "print the commands, run nothing")
