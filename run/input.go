@@ -18,8 +18,9 @@ type Source struct {
 	r    io.Reader // an open reader
 }
 
-// Args is a ::: source: the given values (a value with newlines counts as
-// several, as in GNU parallel).
+// Args is a ::: source: the given values. As in GNU parallel, a value
+// with newlines counts as one value per line, unless records end with NUL
+// (Options.Null, -0): then each value is one, whatever it holds.
 func Args(values ...string) Source { return Source{args: values} }
 
 // File is a :::: source: the lines (or NUL-separated records) of a file;
@@ -53,7 +54,7 @@ func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		if s.args != nil {
 			for _, a := range s.args {
-				for _, v := range strings.Split(a, "\n") {
+				for _, v := range s.splitArg(a, sep) {
 					if !yield(v, nil) {
 						return
 					}
@@ -98,14 +99,40 @@ func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 	}
 }
 
+// splitArg returns the records of a ::: value: its lines when records
+// end with newline, else the value itself.
+func (Source) splitArg(a string, sep byte) []string {
+	if sep != '\n' {
+		return []string{a}
+	}
+	return strings.Split(a, "\n")
+}
+
+// count returns how many records a ::: source has, or -1 for a file.
+func (s Source) count(sep byte) int {
+	if s.args == nil {
+		return -1
+	}
+	n := 0
+	for _, a := range s.args {
+		n += len(s.splitArg(a, sep))
+	}
+	return n
+}
+
+// recordSep is the byte records end with.
+func recordSep(null bool) byte {
+	if null {
+		return 0
+	}
+	return '\n'
+}
+
 // argLists yields each job's arguments: the cartesian product of the
 // sources (all but the first read into memory, the first streamed), each
 // value split into columns by colsep if set, grouped n records per job.
 func argLists(sources []Source, stdin io.Reader, null bool, colsep *regexp.Regexp, n int) iter.Seq2[[]string, error] {
-	sep := byte('\n')
-	if null {
-		sep = 0
-	}
+	sep := recordSep(null)
 	return func(yield func([]string, error) bool) {
 		rest := make([][]string, len(sources)-1)
 		for i, s := range sources[1:] {

@@ -263,13 +263,10 @@ func newRunner(o Options) (*runner, error) {
 	} else {
 		total := 1
 		for _, s := range o.Sources {
-			if s.args == nil {
+			n := s.count(recordSep(o.Null))
+			if n < 0 {
 				total = -1
 				break
-			}
-			n := 0
-			for _, a := range s.args {
-				n += strings.Count(a, "\n") + 1
 			}
 			total *= n
 		}
@@ -482,10 +479,7 @@ func (r *runner) argJobs() iter.Seq2[*job, error] {
 // of its own (GNU parallel grows the block for it): a record is never cut.
 func (r *runner) blockJobs() iter.Seq2[*job, error] {
 	return func(yield func(*job, error) bool) {
-		sep := byte('\n')
-		if r.o.Null {
-			sep = 0
-		}
+		sep := recordSep(r.o.Null)
 		br := bufio.NewReaderSize(r.o.Stdin, 64<<10)
 		for seq := 1; ; seq++ {
 			block := make([]byte, 0, r.o.BlockSize+4096)

@@ -711,3 +711,24 @@ func TestLineBufferKeepOrder(t *testing.T) {
 		t.Errorf("--lb -k: %q, %v; want a b c, c err", stdout.String(), err)
 	}
 }
+
+// TestNullKeepsArgsWhole: with Null (-0) records end with NUL, so a ::: value
+// with newlines is one argument; without, it is one per line. Both as GNU
+// parallel 20221122 does; the job total for progress counts the same way.
+func TestNullKeepsArgsWhole(t *testing.T) {
+	for _, tc := range []struct {
+		null  bool
+		want  string
+		total int
+	}{
+		{true, "[a\nb]\n[c]\n", 2},
+		{false, "[a]\n[b]\n[c]\n", 3},
+	} {
+		var total int
+		out, _, err := runOpts(t, Options{Command: []string{"echo", "[{}]"}, Sources: []Source{Args("a\nb", "c")}, Null: tc.null, KeepOrder: true,
+			Progress: func(p Progress) { total = p.Total }})
+		if err != nil || out != tc.want || total != tc.total {
+			t.Errorf("Null %v: output %q, total %d, %v; want %q, total %d", tc.null, out, total, err, tc.want, tc.total)
+		}
+	}
+}

@@ -35,6 +35,8 @@ var parallelCases = [][]string{
 	{"-k", "-j", "3", "echo", "job", "{#}", ":::", "a", "b", "c", "d", "e", "f", "g"},
 	{"-k", "sh", "-c", "echo out {}; echo err {} >&2", ":::", "1", "2"},
 	{"-k", "echo", "{}", ":::", "q r", "$HOME", "`date`", "a;b", "a|b", "a&b", "*"},
+	{"-k", "-0", "echo", "[{}]", ":::", "a\nb", "c"},
+	{"-k", "echo", "[{}]", ":::", "a\nb", "c"},
 }
 
 func goldenPath() string { return filepath.Join("testdata", "parallel-golden.txt") }
