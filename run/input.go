@@ -2,6 +2,7 @@ package run
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -12,13 +13,28 @@ import (
 
 // Source is one input source. Several sources combine as a cartesian
 // product, the first varying slowest, as with GNU parallel's ::: and ::::.
+// The zero Source is an empty list, like Args(): the product of sources
+// one of which is empty is empty, and Run then runs no job.
 type Source struct {
+	kind sourceKind
 	args []string  // ::: values
 	path string    // :::: file, "-" for standard input
 	r    io.Reader // an open reader
 }
 
-// Args is a ::: source: the given values. As in GNU parallel, a value
+type sourceKind byte
+
+const (
+	listSource   sourceKind = iota // Args, and the zero Source
+	fileSource                     // File
+	readerSource                   // Reader
+)
+
+// isList says whether s is a ::: list (Args, or the zero Source).
+func (s Source) isList() bool { return s.kind == listSource }
+
+// Args is a ::: source: the given values, perhaps none (a glob that
+// matched nothing): then no job runs, as with GNU parallel. As in GNU parallel, a value
 // with newlines counts as one value per line, unless records end with NUL
 // (Options.Null, -0): then each value is one, whatever it holds.
 func Args(values ...string) Source { return Source{args: values} }
@@ -27,17 +43,23 @@ func Args(values ...string) Source { return Source{args: values} }
 // "-" is standard input. Run refuses a file that is missing or a
 // directory before it starts any job, and stops at a read error without
 // running a job for the record the error cut.
-func File(path string) Source { return Source{path: path} }
+func File(path string) Source { return Source{kind: fileSource, path: path} }
 
 // Reader is a source reading records from r.
-func Reader(r io.Reader) Source { return Source{r: r} }
+func Reader(r io.Reader) Source { return Source{kind: readerSource, r: r} }
 
 // check refuses a :::: file that cannot be a file of arguments — missing,
 // unreadable or a directory — so that the run stops before any job starts
 // rather than when the source is read.
 func (s Source) check() error {
-	if s.path == "" || s.path == "-" {
+	if s.kind == readerSource && s.r == nil {
+		return errors.New("input source: Reader(nil)")
+	}
+	if s.kind != fileSource || s.path == "-" {
 		return nil
+	}
+	if s.path == "" {
+		return errors.New(`input file: File("") names no file`)
 	}
 	fi, err := os.Stat(s.path)
 	if err != nil {
@@ -52,7 +74,7 @@ func (s Source) check() error {
 // records streams a source's records.
 func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		if s.args != nil {
+		if s.isList() {
 			for _, a := range s.args {
 				for _, v := range s.splitArg(a, sep) {
 					if !yield(v, nil) {
@@ -65,7 +87,7 @@ func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
 		r := s.r
 		if s.path == "-" {
 			r = stdin
-		} else if s.path != "" {
+		} else if s.kind == fileSource {
 			f, err := os.Open(s.path)
 			if err != nil {
 				yield("", err)
@@ -110,7 +132,7 @@ func (Source) splitArg(a string, sep byte) []string {
 
 // count returns how many records a ::: source has, or -1 for a file.
 func (s Source) count(sep byte) int {
-	if s.args == nil {
+	if !s.isList() {
 		return -1
 	}
 	n := 0

@@ -732,3 +732,29 @@ func TestNullKeepsArgsWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptySourcesRunNoJob: Args() with no values (a glob that matched
+// nothing) and the zero Source are empty lists: the product is empty, so
+// no job runs and the run succeeds, as GNU parallel does with an empty
+// ::: list.
+func TestEmptySourcesRunNoJob(t *testing.T) {
+	for _, sources := range [][]Source{
+		{Args()},
+		{Source{}},
+		{Args("a"), Args()},
+		{Args(), Args("a")},
+		{Source{}, Args("a", "b")},
+		{Args([]string{}...)},
+	} {
+		out, stderr, err := runOpts(t, Options{Command: []string{"echo", "ran"}, Sources: sources})
+		if err != nil || out != "" || stderr != "" {
+			t.Errorf("sources %+v: out %q, stderr %q, err %v; want no job", sources, out, stderr, err)
+		}
+	}
+	// Neither a file without a name nor no reader is an empty list.
+	for _, s := range []Source{File(""), Reader(nil)} {
+		if out, _, err := runOpts(t, Options{Command: []string{"echo", "ran"}, Sources: []Source{s}}); err == nil || out != "" {
+			t.Errorf("source %+v: out %q, err %v; want an error and no job", s, out, err)
+		}
+	}
+}
