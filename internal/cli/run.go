@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -294,13 +295,20 @@ func parseJobs(s string) (int, error) {
 	return n, nil
 }
 
+// parseSeconds reads --timeout and --delay: seconds, a fraction allowed.
+// NaN, infinities and counts beyond time.Duration's 292 years are refused:
+// converted, they would wrap around to a negative duration, which means
+// no timeout at all.
 func parseSeconds(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
+	if err != nil || !(f >= 0) || math.IsInf(f, 1) {
 		return 0, errors.New("want a number of seconds ≥ 0")
+	}
+	if f > float64(math.MaxInt64/time.Second) {
+		return 0, fmt.Errorf("want at most %d seconds", math.MaxInt64/time.Second)
 	}
 	return time.Duration(f * float64(time.Second)), nil
 }

@@ -127,6 +127,12 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", "-j", "x", "echo", ":::", "a"}, `-j "x"`},
 		{[]string{"run", "--timeout", "-1", "echo", ":::", "a"}, `--timeout "-1"`},
 		{[]string{"run", "--block", "huge", "--pipe", "wc"}, `--block "huge"`},
+		{[]string{"run", "--block", "17179869185G", "--pipe", "wc"}, `--block "17179869185G"`}, // × 2³⁰ wraps around to 1G
+		{[]string{"run", "--block", "99999999999G", "--pipe", "wc"}, `--block "99999999999G"`},
+		{[]string{"run", "--timeout", "NaN", "echo", ":::", "a"}, `--timeout "NaN"`},
+		{[]string{"run", "--timeout", "inf", "echo", ":::", "a"}, `--timeout "inf"`},
+		{[]string{"run", "--timeout", "1e300", "echo", ":::", "a"}, `--timeout "1e300"`},
+		{[]string{"run", "--delay", "-Inf", "echo", ":::", "a"}, `--delay "-Inf"`},
 		{[]string{"run", "--resume", "echo", ":::", "a"}, "--resume and --resume-failed need --joblog"},
 		{[]string{"run", "--halt", "sometimes", "echo", ":::", "a"}, "--halt"},
 		{[]string{"run", "echo", ":::"}, "::: with nothing after it"},
