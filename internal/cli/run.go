@@ -244,8 +244,8 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		return exitStatus{code: failed.ExitStatus(), err: errQuiet}
 	case errors.As(err, &halted):
 		return exitStatus{code: halted.Status, err: errQuiet}
-	case ctx.Err() != nil:
-		return err
+	case ctx.Err() != nil: // interrupted: the status, 130, says so
+		return exitStatus{code: exitInterrupted, err: errQuiet}
 	default: // bad options or input, unreadable files: GNU parallel's 255
 		return exitStatus{code: 255, err: err}
 	}

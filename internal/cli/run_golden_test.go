@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -176,5 +177,17 @@ func TestRunDirectoryInputRefused(t *testing.T) {
 		if code != 255 || out != "" || !strings.Contains(stderr, flag+" "+dir) || !strings.Contains(stderr, "directory") {
 			t.Errorf("crew %q: exit %d, stdout %q, stderr %q; want 255, no job, an error naming %s %s", args, code, out, stderr, flag, dir)
 		}
+	}
+}
+
+// TestRunInterruptedQuietly: an interrupted run exits 130 without a
+// "context canceled" message; the status says it.
+func TestRunInterruptedQuietly(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := Main(ctx, []string{"run", "echo", ":::", "a"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != 130 || errOut.String() != "" {
+		t.Errorf("interrupted crew run: exit %d, stderr %q; want 130 and nothing", code, errOut.String())
 	}
 }
