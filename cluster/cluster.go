@@ -20,6 +20,10 @@ import (
 	"github.com/crewrun/crew"
 )
 
+// inProcessURL stands for the embedded server in the client's server
+// list; the connection goes through nats.InProcessServer, never a socket.
+const inProcessURL = "nats://in-process"
+
 // maxPending bounds the calls an executor has in the cluster at once;
 // Exec blocks beyond it.
 const maxPending = 4096
@@ -27,7 +31,10 @@ const maxPending = 4096
 // New returns an executor that runs tasks on the workers of the NATS
 // JetStream server at url (nats://host:port). With url "embedded" it
 // starts an in-process server with a temporary store and crew.Workers(n)
-// local workers, so nothing needs setting up; Close stops them.
+// local workers, so nothing needs setting up; Close stops them. That
+// server opens no port: only this process reaches it, so it needs no
+// credentials (Token and NKey are not needed there) and no other worker
+// can join.
 //
 // Every executor is one job: its tasks go to the job's subject of the
 // work-queue stream, results come back on the job's subject of the
@@ -41,12 +48,12 @@ func New(ctx context.Context, url string, opts ...crew.Option) (crew.Executor, e
 	e := &executor{cfg: cfg, id: nuid.Next(), pending: map[string]*pending{}, cancelled: map[string]bool{}, stopResend: make(chan struct{}), resendDone: make(chan struct{}), slots: make(chan struct{}, maxPending)}
 	var extra []nats.Option
 	if url == "embedded" {
-		srv, stop, err := startServer(ServerConfig{Listen: "127.0.0.1:0"})
+		srv, stop, err := startServer(ServerConfig{inProcess: true})
 		if err != nil {
 			return nil, err
 		}
 		e.stopServer = stop
-		url = srv.ClientURL()
+		url = inProcessURL
 		extra = append(extra, nats.InProcessServer(srv))
 		e.srv = srv
 	}

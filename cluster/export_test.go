@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -35,4 +36,10 @@ func MostResubmits(ex crew.Executor) int {
 		most = max(most, p.resubmits)
 	}
 	return most
+}
+
+// EmbeddedAddr is the client listener address of the server that
+// New("embedded") started for ex, nil when it listens on no port.
+func EmbeddedAddr(ex crew.Executor) net.Addr {
+	return ex.(*executor).srv.Addr()
 }

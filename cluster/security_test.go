@@ -217,3 +217,24 @@ func TestServerTLSConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedOpensNoPort: the server New("embedded") starts has no
+// credentials, and its in-process workers run the tasks of every job on
+// it (shell commands for crew run --cluster embedded), so it must open no
+// port that another local user could connect to.
+func TestEmbeddedOpensNoPort(t *testing.T) {
+	ex, err := cluster.New(t.Context(), "embedded", crew.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	if addr := cluster.EmbeddedAddr(ex); addr != nil {
+		if conn, err := net.DialTimeout(addr.Network(), addr.String(), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("the embedded server accepts connections on %s", addr)
+		}
+	}
+	if got, err := crew.Submit(t.Context(), ex, crewtest.Square, 7).Wait(t.Context()); err != nil || got != 49 {
+		t.Errorf("square of 7 on the embedded executor: %d, %v", got, err)
+	}
+}
