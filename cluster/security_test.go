@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +237,32 @@ func TestEmbeddedOpensNoPort(t *testing.T) {
 	}
 	if got, err := crew.Submit(t.Context(), ex, crewtest.Square, 7).Wait(t.Context()); err != nil || got != 49 {
 		t.Errorf("square of 7 on the embedded executor: %d, %v", got, err)
+	}
+}
+
+// TestConnectErrorHidesCredentials: a server URL may carry a user and
+// password or a token; the errors of New and Work name the server without
+// them, whatever the failure (unreachable, or a URL that does not parse,
+// whose error quotes it).
+func TestConnectErrorHidesCredentials(t *testing.T) {
+	for _, url := range []string{
+		"nats://alice:s3cretpw@127.0.0.1:1",
+		"nats://s3cretpw@127.0.0.1:1",
+		"nats://127.0.0.1:1,nats://alice:s3cretpw@127.0.0.1:1",
+		"nats://alice:s3cret%70w@127.0.0.1:1",
+		"nats://alice:s3cretpw@127.0.0.1:port",
+	} {
+		_, newErr := cluster.New(t.Context(), url)
+		workErr := cluster.Work(t.Context(), url)
+		for name, err := range map[string]error{"New": newErr, "Work": workErr} {
+			switch {
+			case err == nil:
+				t.Errorf("%s(%q) succeeded", name, url)
+			case strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("%s(%q): the error shows the secret: %v", name, url, err)
+			case !strings.Contains(err.Error(), "127.0.0.1:"):
+				t.Errorf("%s(%q): the error does not name the server: %v", name, url, err)
+			}
+		}
 	}
 }

@@ -268,7 +268,7 @@ func connect(url string, cfg crew.Config, extra ...nats.Option) (*nats.Conn, err
 	}
 	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: connect %s: %w", url, explain(err))
+		return nil, fmt.Errorf("cluster: connect %s: %w", redactURL(url), redactErr(explain(err), url))
 	}
 	return nc, nil
 }
