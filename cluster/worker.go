@@ -94,7 +94,12 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 	for range cfg.Workers + batch {
 		w.free <- struct{}{}
 	}
-	go w.ack(context.WithoutCancel(ctx))
+	// The acker outlives ctx by up to ackGrace, so that the results of
+	// the last tasks are stored and acked; a task whose result is not
+	// stored by then is redelivered, and its duplicate result dropped.
+	actx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAcks()
+	go w.ack(actx)
 	w.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go w.run(ctx)
@@ -110,6 +115,8 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 		close(w.tasks)
 		w.wg.Wait()
 		close(w.acks)
+		grace := time.AfterFunc(ackGrace, stopAcks)
+		defer grace.Stop()
 		<-w.acked
 	}()
 	for {
@@ -349,7 +356,19 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	fut, perr := w.js.PublishMsgAsync(res)
 	// The heartbeats, running since the fetch (AckWait is a worker's
 	// lease), go on until the ack, however long storing the result takes.
-	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
+	a := pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
+	select {
+	case w.acks <- a:
+	default:
+		select {
+		case w.acks <- a:
+		case <-ctx.Done():
+			// Stopping, and the acker is stuck behind results that
+			// cannot be stored (the server is unreachable): leave the
+			// task for redelivery.
+			d.stopBeat()
+		}
+	}
 }
 
 type pendingAck struct {
@@ -360,31 +379,52 @@ type pendingAck struct {
 	stopBeat func()
 }
 
-// ack acknowledges each task once its result is stored. When storing
-// fails it publishes again, keeping the task alive with InProgress: a
-// finished task is never Nak'ed, as that would run it twice.
+// Storing results: how long a stopping worker goes on trying, and the
+// pause between attempts. Variables for the tests.
+var (
+	ackGrace     = 2 * time.Second
+	ackRetryWait = 250 * time.Millisecond
+)
+
+// ack acknowledges each task once its result is stored, until ctx ends.
+// When storing fails it publishes again, every ackRetryWait, keeping the
+// task alive with InProgress: a finished task is never Nak'ed, as that
+// would run it twice.
 func (w *worker) ack(ctx context.Context) {
 	defer close(w.acked)
 	for a := range w.acks {
-		ok := a.err == nil
-		if ok {
+		err := a.err
+		if err == nil {
 			select {
 			case <-a.fut.Ok():
-			case <-a.fut.Err():
-				ok = false
+			case err = <-a.fut.Err():
+			case <-ctx.Done():
+				err = ctx.Err()
 			}
 		}
-		for !ok && ctx.Err() == nil {
+		for err != nil && ctx.Err() == nil {
 			a.task.InProgress()
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := w.js.PublishMsg(pctx, a.res)
+			_, err = w.js.PublishMsg(pctx, a.res)
 			cancel()
-			ok = err == nil
+			if err != nil {
+				pause(ctx, ackRetryWait)
+			}
 		}
 		a.stopBeat()
-		if ok {
+		if err == nil {
 			a.task.Ack()
-		} // else shutting down: redelivery redoes the task, the executor drops the duplicate
+		} // else stopped: redelivery redoes the task, the executor drops the duplicate
+	}
+}
+
+// pause waits for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
