@@ -354,6 +354,9 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	// acker waits for the PubAck, then acks the task. Publishing is
 	// pipelined so that a worker slot moves on at once.
 	fut, perr := w.js.PublishMsgAsync(res)
+	if w.unstorable(res, perr) {
+		fut, perr = w.js.PublishMsgAsync(res)
+	}
 	// The heartbeats, running since the fetch (AckWait is a worker's
 	// lease), go on until the ack, however long storing the result takes.
 	a := pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
@@ -369,6 +372,21 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 			d.stopBeat()
 		}
 	}
+}
+
+// unstorable reports whether err, from publishing the result res, is one
+// that publishing again will not mend: the result is larger than the
+// server takes in a message. It then makes res an error result that says
+// so, for the call to fail with.
+func (w *worker) unstorable(res *nats.Msg, err error) bool {
+	if !errors.Is(err, nats.ErrMaxPayload) && !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		return false
+	}
+	size := len(res.Data)
+	res.Data, _ = json.Marshal(reply{Error: crew.ToRemote(fmt.Errorf(
+		"cluster: the result of task %s is %d bytes, more than the server takes in a message (max_payload %d bytes): %w",
+		res.Header.Get(hdrID), size, w.nc.MaxPayload(), err))})
+	return true
 }
 
 type pendingAck struct {
@@ -389,7 +407,8 @@ var (
 // ack acknowledges each task once its result is stored, until ctx ends.
 // When storing fails it publishes again, every ackRetryWait, keeping the
 // task alive with InProgress: a finished task is never Nak'ed, as that
-// would run it twice.
+// would run it twice. A result that the server will never take (too
+// large) is replaced by an error result that fails the call.
 func (w *worker) ack(ctx context.Context) {
 	defer close(w.acked)
 	for a := range w.acks {
@@ -403,6 +422,7 @@ func (w *worker) ack(ctx context.Context) {
 			}
 		}
 		for err != nil && ctx.Err() == nil {
+			w.unstorable(a.res, err)
 			a.task.InProgress()
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err = w.js.PublishMsg(pctx, a.res)

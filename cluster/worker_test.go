@@ -9,6 +9,7 @@ import (
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/cluster"
+	"github.com/crewrun/crew/crewtest"
 )
 
 // startWork runs Work in this process until the returned stop is called;
@@ -36,6 +37,34 @@ func startWork(t *testing.T, url string, wait time.Duration, opts ...crew.Option
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+var largeResult = crew.Register("cluster_test.large-result", func(_ context.Context, n int) (string, error) {
+	return strings.Repeat("x", n), nil
+})
+
+// TestResultTooLarge: a result larger than the server takes in one
+// message (8 MiB for Serve) cannot be stored however often it is
+// published: its call fails with an error that says so, and the worker
+// goes on with the next tasks and stops when asked.
+func TestResultTooLarge(t *testing.T) {
+	url := serve(t, cluster.ServerConfig{})
+	ex, err := cluster.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	stop := startWork(t, url, 5*time.Second, crew.Workers(1))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err = crew.Submit(ctx, ex, largeResult, 9<<20).Wait(ctx)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("a 9 MiB result: %v; want an error naming the sizes", err)
+	}
+	if got, err := crew.Submit(ctx, ex, crewtest.Square, 5).Wait(ctx); err != nil || got != 25 {
+		t.Errorf("the next task: %d, %v", got, err)
+	}
+	stop()
 }
 
 // heldUp(0) waits for a value on holdUp; every call reports on heldUpRuns
