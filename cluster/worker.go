@@ -157,7 +157,12 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 	}
 }
 
-// fetch pulls j's tasks in batches as worker slots come free.
+// fetch pulls j's tasks as worker slots come free. While j has tasks
+// queued it takes every idle slot (up to Batch) and fetches that many
+// without waiting; once it finds the queue empty it waits for the next
+// task holding no slot, and takes one when the task comes. A job with
+// nothing queued, or one whose executor died, thus keeps no slot from the
+// jobs that have tasks.
 func (w *worker) fetch(j *workerJob) {
 	sub, err := w.nc.Subscribe(cancelSubject+j.id, func(m *nats.Msg) {
 		id := string(m.Data)
@@ -175,61 +180,70 @@ func (w *worker) fetch(j *workerJob) {
 	if err != nil {
 		return // the job ended before we saw it
 	}
+	empty := false // the last fetch found no more tasks queued
 	for {
-		// Wait for one free slot, then take as many more as are idle.
-		select {
-		case <-w.free:
-		case <-j.ctx.Done():
-			return
-		}
-		n := 1
-	more:
-		for n < w.batch {
+		var batch jetstream.MessageBatch
+		want, slots := 1, 0
+		if empty {
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		} else {
 			select {
 			case <-w.free:
-				n++
-			default:
-				break more
+			case <-j.ctx.Done():
+				return
 			}
+			slots = 1
+		more:
+			for slots < w.batch {
+				select {
+				case <-w.free:
+					slots++
+				default:
+					break more
+				}
+			}
+			want = slots
+			batch, err = cons.FetchNoWait(want)
 		}
-		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
 		got := 0
 		if err == nil {
-			got = w.handOver(j, batch.Messages())
+			got, slots = w.handOver(j, batch.Messages(), slots)
 			err = batch.Error()
 		}
-		for range n - got {
+		for range slots - got {
 			w.free <- struct{}{}
 		}
+		empty = got < want
 		if j.ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 			return // the job was cancelled or closed
 		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) {
-			select { // server unreachable: do not spin
-			case <-time.After(250 * time.Millisecond):
-			case <-j.ctx.Done():
-				return
-			}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+			pause(j.ctx, 250*time.Millisecond) // server unreachable: do not spin
 		}
 	}
 }
 
 // handOver passes the tasks of a batch to the worker slots as they come
-// free and returns how many it passed. Every task gets heartbeats from the
-// moment it arrives, not only once it runs: a task may wait behind
-// Workers+Batch others for longer than AckWait, and a redelivery must mean
-// that this worker died or stalled.
-func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
-	var held []*delivery
-	passed := 0
-	for msgs != nil || len(held) > 0 {
-		var slots chan<- *delivery // nil, so not ready, while nothing is held
+// free; it holds slots worker slots already and takes one more for each
+// task beyond them. It returns how many tasks it passed and how many slots
+// it holds. Every task gets heartbeats from the moment it arrives, not
+// only once it runs: a task may wait behind Workers+Batch others for
+// longer than AckWait, and a redelivery must mean that this worker died
+// or stalled.
+func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg, slots int) (passed, held int) {
+	var waiting []*delivery
+	for msgs != nil || len(waiting) > 0 {
+		var run chan<- *delivery // nil, so not ready, unless the next task has a slot
 		var next *delivery
-		if len(held) > 0 {
-			slots, next = w.tasks, held[0]
+		if len(waiting) > 0 && passed < slots {
+			run, next = w.tasks, waiting[0]
+		}
+		var free <-chan struct{} // nil unless a task waits without a slot
+		if passed+len(waiting) > slots {
+			free = w.free
 		}
 		select {
 		case m, ok := <-msgs:
@@ -237,24 +251,26 @@ func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
 				msgs = nil
 				continue
 			}
-			held = append(held, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
-		case slots <- next:
-			held = held[1:]
+			waiting = append(waiting, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
+		case <-free:
+			slots++
+		case run <- next:
+			waiting = waiting[1:]
 			passed++
 		case <-j.ctx.Done():
 			// Left to be redelivered. Wait for the fetch to end (within
 			// its expiry) so that its goroutine does not outlive us.
-			for _, d := range held {
+			for _, d := range waiting {
 				d.stopBeat()
 			}
 			if msgs != nil {
 				for range msgs {
 				}
 			}
-			return passed
+			return passed, slots
 		}
 	}
-	return passed
+	return passed, slots
 }
 
 // run is one worker slot: it runs deliveries one at a time with its own
