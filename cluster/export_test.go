@@ -43,3 +43,11 @@ func MostResubmits(ex crew.Executor) int {
 func EmbeddedAddr(ex crew.Executor) net.Addr {
 	return ex.(*executor).srv.Addr()
 }
+
+// SetJobHeartbeat makes executors renew their jobs every d, and workers
+// check for stale jobs every d/4, for one test (call before New and Work).
+func SetJobHeartbeat(t interface{ Cleanup(func()) }, d time.Duration) {
+	oldBeat, oldCheck := jobHeartbeat, jobsCheck
+	jobHeartbeat, jobsCheck = d, d/4
+	t.Cleanup(func() { jobHeartbeat, jobsCheck = oldBeat, oldCheck })
+}

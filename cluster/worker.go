@@ -37,18 +37,24 @@ func Work(ctx context.Context, url string, opts ...crew.Option) error {
 }
 
 type worker struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	batch int
-	free  chan struct{} // one token per idle worker slot
-	tasks chan *delivery
-	acks  chan pendingAck
-	acked chan struct{}
-	wg    sync.WaitGroup
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	batch    int
+	free     chan struct{} // one token per idle worker slot
+	tasks    chan *delivery
+	acks     chan pendingAck
+	acked    chan struct{}
+	wg       sync.WaitGroup
 	// solo is held shared while a task runs, and exclusively while a
 	// task delivered soloFrom times runs alone (see runAlone).
 	solo sync.RWMutex
 }
+
+// jobsCheck is how often a worker looks for jobs whose executor died (see
+// jobHeartbeat) and, after a reconnection and every tenth time, checks
+// that it watches the server's jobs bucket. A variable for the tests.
+var jobsCheck = time.Second
 
 type delivery struct {
 	job      *workerJob
@@ -60,6 +66,8 @@ type delivery struct {
 type workerJob struct {
 	id        string
 	spec      jobSpec
+	rev       uint64    // of its entry in the jobs bucket
+	seen      time.Time // when the entry was last renewed, or watching resumed
 	ctx       context.Context
 	cancel    context.CancelFunc
 	mu        sync.Mutex
@@ -74,22 +82,19 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 0)); err != nil {
-		return err
-	}
-	kv, err := js.KeyValue(ctx, jobsBucket)
-	if err != nil {
-		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	watch, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: watch jobs: %w", explain(err))
-	}
-	defer watch.Stop()
 	batch := custom(cfg, batchKey{}, 64)
-	w := &worker{nc: nc, js: js, batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	w := &worker{nc: nc, js: js, replicas: custom(cfg, replKey{}, 0), batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	watch, err := w.watchJobs(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if watch != nil {
+			watch.watcher.Stop()
+		}
+	}()
 	// Slots for running tasks plus one batch fetched ahead.
 	for range cfg.Workers + batch {
 		w.free <- struct{}{}
@@ -105,13 +110,14 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 		go w.run(ctx)
 	}
 	jobs := map[string]*workerJob{}
-	var fetchers sync.WaitGroup
+	var fetchers, reapers sync.WaitGroup
 	defer func() {
 		cancel()
 		for _, j := range jobs {
 			j.cancel()
 		}
 		fetchers.Wait()
+		reapers.Wait()
 		close(w.tasks)
 		w.wg.Wait()
 		close(w.acks)
@@ -119,41 +125,151 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 		defer grace.Stop()
 		<-w.acked
 	}()
+	check := time.NewTicker(jobsCheck)
+	defer check.Stop()
+	reconnects, checks := nc.Stats().Reconnects, 0
 	for {
+		var updates <-chan jetstream.KeyValueEntry // nil while there is no watch
+		if watch != nil {
+			updates = watch.watcher.Updates()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-watch.Updates():
-			if !ok {
-				return nil
-			}
-			if e == nil {
-				continue // end of the initial values
-			}
-			id := e.Key()
-			if e.Operation() != jetstream.KeyValuePut {
-				if j := jobs[id]; j != nil {
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				// The watch ended: its consumer could not be created
+				// again after a server restart. Watch again at the next
+				// check.
+				watch = nil
+			case e == nil:
+				// The initial values have ended: jobs not among them
+				// are gone (the server lost its store).
+				for id, j := range jobs {
+					if !watch.initial[id] {
+						j.cancel()
+						delete(jobs, id)
+					}
+				}
+				watch.initial = nil
+			case e.Operation() != jetstream.KeyValuePut:
+				if j := jobs[e.Key()]; j != nil {
 					j.cancel()
-					delete(jobs, id)
+					delete(jobs, e.Key())
+				}
+			default:
+				id := e.Key()
+				if watch.initial != nil {
+					watch.initial[id] = true
+				}
+				if j := jobs[id]; j != nil {
+					j.seen, j.rev = time.Now(), e.Revision() // a heartbeat
+					continue
+				}
+				var spec jobSpec
+				if err := json.Unmarshal(e.Value(), &spec); err != nil {
+					continue // not a job this version understands
+				}
+				jctx, jcancel := context.WithCancel(ctx)
+				j := &workerJob{id: id, spec: spec, rev: e.Revision(), seen: time.Now(), ctx: jctx, cancel: jcancel, cancelled: map[string]bool{}, running: map[string]context.CancelFunc{}}
+				jobs[id] = j
+				fetchers.Go(func() { w.fetch(j) })
+			}
+		case now := <-check.C:
+			checks++
+			n := nc.Stats().Reconnects
+			cut := n != reconnects || !nc.IsConnected() || watch == nil || watch.initial != nil
+			reconnects = n
+			if cut {
+				// Heartbeats could not be seen meanwhile.
+				for _, j := range jobs {
+					j.seen = now
+				}
+			}
+			if nc.IsConnected() && (cut || checks%10 == 0) && !watch.current(ctx, js) {
+				if watch != nil {
+					watch.watcher.Stop()
+				}
+				if watch, err = w.watchJobs(ctx); err != nil {
+					watch = nil // again at the next check
 				}
 				continue
 			}
-			if jobs[id] != nil {
+			if cut {
 				continue
 			}
-			var spec jobSpec
-			if err := json.Unmarshal(e.Value(), &spec); err != nil {
-				continue // not a job this version understands
+			kv := watch.kv
+			for id, j := range jobs {
+				if j.spec.Heartbeat > 0 && now.Sub(j.seen) > staleBeats*j.spec.Heartbeat {
+					j.cancel()
+					delete(jobs, id)
+					reapers.Go(func() { w.reap(ctx, kv, j) })
+				}
 			}
-			jctx, jcancel := context.WithCancel(ctx)
-			j := &workerJob{id: id, spec: spec, ctx: jctx, cancel: jcancel, cancelled: map[string]bool{}, running: map[string]context.CancelFunc{}}
-			jobs[id] = j
-			fetchers.Add(1)
-			go func() {
-				defer fetchers.Done()
-				w.fetch(j)
-			}()
 		}
+	}
+}
+
+// jobsWatch is a worker's watch of the jobs bucket.
+type jobsWatch struct {
+	kv      jetstream.KeyValue
+	watcher jetstream.KeyWatcher
+	// created is when the bucket's stream was created: a server that
+	// restarted without its store has another one, which the watch does
+	// not see.
+	created time.Time
+	initial map[string]bool // the jobs among the initial values, until they end
+}
+
+// watchJobs creates the streams and the jobs bucket if they are missing
+// (the server restarted without its store) and watches the bucket.
+func (w *worker) watchJobs(ctx context.Context) (*jobsWatch, error) {
+	if err := ensureStreams(ctx, w.js, w.replicas); err != nil {
+		return nil, err
+	}
+	s, err := w.js.Stream(ctx, "KV_"+jobsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	kv, err := w.js.KeyValue(ctx, jobsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	watcher, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch jobs: %w", explain(err))
+	}
+	return &jobsWatch{kv: kv, watcher: watcher, created: s.CachedInfo().Created, initial: map[string]bool{}}, nil
+}
+
+// current reports whether jw watches the server's jobs bucket: not if
+// there is no watch, nor if the bucket is gone or was created again. It
+// also reports true when the server cannot be asked.
+func (jw *jobsWatch) current(ctx context.Context, js jetstream.JetStream) bool {
+	if jw == nil {
+		return false
+	}
+	s, err := js.Stream(ctx, "KV_"+jobsBucket)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false
+	}
+	return err != nil || s.CachedInfo().Created.Equal(jw.created)
+}
+
+// reap removes from the server the job j, whose executor stopped renewing
+// its entry (see jobHeartbeat): the entry, unless it was renewed
+// meanwhile, the job's consumer and its queued tasks, which nobody waits
+// for. Every worker may try; the entry's revision lets one do it.
+func (w *worker) reap(ctx context.Context, kv jetstream.KeyValue, j *workerJob) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := kv.Purge(ctx, j.id, jetstream.LastRevision(j.rev)); err != nil {
+		return
+	}
+	w.js.DeleteConsumer(ctx, tasksStream, "job-"+j.id)
+	if s, err := w.js.Stream(ctx, tasksStream); err == nil {
+		s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject+j.id))
 	}
 }
 
