@@ -20,6 +20,10 @@ import (
 	"github.com/crewrun/crew"
 )
 
+// inProcessURL stands for the embedded server in the client's server
+// list; the connection goes through nats.InProcessServer, never a socket.
+const inProcessURL = "nats://in-process"
+
 // maxPending bounds the calls an executor has in the cluster at once;
 // Exec blocks beyond it.
 const maxPending = 4096
@@ -27,7 +31,10 @@ const maxPending = 4096
 // New returns an executor that runs tasks on the workers of the NATS
 // JetStream server at url (nats://host:port). With url "embedded" it
 // starts an in-process server with a temporary store and crew.Workers(n)
-// local workers, so nothing needs setting up; Close stops them.
+// local workers, so nothing needs setting up; Close stops them. That
+// server opens no port: only this process reaches it, so it needs no
+// credentials (Token and NKey are not needed there) and no other worker
+// can join.
 //
 // Every executor is one job: its tasks go to the job's subject of the
 // work-queue stream, results come back on the job's subject of the
@@ -38,15 +45,15 @@ func New(ctx context.Context, url string, opts ...crew.Option) (crew.Executor, e
 	if err != nil {
 		return nil, err
 	}
-	e := &executor{cfg: cfg, id: nuid.Next(), pending: map[string]*pending{}, cancelled: map[string]bool{}, stopResend: make(chan struct{}), resendDone: make(chan struct{}), slots: make(chan struct{}, maxPending)}
+	e := &executor{cfg: cfg, id: nuid.Next(), pending: map[string]*pending{}, cancelled: map[string]bool{}, tendDone: make(chan struct{}), checkJob: make(chan struct{}, 1), slots: make(chan struct{}, maxPending)}
 	var extra []nats.Option
 	if url == "embedded" {
-		srv, stop, err := startServer(ServerConfig{Listen: "127.0.0.1:0"})
+		srv, stop, err := startServer(ServerConfig{inProcess: true})
 		if err != nil {
 			return nil, err
 		}
 		e.stopServer = stop
-		url = srv.ClientURL()
+		url = inProcessURL
 		extra = append(extra, nats.InProcessServer(srv))
 		e.srv = srv
 	}
@@ -66,13 +73,19 @@ type executor struct {
 	seq   atomic.Uint64
 	slots chan struct{}
 
-	mu         sync.Mutex
-	pending    map[string]*pending
-	cancelled  map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
-	stopResend chan struct{}
-	resendDone chan struct{}
-	closed     bool
-	drained    chan struct{} // closed when pending empties after Close
+	mu        sync.Mutex
+	pending   map[string]*pending
+	cancelled map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
+	closed    bool
+	drained   chan struct{} // closed when pending empties after Close
+	lost      error         // the server no longer has the job: see tend
+
+	// tend's: the job's entry in the jobs bucket, renewed as a heartbeat.
+	spec     []byte
+	rev      uint64
+	stopTend context.CancelFunc
+	tendDone chan struct{}
+	checkJob chan struct{} // asks tend to check the job now
 
 	results    jetstream.ConsumeContext
 	advisories *nats.Subscription
@@ -118,7 +131,7 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
 	}
 	batch := custom(e.cfg, batchKey{}, 64)
-	spec := jobSpec{Inits: e.cfg.Inits, Timeout: e.cfg.Timeout, Retries: e.cfg.Retries, Backoff: e.cfg.RetryBackoff, AckWait: custom(e.cfg, ackWaitKey{}, time.Duration(0))}
+	spec := jobSpec{Inits: e.cfg.Inits, Timeout: e.cfg.Timeout, Retries: e.cfg.Retries, Backoff: e.cfg.RetryBackoff, AckWait: custom(e.cfg, ackWaitKey{}, time.Duration(0)), Heartbeat: jobHeartbeat}
 	_, err = e.js.CreateOrUpdateConsumer(ctx, tasksStream, jetstream.ConsumerConfig{
 		Durable:       "job-" + e.id,
 		FilterSubject: taskSubject + e.id,
@@ -174,14 +187,27 @@ func (e *executor) start(ctx context.Context, url string, extra []nats.Option) e
 	// Short pulls with frequent heartbeats: when the consumer's leader
 	// changes (a cluster node died), the pull waiting on the old one is
 	// lost, and Consume only notices when two heartbeats are missing.
-	if e.results, err = results.Consume(e.onResult, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second)); err != nil {
+	// Errors that may mean the consumer is gone (the server restarted
+	// without its store) make tend check the job at once.
+	onErr := jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+			errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, nats.ErrNoResponders) {
+			select {
+			case e.checkJob <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if e.results, err = results.Consume(e.onResult, jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second), onErr); err != nil {
 		return fmt.Errorf("cluster: results: %w", explain(err))
 	}
-	specJSON, _ := json.Marshal(spec)
-	if _, err := e.kv.Create(ctx, e.id, specJSON); err != nil {
+	e.spec, _ = json.Marshal(spec)
+	if e.rev, err = e.kv.Create(ctx, e.id, e.spec); err != nil {
 		return fmt.Errorf("cluster: register job: %w", explain(err))
 	}
-	go e.resendCancels()
+	tctx, stop := context.WithCancel(context.Background())
+	e.stopTend = stop
+	go e.tend(tctx)
 	if e.srv != nil {
 		wctx, cancel := context.WithCancel(context.Background())
 		e.stopWork, e.workDone = cancel, make(chan struct{})
@@ -216,6 +242,11 @@ func (e *executor) Exec(c crew.Call) error {
 		e.mu.Unlock()
 		<-e.slots
 		return crew.ErrClosed
+	}
+	if e.lost != nil {
+		e.mu.Unlock()
+		<-e.slots
+		return e.lost
 	}
 	p := &pending{call: c}
 	e.pending[id] = p
@@ -444,6 +475,11 @@ func (e *executor) shutdown() {
 	// finds nothing to publish; wait for it so it publishes nothing after
 	// the purge below, and leaves no goroutine behind.
 	e.resubmitting.Wait()
+	// Before the purge: a renewal after it would find the job gone.
+	if e.stopTend != nil {
+		e.stopTend()
+		<-e.tendDone
+	}
 	if e.nc != nil && e.js != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if e.kv != nil {
@@ -458,14 +494,6 @@ func (e *executor) shutdown() {
 			s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject+e.id))
 		}
 		cancel()
-	}
-	select {
-	case <-e.resendDone:
-	default:
-		if e.nc != nil && e.js != nil && e.kv != nil {
-			close(e.stopResend)
-			<-e.resendDone
-		}
 	}
 	if e.results != nil {
 		e.results.Stop()
@@ -492,27 +520,103 @@ func (e *executor) shutdown() {
 	}
 }
 
-// resendCancels repeats the cancel message of every cancelled task whose
-// result has not come back: a worker that had not yet seen the job when
-// the first one was sent would otherwise run it.
-func (e *executor) resendCancels() {
-	defer close(e.resendDone)
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
+// Job heartbeats: an executor renews its job's entry in the jobs bucket
+// every jobHeartbeat, and says so in the job's spec; workers drop a job
+// whose entry went unrenewed for staleBeats heartbeats, and remove it from
+// the server, as the job of an executor that died without Close (SIGKILL,
+// a lost machine). jobHeartbeat is a variable for the tests.
+var jobHeartbeat = 10 * time.Second
+
+const staleBeats = 6
+
+// ErrJobLost reports that the server no longer has an executor's job: it
+// restarted without its store (crew serve without --store), or the
+// workers took the executor for dead, cut off from the server for
+// staleBeats job heartbeats (a minute). The pending calls fail with it,
+// and so do later ones: the executor has to be created again.
+var ErrJobLost = errors.New("cluster: the server lost this executor's job")
+
+// tend repeats the cancel message of every cancelled task whose result has
+// not come back (a worker that had not yet seen the job when the first one
+// was sent would otherwise run it), and every jobHeartbeat renews the
+// job's entry and checks that the server still has the job, until ctx
+// ends.
+func (e *executor) tend(ctx context.Context) {
+	defer close(e.tendDone)
+	resend := time.NewTicker(200 * time.Millisecond)
+	defer resend.Stop()
+	beat := time.NewTicker(jobHeartbeat)
+	defer beat.Stop()
+	missing := 0 // checks in a row that found the job gone
 	for {
 		select {
-		case <-e.stopResend:
+		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-resend.C:
+			e.mu.Lock()
+			ids := make([]string, 0, len(e.cancelled))
+			for id := range e.cancelled {
+				ids = append(ids, id)
+			}
+			e.mu.Unlock()
+			for _, id := range ids {
+				e.nc.Publish(cancelSubject+e.id, []byte(id))
+			}
+			continue
+		case <-beat.C:
+		case <-e.checkJob:
 		}
-		e.mu.Lock()
-		ids := make([]string, 0, len(e.cancelled))
-		for id := range e.cancelled {
-			ids = append(ids, id)
+		// Twice in a row, a check apart: not a passing state of a
+		// cluster electing leaders.
+		if gone := e.renewJob(ctx); gone == nil {
+			missing = 0
+		} else if missing++; missing >= 2 {
+			e.lose(fmt.Errorf("%w: %w (did it restart without its store, or was this executor cut off from it for %v?)", ErrJobLost, gone, staleBeats*jobHeartbeat))
+			return
 		}
-		e.mu.Unlock()
-		for _, id := range ids {
-			e.nc.Publish(cancelSubject+e.id, []byte(id))
+	}
+}
+
+// renewJob renews the job's entry in the jobs bucket and returns an error
+// if the server has lost the entry or one of the job's consumers; nil if
+// all are there, or if it cannot tell (the server is unreachable).
+func (e *executor) renewJob(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rev, err := e.kv.Update(ctx, e.id, e.spec, e.rev)
+	switch {
+	case err == nil:
+		e.rev = rev
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		entry, err := e.kv.Get(ctx, e.id)
+		if err == nil && entry.Operation() == jetstream.KeyValuePut && string(entry.Value()) == string(e.spec) {
+			e.rev = entry.Revision() // the last update was stored, its answer lost
+		} else if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			return fmt.Errorf("its entry in %s was removed", jobsBucket)
 		}
+	case errors.Is(err, nats.ErrNoResponders):
+		if _, err := e.js.Stream(ctx, "KV_"+jobsBucket); errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("the bucket %s is gone", jobsBucket)
+		}
+	}
+	for _, c := range [...]struct{ stream, name string }{{tasksStream, "job-" + e.id}, {resultsStream, "res-" + e.id}} {
+		if _, err := e.js.Consumer(ctx, c.stream, c.name); errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("its consumer %s on %s is gone", c.name, c.stream)
+		}
+	}
+	return nil
+}
+
+// lose fails every pending call, and every later one, with err.
+func (e *executor) lose(err error) {
+	e.mu.Lock()
+	e.lost = err
+	ids := make([]string, 0, len(e.pending))
+	for id := range e.pending {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	for _, id := range ids {
+		e.finish(id, nil, err)
 	}
 }

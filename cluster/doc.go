@@ -34,6 +34,10 @@
 //
 // A server restarted on the same store (ServerConfig.StoreDir) keeps the
 // pending tasks and jobs; executors and workers reconnect on their own.
+// One restarted without it has lost them: the pending calls fail with
+// ErrJobLost, and workers go on with the jobs submitted after the restart.
+// An executor renews its job every ten seconds; the job of one that died
+// without Close is removed by the workers a minute later.
 // Three servers form a cluster with ServerConfig.ClusterListen and Routes;
 // with Replicas(3) a node can die without losing a task.
 //

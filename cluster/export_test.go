@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -35,4 +36,18 @@ func MostResubmits(ex crew.Executor) int {
 		most = max(most, p.resubmits)
 	}
 	return most
+}
+
+// EmbeddedAddr is the client listener address of the server that
+// New("embedded") started for ex, nil when it listens on no port.
+func EmbeddedAddr(ex crew.Executor) net.Addr {
+	return ex.(*executor).srv.Addr()
+}
+
+// SetJobHeartbeat makes executors renew their jobs every d, and workers
+// check for stale jobs every d/4, for one test (call before New and Work).
+func SetJobHeartbeat(t interface{ Cleanup(func()) }, d time.Duration) {
+	oldBeat, oldCheck := jobHeartbeat, jobsCheck
+	jobHeartbeat, jobsCheck = d, d/4
+	t.Cleanup(func() { jobHeartbeat, jobsCheck = oldBeat, oldCheck })
 }

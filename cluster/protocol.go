@@ -59,6 +59,9 @@ type jobSpec struct {
 	Retries int           `json:"retries,omitempty"`
 	Backoff time.Duration `json:"backoff_ns,omitempty"`
 	AckWait time.Duration `json:"ack_wait_ns,omitempty"`
+	// Heartbeat is how often the executor renews the entry; 0 (an
+	// executor that predates heartbeats) never.
+	Heartbeat time.Duration `json:"heartbeat_ns,omitempty"`
 }
 
 // reply is the body of a result message.

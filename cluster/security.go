@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -122,3 +124,87 @@ func explain(err error) error {
 	}
 	return err
 }
+
+// redactURL returns urls, a server URL or a comma-separated list of them,
+// with the user information of each (nats://user:password@host, or
+// nats://token@host: both secrets) replaced by "redacted", so that errors
+// and logs can name the server without the credentials.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if at := userInfoEnd(p); at >= 0 {
+			start := 0
+			if k := strings.Index(p, "://"); k >= 0 {
+				start = k + 3
+			}
+			parts[i] = p[:start] + "redacted" + p[at:]
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// userInfoEnd returns the index of the @ that ends the user information of
+// url, or -1 if it has none.
+func userInfoEnd(url string) int {
+	rest := url
+	if k := strings.Index(url, "://"); k >= 0 {
+		rest = url[k+3:]
+	}
+	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+		rest = rest[:k]
+	}
+	k := strings.LastIndex(rest, "@")
+	if k < 0 {
+		return -1
+	}
+	return len(url) - len(rest) + k
+}
+
+// redactErr hides the credentials of urls in err's message: errors from
+// parsing a URL quote it whole. errors.Is and errors.As still see err.
+func redactErr(err error, urls string) error {
+	var secrets []string
+	for _, p := range strings.Split(urls, ",") {
+		at := userInfoEnd(p)
+		if at < 0 {
+			continue
+		}
+		info := p[:at]
+		if k := strings.Index(info, "://"); k >= 0 {
+			info = info[k+3:]
+		}
+		// The whole user information first, then the secret part alone
+		// (the password, or the token), raw and unescaped.
+		secrets = append(secrets, info)
+		secret := info
+		if _, pw, ok := strings.Cut(info, ":"); ok {
+			secret = pw
+		}
+		secrets = append(secrets, secret)
+		if s, err := neturl.PathUnescape(secret); err == nil {
+			secrets = append(secrets, s)
+		}
+	}
+	if err == nil || len(secrets) == 0 {
+		return err
+	}
+	return &redactedError{err: err, secrets: secrets}
+}
+
+// redactedError is an error whose message has its secrets cut out.
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+func (e *redactedError) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "redacted")
+		}
+	}
+	return msg
+}
+
+func (e *redactedError) Unwrap() error { return e.err }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,6 +215,54 @@ func TestServerTLSConfig(t *testing.T) {
 		}
 		if cfg.ClientAuth != want {
 			t.Errorf("ServerTLS(client CA %q).ClientAuth = %v, want %v", ca, cfg.ClientAuth, want)
+		}
+	}
+}
+
+// TestEmbeddedOpensNoPort: the server New("embedded") starts has no
+// credentials, and its in-process workers run the tasks of every job on
+// it (shell commands for crew run --cluster embedded), so it must open no
+// port that another local user could connect to.
+func TestEmbeddedOpensNoPort(t *testing.T) {
+	ex, err := cluster.New(t.Context(), "embedded", crew.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	if addr := cluster.EmbeddedAddr(ex); addr != nil {
+		if conn, err := net.DialTimeout(addr.Network(), addr.String(), time.Second); err == nil {
+			conn.Close()
+			t.Errorf("the embedded server accepts connections on %s", addr)
+		}
+	}
+	if got, err := crew.Submit(t.Context(), ex, crewtest.Square, 7).Wait(t.Context()); err != nil || got != 49 {
+		t.Errorf("square of 7 on the embedded executor: %d, %v", got, err)
+	}
+}
+
+// TestConnectErrorHidesCredentials: a server URL may carry a user and
+// password or a token; the errors of New and Work name the server without
+// them, whatever the failure (unreachable, or a URL that does not parse,
+// whose error quotes it).
+func TestConnectErrorHidesCredentials(t *testing.T) {
+	for _, url := range []string{
+		"nats://alice:s3cretpw@127.0.0.1:1",
+		"nats://s3cretpw@127.0.0.1:1",
+		"nats://127.0.0.1:1,nats://alice:s3cretpw@127.0.0.1:1",
+		"nats://alice:s3cret%70w@127.0.0.1:1",
+		"nats://alice:s3cretpw@127.0.0.1:port",
+	} {
+		_, newErr := cluster.New(t.Context(), url)
+		workErr := cluster.Work(t.Context(), url)
+		for name, err := range map[string]error{"New": newErr, "Work": workErr} {
+			switch {
+			case err == nil:
+				t.Errorf("%s(%q) succeeded", name, url)
+			case strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("%s(%q): the error shows the secret: %v", name, url, err)
+			case !strings.Contains(err.Error(), "127.0.0.1:"):
+				t.Errorf("%s(%q): the error does not name the server: %v", name, url, err)
+			}
 		}
 	}
 }

@@ -56,6 +56,13 @@ type ServerConfig struct {
 	// connections. In a cluster, JetStream works once a majority of the
 	// nodes run.
 	Ready func(url string)
+
+	// inProcess makes the server listen on no port at all: New's
+	// "embedded" server, whose only clients are in this process and
+	// connect with nats.InProcessServer. A port, even on loopback, would
+	// let any local user submit tasks, shell commands included, to the
+	// workers of a server without credentials.
+	inProcess bool
 }
 
 // Serve runs a NATS server with JetStream until ctx ends (crew serve).
@@ -81,20 +88,9 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 	if err := checkNKeys(cfg.NKeys); err != nil {
 		return nil, nil, err
 	}
-	listen := cfg.Listen
-	if listen == "" {
-		listen = "127.0.0.1:4222"
-	}
-	host, portText, err := net.SplitHostPort(listen)
+	host, port, err := listenAddr(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: listen address %q: %w", listen, err)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: listen port %q: %w", portText, err)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
+		return nil, nil, err
 	}
 	store, temp := cfg.StoreDir, false
 	if store == "" {
@@ -113,6 +109,7 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 		NoLog:              true,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		DontListen:         cfg.inProcess,
 	}
 	for _, k := range cfg.NKeys {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k})
@@ -157,6 +154,30 @@ func startServer(cfg ServerConfig) (*server.Server, func(), error) {
 			os.RemoveAll(store)
 		}
 	}, nil
+}
+
+// listenAddr returns the host and port the server listens on for clients:
+// cfg.Listen, 127.0.0.1:4222 by default, port 0 picking a free one.
+func listenAddr(cfg ServerConfig) (host string, port int, err error) {
+	if cfg.inProcess {
+		return "127.0.0.1", server.RANDOM_PORT, nil // not opened (DontListen)
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:4222"
+	}
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: listen address %q: %w", listen, err)
+	}
+	port, err = strconv.Atoi(portText)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: listen port %q: %w", portText, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
 }
 
 // clusterOptions sets the route options of a cluster node.
@@ -247,7 +268,7 @@ func connect(url string, cfg crew.Config, extra ...nats.Option) (*nats.Conn, err
 	}
 	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: connect %s: %w", url, explain(err))
+		return nil, fmt.Errorf("cluster: connect %s: %w", redactURL(url), redactErr(explain(err), url))
 	}
 	return nc, nil
 }

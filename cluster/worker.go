@@ -37,18 +37,24 @@ func Work(ctx context.Context, url string, opts ...crew.Option) error {
 }
 
 type worker struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	batch int
-	free  chan struct{} // one token per idle worker slot
-	tasks chan *delivery
-	acks  chan pendingAck
-	acked chan struct{}
-	wg    sync.WaitGroup
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	batch    int
+	free     chan struct{} // one token per idle worker slot
+	tasks    chan *delivery
+	acks     chan pendingAck
+	acked    chan struct{}
+	wg       sync.WaitGroup
 	// solo is held shared while a task runs, and exclusively while a
 	// task delivered soloFrom times runs alone (see runAlone).
 	solo sync.RWMutex
 }
+
+// jobsCheck is how often a worker looks for jobs whose executor died (see
+// jobHeartbeat) and, after a reconnection and every tenth time, checks
+// that it watches the server's jobs bucket. A variable for the tests.
+var jobsCheck = time.Second
 
 type delivery struct {
 	job      *workerJob
@@ -60,6 +66,8 @@ type delivery struct {
 type workerJob struct {
 	id        string
 	spec      jobSpec
+	rev       uint64    // of its entry in the jobs bucket
+	seen      time.Time // when the entry was last renewed, or watching resumed
 	ctx       context.Context
 	cancel    context.CancelFunc
 	mu        sync.Mutex
@@ -74,83 +82,203 @@ func work(ctx context.Context, nc *nats.Conn, cfg crew.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureStreams(ctx, js, custom(cfg, replKey{}, 0)); err != nil {
-		return err
-	}
-	kv, err := js.KeyValue(ctx, jobsBucket)
-	if err != nil {
-		return fmt.Errorf("cluster: jobs bucket: %w", explain(err))
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	watch, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: watch jobs: %w", explain(err))
-	}
-	defer watch.Stop()
 	batch := custom(cfg, batchKey{}, 64)
-	w := &worker{nc: nc, js: js, batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	w := &worker{nc: nc, js: js, replicas: custom(cfg, replKey{}, 0), batch: batch, free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+	watch, err := w.watchJobs(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if watch != nil {
+			watch.watcher.Stop()
+		}
+	}()
 	// Slots for running tasks plus one batch fetched ahead.
 	for range cfg.Workers + batch {
 		w.free <- struct{}{}
 	}
-	go w.ack(context.WithoutCancel(ctx))
+	// The acker outlives ctx by up to ackGrace, so that the results of
+	// the last tasks are stored and acked; a task whose result is not
+	// stored by then is redelivered, and its duplicate result dropped.
+	actx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAcks()
+	go w.ack(actx)
 	w.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go w.run(ctx)
 	}
 	jobs := map[string]*workerJob{}
-	var fetchers sync.WaitGroup
+	var fetchers, reapers sync.WaitGroup
 	defer func() {
 		cancel()
 		for _, j := range jobs {
 			j.cancel()
 		}
 		fetchers.Wait()
+		reapers.Wait()
 		close(w.tasks)
 		w.wg.Wait()
 		close(w.acks)
+		grace := time.AfterFunc(ackGrace, stopAcks)
+		defer grace.Stop()
 		<-w.acked
 	}()
+	check := time.NewTicker(jobsCheck)
+	defer check.Stop()
+	reconnects, checks := nc.Stats().Reconnects, 0
 	for {
+		var updates <-chan jetstream.KeyValueEntry // nil while there is no watch
+		if watch != nil {
+			updates = watch.watcher.Updates()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-watch.Updates():
-			if !ok {
-				return nil
-			}
-			if e == nil {
-				continue // end of the initial values
-			}
-			id := e.Key()
-			if e.Operation() != jetstream.KeyValuePut {
-				if j := jobs[id]; j != nil {
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				// The watch ended: its consumer could not be created
+				// again after a server restart. Watch again at the next
+				// check.
+				watch = nil
+			case e == nil:
+				// The initial values have ended: jobs not among them
+				// are gone (the server lost its store).
+				for id, j := range jobs {
+					if !watch.initial[id] {
+						j.cancel()
+						delete(jobs, id)
+					}
+				}
+				watch.initial = nil
+			case e.Operation() != jetstream.KeyValuePut:
+				if j := jobs[e.Key()]; j != nil {
 					j.cancel()
-					delete(jobs, id)
+					delete(jobs, e.Key())
+				}
+			default:
+				id := e.Key()
+				if watch.initial != nil {
+					watch.initial[id] = true
+				}
+				if j := jobs[id]; j != nil {
+					j.seen, j.rev = time.Now(), e.Revision() // a heartbeat
+					continue
+				}
+				var spec jobSpec
+				if err := json.Unmarshal(e.Value(), &spec); err != nil {
+					continue // not a job this version understands
+				}
+				jctx, jcancel := context.WithCancel(ctx)
+				j := &workerJob{id: id, spec: spec, rev: e.Revision(), seen: time.Now(), ctx: jctx, cancel: jcancel, cancelled: map[string]bool{}, running: map[string]context.CancelFunc{}}
+				jobs[id] = j
+				fetchers.Go(func() { w.fetch(j) })
+			}
+		case now := <-check.C:
+			checks++
+			n := nc.Stats().Reconnects
+			cut := n != reconnects || !nc.IsConnected() || watch == nil || watch.initial != nil
+			reconnects = n
+			if cut {
+				// Heartbeats could not be seen meanwhile.
+				for _, j := range jobs {
+					j.seen = now
+				}
+			}
+			if nc.IsConnected() && (cut || checks%10 == 0) && !watch.current(ctx, js) {
+				if watch != nil {
+					watch.watcher.Stop()
+				}
+				if watch, err = w.watchJobs(ctx); err != nil {
+					watch = nil // again at the next check
 				}
 				continue
 			}
-			if jobs[id] != nil {
+			if cut {
 				continue
 			}
-			var spec jobSpec
-			if err := json.Unmarshal(e.Value(), &spec); err != nil {
-				continue // not a job this version understands
+			kv := watch.kv
+			for id, j := range jobs {
+				if j.spec.Heartbeat > 0 && now.Sub(j.seen) > staleBeats*j.spec.Heartbeat {
+					j.cancel()
+					delete(jobs, id)
+					reapers.Go(func() { w.reap(ctx, kv, j) })
+				}
 			}
-			jctx, jcancel := context.WithCancel(ctx)
-			j := &workerJob{id: id, spec: spec, ctx: jctx, cancel: jcancel, cancelled: map[string]bool{}, running: map[string]context.CancelFunc{}}
-			jobs[id] = j
-			fetchers.Add(1)
-			go func() {
-				defer fetchers.Done()
-				w.fetch(j)
-			}()
 		}
 	}
 }
 
-// fetch pulls j's tasks in batches as worker slots come free.
+// jobsWatch is a worker's watch of the jobs bucket.
+type jobsWatch struct {
+	kv      jetstream.KeyValue
+	watcher jetstream.KeyWatcher
+	// created is when the bucket's stream was created: a server that
+	// restarted without its store has another one, which the watch does
+	// not see.
+	created time.Time
+	initial map[string]bool // the jobs among the initial values, until they end
+}
+
+// watchJobs creates the streams and the jobs bucket if they are missing
+// (the server restarted without its store) and watches the bucket.
+func (w *worker) watchJobs(ctx context.Context) (*jobsWatch, error) {
+	if err := ensureStreams(ctx, w.js, w.replicas); err != nil {
+		return nil, err
+	}
+	s, err := w.js.Stream(ctx, "KV_"+jobsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	kv, err := w.js.KeyValue(ctx, jobsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: jobs bucket: %w", explain(err))
+	}
+	watcher, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch jobs: %w", explain(err))
+	}
+	return &jobsWatch{kv: kv, watcher: watcher, created: s.CachedInfo().Created, initial: map[string]bool{}}, nil
+}
+
+// current reports whether jw watches the server's jobs bucket: not if
+// there is no watch, nor if the bucket is gone or was created again. It
+// also reports true when the server cannot be asked.
+func (jw *jobsWatch) current(ctx context.Context, js jetstream.JetStream) bool {
+	if jw == nil {
+		return false
+	}
+	s, err := js.Stream(ctx, "KV_"+jobsBucket)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false
+	}
+	return err != nil || s.CachedInfo().Created.Equal(jw.created)
+}
+
+// reap removes from the server the job j, whose executor stopped renewing
+// its entry (see jobHeartbeat): the entry, unless it was renewed
+// meanwhile, the job's consumer and its queued tasks, which nobody waits
+// for. Every worker may try; the entry's revision lets one do it.
+func (w *worker) reap(ctx context.Context, kv jetstream.KeyValue, j *workerJob) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := kv.Purge(ctx, j.id, jetstream.LastRevision(j.rev)); err != nil {
+		return
+	}
+	w.js.DeleteConsumer(ctx, tasksStream, "job-"+j.id)
+	if s, err := w.js.Stream(ctx, tasksStream); err == nil {
+		s.Purge(ctx, jetstream.WithPurgeSubject(taskSubject+j.id))
+	}
+}
+
+// fetch pulls j's tasks as worker slots come free. While j has tasks
+// queued it takes every idle slot (up to Batch) and fetches that many
+// without waiting; once it finds the queue empty it waits for the next
+// task holding no slot, and takes one when the task comes. A job with
+// nothing queued, or one whose executor died, thus keeps no slot from the
+// jobs that have tasks.
 func (w *worker) fetch(j *workerJob) {
 	sub, err := w.nc.Subscribe(cancelSubject+j.id, func(m *nats.Msg) {
 		id := string(m.Data)
@@ -168,61 +296,70 @@ func (w *worker) fetch(j *workerJob) {
 	if err != nil {
 		return // the job ended before we saw it
 	}
+	empty := false // the last fetch found no more tasks queued
 	for {
-		// Wait for one free slot, then take as many more as are idle.
-		select {
-		case <-w.free:
-		case <-j.ctx.Done():
-			return
-		}
-		n := 1
-	more:
-		for n < w.batch {
+		var batch jetstream.MessageBatch
+		want, slots := 1, 0
+		if empty {
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		} else {
 			select {
 			case <-w.free:
-				n++
-			default:
-				break more
+			case <-j.ctx.Done():
+				return
 			}
+			slots = 1
+		more:
+			for slots < w.batch {
+				select {
+				case <-w.free:
+					slots++
+				default:
+					break more
+				}
+			}
+			want = slots
+			batch, err = cons.FetchNoWait(want)
 		}
-		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(time.Second))
 		got := 0
 		if err == nil {
-			got = w.handOver(j, batch.Messages())
+			got, slots = w.handOver(j, batch.Messages(), slots)
 			err = batch.Error()
 		}
-		for range n - got {
+		for range slots - got {
 			w.free <- struct{}{}
 		}
+		empty = got < want
 		if j.ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 			return // the job was cancelled or closed
 		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) {
-			select { // server unreachable: do not spin
-			case <-time.After(250 * time.Millisecond):
-			case <-j.ctx.Done():
-				return
-			}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+			pause(j.ctx, 250*time.Millisecond) // server unreachable: do not spin
 		}
 	}
 }
 
 // handOver passes the tasks of a batch to the worker slots as they come
-// free and returns how many it passed. Every task gets heartbeats from the
-// moment it arrives, not only once it runs: a task may wait behind
-// Workers+Batch others for longer than AckWait, and a redelivery must mean
-// that this worker died or stalled.
-func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
-	var held []*delivery
-	passed := 0
-	for msgs != nil || len(held) > 0 {
-		var slots chan<- *delivery // nil, so not ready, while nothing is held
+// free; it holds slots worker slots already and takes one more for each
+// task beyond them. It returns how many tasks it passed and how many slots
+// it holds. Every task gets heartbeats from the moment it arrives, not
+// only once it runs: a task may wait behind Workers+Batch others for
+// longer than AckWait, and a redelivery must mean that this worker died
+// or stalled.
+func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg, slots int) (passed, held int) {
+	var waiting []*delivery
+	for msgs != nil || len(waiting) > 0 {
+		var run chan<- *delivery // nil, so not ready, unless the next task has a slot
 		var next *delivery
-		if len(held) > 0 {
-			slots, next = w.tasks, held[0]
+		if len(waiting) > 0 && passed < slots {
+			run, next = w.tasks, waiting[0]
+		}
+		var free <-chan struct{} // nil unless a task waits without a slot
+		if passed+len(waiting) > slots {
+			free = w.free
 		}
 		select {
 		case m, ok := <-msgs:
@@ -230,24 +367,26 @@ func (w *worker) handOver(j *workerJob, msgs <-chan jetstream.Msg) int {
 				msgs = nil
 				continue
 			}
-			held = append(held, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
-		case slots <- next:
-			held = held[1:]
+			waiting = append(waiting, &delivery{job: j, msg: m, stopBeat: heartbeat(m, ackWait(j.spec)/3)})
+		case <-free:
+			slots++
+		case run <- next:
+			waiting = waiting[1:]
 			passed++
 		case <-j.ctx.Done():
 			// Left to be redelivered. Wait for the fetch to end (within
 			// its expiry) so that its goroutine does not outlive us.
-			for _, d := range held {
+			for _, d := range waiting {
 				d.stopBeat()
 			}
 			if msgs != nil {
 				for range msgs {
 				}
 			}
-			return passed
+			return passed, slots
 		}
 	}
-	return passed
+	return passed, slots
 }
 
 // run is one worker slot: it runs deliveries one at a time with its own
@@ -347,9 +486,39 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	// acker waits for the PubAck, then acks the task. Publishing is
 	// pipelined so that a worker slot moves on at once.
 	fut, perr := w.js.PublishMsgAsync(res)
+	if w.unstorable(res, perr) {
+		fut, perr = w.js.PublishMsgAsync(res)
+	}
 	// The heartbeats, running since the fetch (AckWait is a worker's
 	// lease), go on until the ack, however long storing the result takes.
-	w.acks <- pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
+	a := pendingAck{fut: fut, err: perr, task: m, res: res, stopBeat: d.stopBeat}
+	select {
+	case w.acks <- a:
+	default:
+		select {
+		case w.acks <- a:
+		case <-ctx.Done():
+			// Stopping, and the acker is stuck behind results that
+			// cannot be stored (the server is unreachable): leave the
+			// task for redelivery.
+			d.stopBeat()
+		}
+	}
+}
+
+// unstorable reports whether err, from publishing the result res, is one
+// that publishing again will not mend: the result is larger than the
+// server takes in a message. It then makes res an error result that says
+// so, for the call to fail with.
+func (w *worker) unstorable(res *nats.Msg, err error) bool {
+	if !errors.Is(err, nats.ErrMaxPayload) && !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		return false
+	}
+	size := len(res.Data)
+	res.Data, _ = json.Marshal(reply{Error: crew.ToRemote(fmt.Errorf(
+		"cluster: the result of task %s is %d bytes, more than the server takes in a message (max_payload %d bytes): %w",
+		res.Header.Get(hdrID), size, w.nc.MaxPayload(), err))})
+	return true
 }
 
 type pendingAck struct {
@@ -360,31 +529,54 @@ type pendingAck struct {
 	stopBeat func()
 }
 
-// ack acknowledges each task once its result is stored. When storing
-// fails it publishes again, keeping the task alive with InProgress: a
-// finished task is never Nak'ed, as that would run it twice.
+// Storing results: how long a stopping worker goes on trying, and the
+// pause between attempts. Variables for the tests.
+var (
+	ackGrace     = 2 * time.Second
+	ackRetryWait = 250 * time.Millisecond
+)
+
+// ack acknowledges each task once its result is stored, until ctx ends.
+// When storing fails it publishes again, every ackRetryWait, keeping the
+// task alive with InProgress: a finished task is never Nak'ed, as that
+// would run it twice. A result that the server will never take (too
+// large) is replaced by an error result that fails the call.
 func (w *worker) ack(ctx context.Context) {
 	defer close(w.acked)
 	for a := range w.acks {
-		ok := a.err == nil
-		if ok {
+		err := a.err
+		if err == nil {
 			select {
 			case <-a.fut.Ok():
-			case <-a.fut.Err():
-				ok = false
+			case err = <-a.fut.Err():
+			case <-ctx.Done():
+				err = ctx.Err()
 			}
 		}
-		for !ok && ctx.Err() == nil {
+		for err != nil && ctx.Err() == nil {
+			w.unstorable(a.res, err)
 			a.task.InProgress()
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := w.js.PublishMsg(pctx, a.res)
+			_, err = w.js.PublishMsg(pctx, a.res)
 			cancel()
-			ok = err == nil
+			if err != nil {
+				pause(ctx, ackRetryWait)
+			}
 		}
 		a.stopBeat()
-		if ok {
+		if err == nil {
 			a.task.Ack()
-		} // else shutting down: redelivery redoes the task, the executor drops the duplicate
+		} // else stopped: redelivery redoes the task, the executor drops the duplicate
+	}
+}
+
+// pause waits for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

@@ -28,10 +28,13 @@ It runs until interrupted (Ctrl-C).
 
 Tasks are kept in --store; a server restarted on the same directory keeps
 the tasks that were pending. Without --store a temporary directory is used
-and removed on exit. JetStream writes to disk at once but fsyncs only every
-two minutes: a power cut (not a crash of crew serve) can lose the last two
-minutes of tasks. --sync-always fsyncs every write (slower); a three-node
-NATS cluster with replicated streams is the other way to durability.
+and removed on exit: after a restart, running workers take the new jobs,
+and the calls that were pending fail (their executors report a lost job).
+
+JetStream writes to disk at once but fsyncs only every two minutes: a power
+cut (not a crash of crew serve) can lose the last two minutes of tasks.
+--sync-always fsyncs every write (slower); a three-node NATS cluster with
+replicated streams is the other way to durability.
 
 Anyone who reaches the port can submit tasks that workers run, so outside a
 trusted network use authentication and TLS:
