@@ -146,10 +146,11 @@ func redactURL(urls string) string {
 // userInfoEnd returns the index of the @ that ends the user information of
 // url, or -1 if it has none.
 func userInfoEnd(url string) int {
-	rest := url
+	start := 0
 	if k := strings.Index(url, "://"); k >= 0 {
-		rest = url[k+3:]
+		start = k + 3
 	}
+	rest := url[start:]
 	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
 		rest = rest[:k]
 	}
@@ -157,7 +158,7 @@ func userInfoEnd(url string) int {
 	if k < 0 {
 		return -1
 	}
-	return len(url) - len(rest) + k
+	return start + k
 }
 
 // redactErr hides the credentials of urls in err's message: errors from

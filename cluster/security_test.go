@@ -251,6 +251,7 @@ func TestConnectErrorHidesCredentials(t *testing.T) {
 		"nats://127.0.0.1:1,nats://alice:s3cretpw@127.0.0.1:1",
 		"nats://alice:s3cret%70w@127.0.0.1:1",
 		"nats://alice:s3cretpw@127.0.0.1:port",
+		"nats://alice:s3cretpw@127.0.0.1:1/%zz", // a path: the user information still ends at the @
 	} {
 		_, newErr := cluster.New(t.Context(), url)
 		workErr := cluster.Work(t.Context(), url)

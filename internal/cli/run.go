@@ -223,7 +223,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 	if f.cluster != "" && !f.dry {
 		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
 		if err != nil {
-			return runUsage("--cluster %s: %v", f.cluster, err)
+			return runUsage("--cluster: %v", err)
 		}
 		defer ex.Close()
 		if f.cluster == "embedded" {
