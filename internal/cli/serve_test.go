@@ -168,9 +168,14 @@ func TestServeWorkerFlagErrors(t *testing.T) {
 // not reach without the password or token in its URL.
 func TestWorkerErrorHidesCredentials(t *testing.T) {
 	for _, url := range []string{"nats://alice:s3cretpw@127.0.0.1:1", "nats://s3cretpw@127.0.0.1:1"} {
-		code, _, stderr := runCLI(t, "", "worker", "--server", url, "-j", "1")
-		if code == 0 || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "127.0.0.1:1") {
-			t.Errorf("crew worker --server %s: exit %d, stderr %q; want an error naming the server without the secret", url, code, stderr)
+		for _, args := range [][]string{
+			{"worker", "--server", url, "-j", "1"},
+			{"run", "--cluster", url, "echo", ":::", "a"},
+		} {
+			code, _, stderr := runCLI(t, "", args...)
+			if code == 0 || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "127.0.0.1:1") {
+				t.Errorf("crew %s: exit %d, stderr %q; want an error naming the server without the secret", strings.Join(args, " "), code, stderr)
+			}
 		}
 	}
 }
