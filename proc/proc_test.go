@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		parentMain()
 		return
 	}
+	// Under -race a program sleeps a second before it exits, for the
+	// reports of other goroutines: every worker the tests stop would take
+	// a second to go, which slows the tests down and hides when the pool
+	// handles a worker's end. The workers inherit this.
+	if _, set := os.LookupEnv("GORACE"); !set {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	goleak.VerifyTestMain(m)
 }
 
