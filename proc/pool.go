@@ -194,21 +194,22 @@ type batch struct {
 }
 
 type procWorker struct {
-	id       int
-	cmd      *exec.Cmd
-	toWorker *os.File
-	wmu      sync.Mutex // guards out: batches and cancellations
-	out      *bufio.Writer
-	from     *bufio.Reader
-	inflight []*job    // sent, results pending, in order
-	pending  int       // calls in inflight, a chunk counting its unanswered elements
-	head     time.Time // when the call being answered started, as far as the pool knows
-	avg      time.Duration
-	ran      int
-	retiring bool // no more calls: MaxTasksPerWorker reached
-	dead     bool
-	timedOut bool
-	exited   chan struct{}
+	id         int
+	cmd        *exec.Cmd
+	toWorker   *os.File
+	fromWorker *os.File   // read through from; closed when the worker is gone
+	wmu        sync.Mutex // guards out: batches and cancellations
+	out        *bufio.Writer
+	from       *bufio.Reader
+	inflight   []*job    // sent, results pending, in order
+	pending    int       // calls in inflight, a chunk counting its unanswered elements
+	head       time.Time // when the call being answered started, as far as the pool knows
+	avg        time.Duration
+	ran        int
+	retiring   bool // no more calls: MaxTasksPerWorker reached
+	dead       bool
+	timedOut   bool
+	exited     chan struct{}
 }
 
 // Exec queues c for the next free worker.
@@ -416,16 +417,13 @@ func (p *Pool) startWorker() (*procWorker, error) {
 		return nil, fmt.Errorf("proc: start worker: %w", err)
 	}
 	w := &procWorker{
-		id: id, cmd: cmd, toWorker: toWorker,
+		id: id, cmd: cmd, toWorker: toWorker, fromWorker: fromWorker,
 		out:    bufio.NewWriterSize(toWorker, 64<<10),
 		from:   bufio.NewReaderSize(fromWorker, 64<<10),
 		exited: make(chan struct{}),
 	}
 	fail := func(err error) (*procWorker, error) {
-		w.kill()
-		toWorker.Close()
-		fromWorker.Close()
-		werr := cmd.Wait()
+		werr := w.reap()
 		return nil, fmt.Errorf("proc: worker %d did not start (%v): %w", id, werr, err)
 	}
 	hello := &message{Type: msgHello, Inits: p.cfg.Inits, TimeoutMS: p.cfg.Timeout.Milliseconds()}
@@ -668,6 +666,18 @@ func (w *procWorker) kill() {
 	}
 }
 
+// reap kills w if it still runs, closes the pool's ends of its pipes and
+// waits for it, returning how it ended. Nothing may read its results any
+// more: the pipe is closed under the reader, not drained. Without the
+// wait the process stays a zombie; without the close its descriptor stays
+// open until a garbage collection finalizes the file.
+func (w *procWorker) reap() error {
+	w.kill()
+	w.toWorker.Close()
+	w.fromWorker.Close()
+	return w.cmd.Wait()
+}
+
 func (p *Pool) read(w *procWorker) {
 	defer p.wg.Done()
 	var buf []byte // reused: a result is decoded before the next frame is read
@@ -883,9 +893,7 @@ func (p *Pool) retryElementLocked(j *job, i int, err error) bool {
 // retried), the calls queued behind it go back to the pool, and a
 // replacement starts if there is work left.
 func (p *Pool) workerDied(w *procWorker, readErr error) {
-	w.kill()
-	w.toWorker.Close()
-	waitErr := w.cmd.Wait()
+	waitErr := w.reap()
 	close(w.exited)
 
 	p.mu.Lock()
