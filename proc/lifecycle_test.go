@@ -1,9 +1,14 @@
 package proc_test
 
 import (
+	"context"
+	"errors"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/crewrun/crew"
@@ -22,6 +27,59 @@ func openFiles(t *testing.T) int {
 		t.Skipf("cannot count open files: %v", err)
 	}
 	return len(fds)
+}
+
+// zombieChildren lists the children of this process that exited and were
+// never waited for.
+func zombieChildren(t *testing.T) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil || len(stats) == 0 {
+		t.Skipf("cannot list processes: %v", err)
+	}
+	var zombies []int
+	for _, s := range stats {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+			p, _ := strconv.Atoi(strings.Fields(string(b))[0])
+			zombies = append(zombies, p)
+		}
+	}
+	return zombies
+}
+
+// onlyFirst succeeds in the first worker that builds it (the first to
+// create $PROC_TEST_FIRST/first) and fails in every other.
+var onlyFirst = crew.RegisterInit("proctest.only-first", func(context.Context) (int, error) {
+	f, err := os.OpenFile(filepath.Join(os.Getenv("PROC_TEST_FIRST"), "first"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return 0, errors.New("not the first worker")
+	}
+	return 0, f.Close()
+})
+
+// TestFailedNewLeavesNothing: when some workers fail to start, New stops
+// the ones that did, and waits for them: no zombie, no open pipe.
+func TestFailedNewLeavesNothing(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no finalizer closes a forgotten pipe
+	t.Setenv("PROC_TEST_FIRST", t.TempDir())
+	before := openFiles(t)
+	ex, err := proc.New(crew.Workers(2), crew.Initialize(onlyFirst))
+	if err == nil {
+		ex.Close()
+		t.Fatal("New succeeded although a worker's initializer failed")
+	}
+	if z := zombieChildren(t); len(z) > 0 {
+		t.Errorf("after a failed New, workers %v were never waited for", z)
+	}
+	if after := openFiles(t); after != before {
+		t.Errorf("a failed New left %d files open (%d before, %d after)", after-before, before, after)
+	}
 }
 
 // TestDeadWorkersLeaveNoOpenFiles: the pipes of every worker that ended —

@@ -118,7 +118,7 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 	}
 	if len(errs) > 0 {
 		for _, w := range ws {
-			w.kill()
+			w.reap() // they never joined the pool: nothing reads their pipes
 		}
 		p.Close()
 		return nil, errors.Join(errs...)
