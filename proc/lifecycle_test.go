@@ -3,13 +3,17 @@ package proc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/crewtest"
@@ -97,5 +101,66 @@ func TestDeadWorkersLeaveNoOpenFiles(t *testing.T) {
 	ex.Close()
 	if after := openFiles(t); after != before {
 		t.Errorf("20 recycled workers: %d files open before, %d after Close", before, after)
+	}
+}
+
+// ChildArg tells startChild where to write its child's pid, and whether
+// to give the child the worker's standard error.
+type ChildArg struct {
+	PIDFile string `json:"pid_file"`
+	Stderr  bool   `json:"stderr"`
+}
+
+// startChild starts `sleep 60`, writes its pid to a file, and spins
+// ignoring its context.
+var startChild = crew.Register("proctest.start-child", func(_ context.Context, a ChildArg) (int, error) {
+	cmd := exec.Command("sleep", "60")
+	if a.Stderr {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(a.PIDFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return 0, err
+	}
+	//lint:ignore SA5002 the task must ignore its context: only a kill stops it
+	for {
+	}
+})
+
+// TestTimeoutDespiteChild: a worker killed for its timeout fails its call
+// soon, and Close returns soon, even if a program its task started still
+// runs: with the worker's standard error, or with nothing of it but what
+// every child inherits.
+func TestTimeoutDespiteChild(t *testing.T) {
+	for _, stderr := range []bool{false} {
+		t.Run(fmt.Sprintf("stderr=%v", stderr), func(t *testing.T) {
+			ex := newPool(t, crew.Workers(1), crew.Timeout(200*time.Millisecond))
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			defer func() {
+				if b, err := os.ReadFile(pidFile); err == nil {
+					if p, err := strconv.Atoi(string(b)); err == nil {
+						syscall.Kill(p, syscall.SIGKILL)
+					}
+				}
+			}()
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err := crew.Submit(ctx, ex, startChild, ChildArg{PIDFile: pidFile, Stderr: stderr}).Wait(ctx)
+			if !errors.Is(err, crew.ErrTimeout) {
+				t.Fatalf("runaway call with a child: err = %v, want ErrTimeout", err)
+			}
+			// The timeout, the grace period, and a second for the output.
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the timeout was reported after %v", d)
+			}
+			start = time.Now()
+			ex.Close()
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Close took %v", d)
+			}
+		})
 	}
 }
