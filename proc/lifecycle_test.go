@@ -134,7 +134,7 @@ var startChild = crew.Register("proctest.start-child", func(_ context.Context, a
 // runs: with the worker's standard error, or with nothing of it but what
 // every child inherits.
 func TestTimeoutDespiteChild(t *testing.T) {
-	for _, stderr := range []bool{false} {
+	for _, stderr := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stderr=%v", stderr), func(t *testing.T) {
 			ex := newPool(t, crew.Workers(1), crew.Timeout(200*time.Millisecond))
 			pidFile := filepath.Join(t.TempDir(), "pid")

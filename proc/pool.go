@@ -407,6 +407,7 @@ func (p *Pool) startWorker() (*procWorker, error) {
 	cmd.ExtraFiles = []*os.File{childIn, childOut}
 	cmd.Stdout = &prefixWriter{w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
 	cmd.Stderr = cmd.Stdout
+	cmd.WaitDelay = outputDelay
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	childIn.Close()
@@ -449,6 +450,13 @@ func (p *Pool) startWorker() (*procWorker, error) {
 		return fail(fmt.Errorf("unexpected %q message", m.Type))
 	}
 }
+
+// outputDelay bounds how long a worker's end waits for its output pipe to
+// close after the worker exited. Programs a task started inherit the
+// worker's standard error, and one still running keeps the pipe open: the
+// worker's end — and a call failing because its worker timed out — would
+// otherwise wait for that program to exit. What it writes later is lost.
+const outputDelay = time.Second
 
 // workerEnv returns the environment of a pool of n workers started from
 // a process with procs processors: env with the worker marker and, unless
