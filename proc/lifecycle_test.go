@@ -20,6 +20,61 @@ import (
 	"github.com/crewrun/crew/proc"
 )
 
+// waitUntil polls cond until it holds, failing the test after a deadline.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// reaped reports whether process pid is gone and waited for by its parent.
+func reaped(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// TestRetiredWorkerReplaced: a worker retired by MaxTasksPerWorker is
+// replaced even when nothing is queued at that moment, so that calls
+// submitted later — or retried after a backoff — still find a worker.
+func TestRetiredWorkerReplaced(t *testing.T) {
+	t.Run("submitted after retirement", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		ex := newPool(t, crew.Workers(1), proc.MaxTasksPerWorker(2))
+		defer ex.Close()
+		var retired int
+		for range 2 {
+			p, err := crew.Submit(ctx, ex, pid, 0).Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			retired = p
+		}
+		waitUntil(t, "the retired worker is reaped", func() bool { return reaped(retired) })
+		p, err := crew.Submit(ctx, ex, pid, 0).Wait(ctx)
+		if err != nil || p == retired {
+			t.Errorf("after the only worker retired: pid %d (retired %d), %v; want a new worker", p, retired, err)
+		}
+	})
+	t.Run("retried after retirement", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		ex := newPool(t, crew.Workers(1), proc.MaxTasksPerWorker(1), crew.Retries(1, 300*time.Millisecond))
+		defer ex.Close()
+		// The failed first attempt retires the worker while the retry
+		// waits for its backoff.
+		got, err := crew.Submit(ctx, ex, crewtest.Flaky, crewtest.FlakyArg{Dir: t.TempDir(), Fails: 1}).Wait(ctx)
+		if err != nil || got != 2 {
+			t.Errorf("retry after the worker retired = attempt %d, %v; want success on attempt 2", got, err)
+		}
+	})
+}
+
 // Tests of the workers' life: when the pool starts, replaces and stops
 // them, and what it leaves behind.
 

@@ -899,7 +899,7 @@ func (p *Pool) retryElementLocked(j *job, i int, err error) bool {
 
 // workerDied handles a worker's end: the call it was running fails (or is
 // retried), the calls queued behind it go back to the pool, and a
-// replacement starts if there is work left.
+// replacement starts unless the pool is closed and has no work left.
 func (p *Pool) workerDied(w *procWorker, readErr error) {
 	waitErr := w.reap()
 	close(w.exited)
@@ -949,8 +949,9 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 		p.requeueLocked(rest)
 		w.inflight, w.pending = nil, 0
 	}
-	replace := !w.retiring || len(p.queue) > 0
-	replace = replace && !(p.closed && p.outstanding == 0)
+	// A retired worker is replaced too, even with nothing queued now:
+	// calls submitted later, or retried after a backoff, need a worker.
+	replace := !p.closed || p.outstanding > 0
 	p.cond.Broadcast()
 	p.mu.Unlock()
 
