@@ -38,6 +38,61 @@ func reaped(pid int) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
+// countStarts records each worker that builds it as a file named for the
+// worker's pid in $PROC_TEST_STARTS.
+var countStarts = crew.RegisterInit("proctest.count-starts", func(context.Context) (int, error) {
+	return 0, os.WriteFile(filepath.Join(os.Getenv("PROC_TEST_STARTS"), strconv.Itoa(os.Getpid())), nil, 0o644)
+})
+
+// countingStarts returns a pool option that counts the workers started,
+// and a function that returns the count so far.
+func countingStarts(t *testing.T) (crew.Option, func() int) {
+	dir := t.TempDir()
+	t.Setenv("PROC_TEST_STARTS", dir) // the workers inherit New's environment
+	return crew.Initialize(countStarts), func() int {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+}
+
+// TestCloseStartsNoWorkers: Close lets the workers go as they run out of
+// work; it starts no new ones while a call still runs on another worker
+// or waits to be retried.
+func TestCloseStartsNoWorkers(t *testing.T) {
+	t.Run("call running", func(t *testing.T) {
+		count, starts := countingStarts(t)
+		ex := newPool(t, crew.Workers(2), count)
+		f := crew.Submit(t.Context(), ex, crewtest.Sleep, 300)
+		ex.Close()
+		if _, err := f.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := starts(); n != 2 {
+			t.Errorf("two workers, none lost: %d worker processes started", n)
+		}
+	})
+	t.Run("retry waiting", func(t *testing.T) {
+		count, starts := countingStarts(t)
+		ex := newPool(t, crew.Workers(1), count, crew.Retries(1, 300*time.Millisecond))
+		dir := t.TempDir()
+		f := crew.Submit(t.Context(), ex, crewtest.Flaky, crewtest.FlakyArg{Dir: dir, Fails: 1})
+		waitUntil(t, "the first attempt ran", func() bool {
+			_, err := os.Stat(filepath.Join(dir, "attempt-1"))
+			return err == nil
+		})
+		ex.Close()
+		if got, err := f.Wait(t.Context()); err != nil || got != 2 {
+			t.Errorf("retry across Close = attempt %d, %v; want success on attempt 2", got, err)
+		}
+		if n := starts(); n != 1 {
+			t.Errorf("one worker, none lost: %d worker processes started", n)
+		}
+	})
+}
+
 // TestRetiredWorkerReplaced: a worker retired by MaxTasksPerWorker is
 // replaced even when nothing is queued at that moment, so that calls
 // submitted later — or retried after a backoff — still find a worker.

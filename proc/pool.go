@@ -75,7 +75,7 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, stderr: io.Writer(os.Stderr)}
+	p := &Pool{cfg: cfg, stderr: io.Writer(os.Stderr), backoff: map[*job]*time.Timer{}}
 	p.cond = sync.NewCond(&p.mu)
 	if v, ok := cfg.Custom(maxTasksKey{}); ok {
 		p.maxTasks = v.(int)
@@ -159,7 +159,10 @@ type Pool struct {
 	nextWorker  int
 	nextCall    uint64
 	lastErr     error // why the last replacement failed to start
-	wg          sync.WaitGroup
+	// backoff holds the calls waiting out the delay before a retry, with
+	// their timers: they are outstanding, yet in no queue.
+	backoff map[*job]*time.Timer
+	wg      sync.WaitGroup
 }
 
 // job is what the pool queues and sends: one call, or a chunk — elements
@@ -368,6 +371,12 @@ func (p *Pool) settleLocked(bs *batch, k int) {
 
 // finishLocked marks j done and counts it out; the caller completes it.
 func (p *Pool) finishLocked(j *job) {
+	if len(p.backoff) > 0 {
+		if t, ok := p.backoff[j]; ok { // cancelled while waiting to be retried
+			t.Stop()
+			delete(p.backoff, j)
+		}
+	}
 	j.done = true
 	p.outstanding--
 	p.cond.Broadcast()
@@ -521,8 +530,10 @@ func (p *Pool) feed(w *procWorker) {
 				p.mu.Unlock()
 				return
 			}
+			// After Close, an idle worker goes once nothing is queued
+			// and no call waits to be retried.
 			idle := w.pending == 0
-			if (p.closed && len(p.queue) == 0 && idle) || (w.retiring && idle) {
+			if (p.closed && len(p.queue) == 0 && len(p.backoff) == 0 && idle) || (w.retiring && idle) {
 				p.mu.Unlock()
 				w.toWorker.Close() // the worker finishes and exits on EOF
 				return
@@ -868,10 +879,11 @@ func (p *Pool) retryLocked(j *job, err error) bool {
 		return false
 	}
 	j.retries++
-	time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
+	p.backoff[j] = time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !j.done {
+		if _, ok := p.backoff[j]; ok { // else cancelled meanwhile
+			delete(p.backoff, j)
 			p.enqueueLocked(j)
 		}
 	})
@@ -951,7 +963,9 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	}
 	// A retired worker is replaced too, even with nothing queued now:
 	// calls submitted later, or retried after a backoff, need a worker.
-	replace := !p.closed || p.outstanding > 0
+	// After Close only queued calls and retries do; calls running on
+	// other workers do not.
+	replace := !p.closed || len(p.queue) > 0 || len(p.backoff) > 0
 	p.cond.Broadcast()
 	p.mu.Unlock()
 
@@ -975,13 +989,8 @@ func (p *Pool) replace() {
 	nw, err := p.startWorker()
 	p.mu.Lock()
 	if err == nil {
-		if p.closed && p.outstanding == 0 {
-			p.mu.Unlock()
-			nw.toWorker.Close()
-			p.wg.Add(1)
-			go p.read(nw)
-			return
-		}
+		// Work may have run out meanwhile: after Close, the feed then
+		// lets the worker go at once.
 		p.lastErr = nil
 		p.launch(nw)
 		p.mu.Unlock()
