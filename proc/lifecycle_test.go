@@ -274,3 +274,24 @@ func TestTimeoutDespiteChild(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryFailsWhenNoWorkerStarts: a call whose worker died waits for
+// its retry; when no replacement can start, the retry fails with why
+// rather than wait forever.
+func TestRetryFailsWhenNoWorkerStarts(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first worker starts; every later one exits at once.
+	t.Setenv("PROC_TEST_STARTED", filepath.Join(t.TempDir(), "started"))
+	script := `if [ -e "$PROC_TEST_STARTED" ]; then exit 1; fi; : > "$PROC_TEST_STARTED"; exec "$0"`
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ex := newPool(t, crew.Workers(1), crew.Retries(1, 100*time.Millisecond), proc.Command("/bin/sh", "-c", script, exe))
+	defer ex.Close()
+	_, err = crew.Submit(ctx, ex, exit, 7).Wait(ctx)
+	if !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), "did not start") {
+		t.Errorf("retry with no worker to run it: err = %v, want ErrWorkerDied saying the worker did not start", err)
+	}
+}

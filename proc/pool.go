@@ -154,6 +154,7 @@ type Pool struct {
 	queue       []*job     // waiting for a worker; cancelled jobs are skipped
 	queued      int        // calls in queue, a chunk counting its elements
 	workers     []*procWorker
+	starting    int // replacements being started
 	closed      bool
 	outstanding int // jobs accepted, not completed
 	nextWorker  int
@@ -277,7 +278,7 @@ func (p *Pool) refuseLocked() error {
 	if p.closed {
 		return crew.ErrClosed
 	}
-	if len(p.workers) == 0 && p.lastErr != nil {
+	if len(p.workers) == 0 && p.starting == 0 && p.lastErr != nil {
 		return fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, p.lastErr)
 	}
 	return nil
@@ -885,9 +886,26 @@ func (p *Pool) retryLocked(j *job, err error) bool {
 		if _, ok := p.backoff[j]; ok { // else cancelled meanwhile
 			delete(p.backoff, j)
 			p.enqueueLocked(j)
+			p.ensureWorkerLocked()
 		}
 	})
 	return true
+}
+
+// ensureWorkerLocked starts a worker if none is left or starting — after
+// a replacement failed to start — so that what was just queued either
+// runs or fails with why no worker could start.
+func (p *Pool) ensureWorkerLocked() {
+	if len(p.workers) > 0 || p.starting > 0 {
+		return
+	}
+	p.starting++
+	// Close waits for the work queued, so it cannot be in wg.Wait yet.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.replace()
+	}()
 }
 
 // retryElementLocked hands element i of chunk j, which failed with err,
@@ -966,6 +984,9 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	// After Close only queued calls and retries do; calls running on
 	// other workers do not.
 	replace := !p.closed || len(p.queue) > 0 || len(p.backoff) > 0
+	if replace {
+		p.starting++
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 
@@ -983,11 +1004,14 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	}
 }
 
-// replace starts a worker in place of one that ended. If it cannot start,
-// and no worker is left, the queued calls fail rather than wait forever.
+// replace starts a worker in place of one that ended; the caller counted
+// it in p.starting. If it cannot start, and no worker is left or
+// starting, the queued calls fail rather than wait forever; so do calls
+// waiting for a retry, when it is due (ensureWorkerLocked).
 func (p *Pool) replace() {
 	nw, err := p.startWorker()
 	p.mu.Lock()
+	p.starting--
 	if err == nil {
 		// Work may have run out meanwhile: after Close, the feed then
 		// lets the worker go at once.
@@ -998,7 +1022,7 @@ func (p *Pool) replace() {
 	}
 	p.lastErr = err
 	var stranded []job // copies
-	if len(p.workers) == 0 {
+	if len(p.workers) == 0 && p.starting == 0 {
 		for _, j := range p.queue {
 			if !j.done {
 				stranded = append(stranded, *j)
