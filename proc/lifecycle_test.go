@@ -295,3 +295,39 @@ func TestRetryFailsWhenNoWorkerStarts(t *testing.T) {
 		t.Errorf("retry with no worker to run it: err = %v, want ErrWorkerDied saying the worker did not start", err)
 	}
 }
+
+// spinAfterPID writes its pid to the file it is given, then spins
+// ignoring its context: only a kill stops it.
+var spinAfterPID = crew.Register("proctest.spin-after-pid", func(_ context.Context, pidFile string) (int, error) {
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return 0, err
+	}
+	//lint:ignore SA5002 the task must ignore its context: only a kill stops it
+	for {
+	}
+})
+
+// TestCloseAfterCancelledRunaway: under Timeout, a call that ignores its
+// cancellation still has its worker killed when it overruns, so that
+// Close, which waits for the workers, returns.
+func TestCloseAfterCancelledRunaway(t *testing.T) {
+	ex := newPool(t, crew.Workers(1), crew.Timeout(200*time.Millisecond))
+	ctx, cancel := context.WithCancel(t.Context())
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	f := crew.Submit(ctx, ex, spinAfterPID, pidFile)
+	waitForPID(t, pidFile)
+	cancel()
+	if _, err := f.Wait(t.Context()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled runaway call: err = %v, want context.Canceled", err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		ex.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close still waits for a runaway worker 20 s after its call was cancelled")
+	}
+}

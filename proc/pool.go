@@ -1047,14 +1047,18 @@ func (p *Pool) replace() {
 	}
 }
 
-// watchdog kills workers whose current call overran the timeout plus grace.
+// watchdog kills workers whose current call overran the timeout plus
+// grace. It runs until Close has nothing left to wait for: a cancelled
+// call no longer counts as outstanding, but its worker may still be
+// running it, ignoring the cancellation, and Close waits for the worker.
 func (p *Pool) watchdog() {
 	defer p.wg.Done()
 	tick := time.NewTicker(min(max(p.cfg.Timeout/4, 5*time.Millisecond), 250*time.Millisecond))
 	defer tick.Stop()
 	for range tick.C {
 		p.mu.Lock()
-		if p.closed && p.outstanding == 0 {
+		answering := slices.ContainsFunc(p.workers, func(w *procWorker) bool { return w.pending > 0 })
+		if p.closed && p.outstanding == 0 && !answering {
 			p.mu.Unlock()
 			return
 		}
