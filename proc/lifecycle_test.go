@@ -331,3 +331,95 @@ func TestCloseAfterCancelledRunaway(t *testing.T) {
 		t.Fatal("Close still waits for a runaway worker 20 s after its call was cancelled")
 	}
 }
+
+// exitAt50 returns its input, except that 50 exits the worker.
+var exitAt50 = crew.Register("proctest.exit-at-50", func(_ context.Context, n int) (int, error) {
+	if n == 50 {
+		os.Exit(7)
+	}
+	return n, nil
+})
+
+// TestWorkerDeathFailsOnlyItsCall: a worker that dies fails the call it
+// was running and no other, even when it dies right after finishing
+// calls whose answers it had not sent yet.
+func TestWorkerDeathFailsOnlyItsCall(t *testing.T) {
+	check := func(t *testing.T, i int, v int, err error) {
+		t.Helper()
+		if i == 50 {
+			if !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), "exit status 7") {
+				t.Errorf("input 50, which exits: err = %v, want ErrWorkerDied with exit status 7", err)
+			}
+		} else if err != nil || v != i {
+			t.Errorf("input %d = %d, %v", i, v, err)
+		}
+	}
+	t.Run("Map", func(t *testing.T) {
+		ex := newPool(t, crew.Workers(1))
+		defer ex.Close()
+		n := 0
+		for r := range crew.Map(t.Context(), ex, exitAt50, slices.Values(rangeInts(100)), crew.Unordered()) {
+			check(t, r.Index, r.Value, r.Err)
+			n++
+		}
+		if n != 100 {
+			t.Errorf("%d results, want 100", n)
+		}
+	})
+	t.Run("Submit", func(t *testing.T) {
+		ex := newPool(t, crew.Workers(1))
+		defer ex.Close()
+		// Calls submitted together travel in batches once the worker is
+		// known to be fast: time it first.
+		for r := range crew.Map(t.Context(), ex, crewtest.Square, slices.Values(rangeInts(1000))) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		fs := make([]*crew.Future[int], 100)
+		for i := range fs {
+			fs[i] = crew.Submit(t.Context(), ex, exitAt50, i)
+		}
+		for i, f := range fs {
+			v, err := f.Wait(t.Context())
+			check(t, i, v, err)
+		}
+	})
+}
+
+// TestKilledWorkerFailsRunningCall: a worker killed from outside while it
+// runs a long call, with more calls sent behind it, fails that call — the
+// worker said it was running it — and does not run it again; the calls
+// behind it run on the replacement.
+func TestKilledWorkerFailsRunningCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ex := newPool(t, crew.Workers(1))
+	defer ex.Close()
+	// A worker known to be fast is sent calls in batches.
+	for r := range crew.Map(ctx, ex, crewtest.Square, slices.Values(rangeInts(1000))) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	victim := crew.Submit(ctx, ex, hang, pidFile)
+	others := make([]*crew.Future[int], 20)
+	for i := range others {
+		others[i] = crew.Submit(ctx, ex, crewtest.Square, i)
+	}
+	p := waitForPID(t, pidFile)
+	// The worker says which call it runs within about a millisecond.
+	waitUntil(t, "the victim ran 50 ms", func() bool { return ranFor(pidFile) > 50*time.Millisecond })
+	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := victim.Wait(ctx); !errors.Is(err, crew.ErrWorkerDied) || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("the killed call: err = %v, want ErrWorkerDied mentioning the signal", err)
+	}
+	for i, f := range others {
+		if v, err := f.Wait(ctx); err != nil || v != i*i {
+			t.Errorf("call %d behind the killed one = %d, %v", i, v, err)
+		}
+	}
+}

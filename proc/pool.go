@@ -140,7 +140,11 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 // two milliseconds of a worker's measured work — one call at first, up
 // to thousands for tiny tasks. A worker that dies in the middle of a
 // chunk fails (or retries) only the element it was running; the rest of
-// the chunk goes to the other workers.
+// the chunk goes to the other workers. If it died too soon after
+// starting that element (or call) to have said so — within about a
+// millisecond, perhaps with the answers of elements it had just finished
+// still unsent — every element and call it had not answered runs again,
+// each alone on a worker, and only one that kills its worker then fails.
 type Pool struct {
 	cfg      crew.Config
 	maxTasks int
@@ -179,6 +183,7 @@ type job struct {
 	done     bool        // completed (perhaps by cancellation) while still somewhere
 	claimed  bool        // a result is being decoded: cancellation leaves it alone
 	started  bool        // counted as started for progress
+	alone    bool        // sent to an idle worker, and nothing with it: see workerDied
 	stop     func() bool // a single call's cancellation callback
 }
 
@@ -211,6 +216,7 @@ type procWorker struct {
 	avg        time.Duration
 	ran        int
 	retiring   bool // no more calls: MaxTasksPerWorker reached
+	running    bool // the worker said it is running the head call (a running frame)
 	dead       bool
 	timedOut   bool
 	exited     chan struct{}
@@ -552,7 +558,7 @@ func (p *Pool) feed(w *procWorker) {
 			case w.avg > 0 && p.queued >= len(p.workers):
 				limit = 2
 			}
-			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && w.pending < max(limit, 1) {
+			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && w.pending < max(limit, 1) && p.aloneAllowsLocked(w) {
 				break
 			}
 			p.cond.Wait()
@@ -599,12 +605,27 @@ func (p *Pool) feed(w *procWorker) {
 	}
 }
 
+// aloneAllowsLocked reports whether w may take calls, as far as calls
+// that go alone are concerned: it holds none, and if one is next in the
+// queue, w is idle.
+func (p *Pool) aloneAllowsLocked(w *procWorker) bool {
+	if len(w.inflight) > 0 && w.inflight[0].alone {
+		return false
+	}
+	next := p.queue[0]
+	return !next.alone || next.done || w.pending == 0
+}
+
 // takeLocked takes up to n calls from the front of the queue, splitting a
-// chunk if it holds more.
+// chunk if it holds more. A call that goes alone is taken only first, and
+// then alone.
 func (p *Pool) takeLocked(n int) []*job {
 	var taken []*job
 	for count := 0; count < n && len(p.queue) > 0; {
 		j := p.queue[0]
+		if j.alone && !j.done && count > 0 {
+			break
+		}
 		if j.b != nil && !j.done && j.size() > n-count {
 			part := &job{b: j.b, from: j.from, to: j.from + int32(n-count), started: j.started}
 			j.from = part.to
@@ -625,6 +646,9 @@ func (p *Pool) takeLocked(n int) []*job {
 		}
 		taken = append(taken, j)
 		count += j.size()
+		if j.alone {
+			break
+		}
 	}
 	return taken
 }
@@ -656,7 +680,7 @@ func (p *Pool) unsendable(w *procWorker, jobs []*job) {
 				continue
 			}
 			p.nextCall++
-			s := &job{c: c, id: p.nextCall, arg: arg, started: j.started}
+			s := &job{c: c, id: p.nextCall, arg: arg, started: j.started, alone: j.alone}
 			s.stop = context.AfterFunc(c.Context(), func() { p.cancel(s) })
 			p.outstanding++
 			singles = append(singles, s)
@@ -705,6 +729,13 @@ func (p *Pool) read(w *procWorker) {
 	for {
 		var err error
 		buf, err = readFrameInto(w.from, buf, &m)
+		if err == nil && m.Type == msgRunning {
+			p.mu.Lock()
+			// Ignored unless about the head: an answer may have overtaken it.
+			w.running = len(w.inflight) > 0 && w.inflight[0].id == m.ID
+			p.mu.Unlock()
+			continue
+		}
 		if err == nil && m.Type != msgResult && m.Type != msgValues {
 			err = fmt.Errorf("proc: unexpected %q message from worker %d", m.Type, w.id)
 		}
@@ -837,6 +868,7 @@ func (p *Pool) answeredLocked(w *procWorker, j *job, k int) {
 		w.inflight = w.inflight[1:]
 	}
 	w.pending -= k
+	w.running = false
 	now := time.Now()
 	if d := now.Sub(w.head) / time.Duration(k); w.avg == 0 {
 		w.avg = d
@@ -939,7 +971,19 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	p.workers = slices.DeleteFunc(p.workers, func(x *procWorker) bool { return x == w })
 	var failed *job // a copy of the failed call (a chunk: its running element)
 	var failErr error
-	if len(w.inflight) > 0 {
+	// The head of the calls in flight — for a chunk, its first element not
+	// answered — was running if the worker said so, if the watchdog killed
+	// it for overrunning (answers finished since were sent meanwhile), or
+	// if nothing else was in flight. Otherwise the worker may have died
+	// with answers of calls it finished after the head still buffered, and
+	// any call in flight may be the one it was running: each goes back to
+	// the queue to run alone on an idle worker, so that a call that kills
+	// its worker is known, and fails, and the others succeed.
+	known := w.running || w.timedOut || w.pending == 1
+	if len(w.inflight) > 0 && !known {
+		p.requeueLocked(p.aloneLocked(w.inflight))
+		w.inflight, w.pending = nil, 0
+	} else if len(w.inflight) > 0 {
 		if j := w.inflight[0]; !j.done {
 			status := "exited"
 			if waitErr != nil {
@@ -1002,6 +1046,28 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	if replace {
 		p.replace()
 	}
+}
+
+// aloneLocked returns the calls of jobs not yet done, each in a job that
+// goes alone; a chunk's elements go one by one.
+func (p *Pool) aloneLocked(jobs []*job) []*job {
+	var alone []*job
+	for _, j := range jobs {
+		if j.done {
+			continue
+		}
+		j.alone = true
+		alone = append(alone, j)
+		if j.b == nil {
+			continue
+		}
+		for e := j.from + 1; e < j.to; e++ {
+			alone = append(alone, &job{b: j.b, from: e, to: e + 1, started: j.started, alone: true})
+			p.outstanding++
+		}
+		j.to = j.from + 1
+	}
+	return alone
 }
 
 // replace starts a worker in place of one that ended; the caller counted

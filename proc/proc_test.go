@@ -302,6 +302,16 @@ func waitForPID(t *testing.T, file string) int {
 	}
 }
 
+// ranFor returns how long ago a task wrote file, which it did as it
+// started.
+func ranFor(file string) time.Duration {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0
+	}
+	return time.Since(fi.ModTime())
+}
+
 func processAlive(pid int) bool {
 	// A zombie (dead, not yet reaped by its parent) counts as gone.
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -389,12 +399,16 @@ func TestChunkWorkerKilled(t *testing.T) {
 			go func() {
 				// Kill once every input before the victim has come out of
 				// the ordered Map, so that the element running is the
-				// victim and no other.
+				// victim and no other, and once the victim has run long
+				// enough for its worker to have said so (within about a
+				// millisecond): a worker killed before that might have
+				// been running any of the elements it was sent, which
+				// then all run again.
 				deadline := time.Now().Add(30 * time.Second)
 				for {
 					b, err := os.ReadFile(filepath.Join(dir, "pid"))
 					p, _ := strconv.Atoi(string(b))
-					if err == nil && p > 0 && yielded.Load() >= victimAt {
+					if err == nil && p > 0 && yielded.Load() >= victimAt && ranFor(filepath.Join(dir, "pid")) > 50*time.Millisecond {
 						killed <- syscall.Kill(p, syscall.SIGKILL)
 						return
 					}
