@@ -75,7 +75,7 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, stderr: io.Writer(os.Stderr)}
+	p := &Pool{cfg: cfg, stderr: io.Writer(os.Stderr), backoff: map[*job]*time.Timer{}}
 	p.cond = sync.NewCond(&p.mu)
 	if v, ok := cfg.Custom(maxTasksKey{}); ok {
 		p.maxTasks = v.(int)
@@ -118,7 +118,7 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 	}
 	if len(errs) > 0 {
 		for _, w := range ws {
-			w.kill()
+			w.reap() // they never joined the pool: nothing reads their pipes
 		}
 		p.Close()
 		return nil, errors.Join(errs...)
@@ -140,7 +140,11 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 // two milliseconds of a worker's measured work — one call at first, up
 // to thousands for tiny tasks. A worker that dies in the middle of a
 // chunk fails (or retries) only the element it was running; the rest of
-// the chunk goes to the other workers.
+// the chunk goes to the other workers. If it died too soon after
+// starting that element (or call) to have said so — within about a
+// millisecond, perhaps with the answers of elements it had just finished
+// still unsent — every element and call it had not answered runs again,
+// each alone on a worker, and only one that kills its worker then fails.
 type Pool struct {
 	cfg      crew.Config
 	maxTasks int
@@ -154,12 +158,16 @@ type Pool struct {
 	queue       []*job     // waiting for a worker; cancelled jobs are skipped
 	queued      int        // calls in queue, a chunk counting its elements
 	workers     []*procWorker
+	starting    int // replacements being started
 	closed      bool
 	outstanding int // jobs accepted, not completed
 	nextWorker  int
 	nextCall    uint64
 	lastErr     error // why the last replacement failed to start
-	wg          sync.WaitGroup
+	// backoff holds the calls waiting out the delay before a retry, with
+	// their timers: they are outstanding, yet in no queue.
+	backoff map[*job]*time.Timer
+	wg      sync.WaitGroup
 }
 
 // job is what the pool queues and sends: one call, or a chunk — elements
@@ -175,6 +183,7 @@ type job struct {
 	done     bool        // completed (perhaps by cancellation) while still somewhere
 	claimed  bool        // a result is being decoded: cancellation leaves it alone
 	started  bool        // counted as started for progress
+	alone    bool        // sent to an idle worker, and nothing with it: see workerDied
 	stop     func() bool // a single call's cancellation callback
 }
 
@@ -194,21 +203,23 @@ type batch struct {
 }
 
 type procWorker struct {
-	id       int
-	cmd      *exec.Cmd
-	toWorker *os.File
-	wmu      sync.Mutex // guards out: batches and cancellations
-	out      *bufio.Writer
-	from     *bufio.Reader
-	inflight []*job    // sent, results pending, in order
-	pending  int       // calls in inflight, a chunk counting its unanswered elements
-	head     time.Time // when the call being answered started, as far as the pool knows
-	avg      time.Duration
-	ran      int
-	retiring bool // no more calls: MaxTasksPerWorker reached
-	dead     bool
-	timedOut bool
-	exited   chan struct{}
+	id         int
+	cmd        *exec.Cmd
+	toWorker   *os.File
+	fromWorker *os.File   // read through from; closed when the worker is gone
+	wmu        sync.Mutex // guards out: batches and cancellations
+	out        *bufio.Writer
+	from       *bufio.Reader
+	inflight   []*job    // sent, results pending, in order
+	pending    int       // calls in inflight, a chunk counting its unanswered elements
+	head       time.Time // when the call being answered started, as far as the pool knows
+	avg        time.Duration
+	ran        int
+	retiring   bool // no more calls: MaxTasksPerWorker reached
+	running    bool // the worker said it is running the head call (a running frame)
+	dead       bool
+	timedOut   bool
+	exited     chan struct{}
 }
 
 // Exec queues c for the next free worker.
@@ -273,7 +284,7 @@ func (p *Pool) refuseLocked() error {
 	if p.closed {
 		return crew.ErrClosed
 	}
-	if len(p.workers) == 0 && p.lastErr != nil {
+	if len(p.workers) == 0 && p.starting == 0 && p.lastErr != nil {
 		return fmt.Errorf("%w: no worker could be started: %w", crew.ErrWorkerDied, p.lastErr)
 	}
 	return nil
@@ -367,6 +378,12 @@ func (p *Pool) settleLocked(bs *batch, k int) {
 
 // finishLocked marks j done and counts it out; the caller completes it.
 func (p *Pool) finishLocked(j *job) {
+	if len(p.backoff) > 0 {
+		if t, ok := p.backoff[j]; ok { // cancelled while waiting to be retried
+			t.Stop()
+			delete(p.backoff, j)
+		}
+	}
 	j.done = true
 	p.outstanding--
 	p.cond.Broadcast()
@@ -406,6 +423,7 @@ func (p *Pool) startWorker() (*procWorker, error) {
 	cmd.ExtraFiles = []*os.File{childIn, childOut}
 	cmd.Stdout = &prefixWriter{w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
 	cmd.Stderr = cmd.Stdout
+	cmd.WaitDelay = outputDelay
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	childIn.Close()
@@ -416,16 +434,13 @@ func (p *Pool) startWorker() (*procWorker, error) {
 		return nil, fmt.Errorf("proc: start worker: %w", err)
 	}
 	w := &procWorker{
-		id: id, cmd: cmd, toWorker: toWorker,
+		id: id, cmd: cmd, toWorker: toWorker, fromWorker: fromWorker,
 		out:    bufio.NewWriterSize(toWorker, 64<<10),
 		from:   bufio.NewReaderSize(fromWorker, 64<<10),
 		exited: make(chan struct{}),
 	}
 	fail := func(err error) (*procWorker, error) {
-		w.kill()
-		toWorker.Close()
-		fromWorker.Close()
-		werr := cmd.Wait()
+		werr := w.reap()
 		return nil, fmt.Errorf("proc: worker %d did not start (%v): %w", id, werr, err)
 	}
 	hello := &message{Type: msgHello, Inits: p.cfg.Inits, TimeoutMS: p.cfg.Timeout.Milliseconds()}
@@ -451,6 +466,13 @@ func (p *Pool) startWorker() (*procWorker, error) {
 		return fail(fmt.Errorf("unexpected %q message", m.Type))
 	}
 }
+
+// outputDelay bounds how long a worker's end waits for its output pipe to
+// close after the worker exited. Programs a task started inherit the
+// worker's standard error, and one still running keeps the pipe open: the
+// worker's end — and a call failing because its worker timed out — would
+// otherwise wait for that program to exit. What it writes later is lost.
+const outputDelay = time.Second
 
 // workerEnv returns the environment of a pool of n workers started from
 // a process with procs processors: env with the worker marker and, unless
@@ -515,8 +537,10 @@ func (p *Pool) feed(w *procWorker) {
 				p.mu.Unlock()
 				return
 			}
+			// After Close, an idle worker goes once nothing is queued
+			// and no call waits to be retried.
 			idle := w.pending == 0
-			if (p.closed && len(p.queue) == 0 && idle) || (w.retiring && idle) {
+			if (p.closed && len(p.queue) == 0 && len(p.backoff) == 0 && idle) || (w.retiring && idle) {
 				p.mu.Unlock()
 				w.toWorker.Close() // the worker finishes and exits on EOF
 				return
@@ -534,7 +558,7 @@ func (p *Pool) feed(w *procWorker) {
 			case w.avg > 0 && p.queued >= len(p.workers):
 				limit = 2
 			}
-			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && w.pending < max(limit, 1) {
+			if len(p.queue) > 0 && !w.retiring && p.quota(w) > 0 && w.pending < max(limit, 1) && p.aloneAllowsLocked(w) {
 				break
 			}
 			p.cond.Wait()
@@ -581,12 +605,27 @@ func (p *Pool) feed(w *procWorker) {
 	}
 }
 
+// aloneAllowsLocked reports whether w may take calls, as far as calls
+// that go alone are concerned: it holds none, and if one is next in the
+// queue, w is idle.
+func (p *Pool) aloneAllowsLocked(w *procWorker) bool {
+	if len(w.inflight) > 0 && w.inflight[0].alone {
+		return false
+	}
+	next := p.queue[0]
+	return !next.alone || next.done || w.pending == 0
+}
+
 // takeLocked takes up to n calls from the front of the queue, splitting a
-// chunk if it holds more.
+// chunk if it holds more. A call that goes alone is taken only first, and
+// then alone.
 func (p *Pool) takeLocked(n int) []*job {
 	var taken []*job
 	for count := 0; count < n && len(p.queue) > 0; {
 		j := p.queue[0]
+		if j.alone && !j.done && count > 0 {
+			break
+		}
 		if j.b != nil && !j.done && j.size() > n-count {
 			part := &job{b: j.b, from: j.from, to: j.from + int32(n-count), started: j.started}
 			j.from = part.to
@@ -607,6 +646,9 @@ func (p *Pool) takeLocked(n int) []*job {
 		}
 		taken = append(taken, j)
 		count += j.size()
+		if j.alone {
+			break
+		}
 	}
 	return taken
 }
@@ -638,7 +680,7 @@ func (p *Pool) unsendable(w *procWorker, jobs []*job) {
 				continue
 			}
 			p.nextCall++
-			s := &job{c: c, id: p.nextCall, arg: arg, started: j.started}
+			s := &job{c: c, id: p.nextCall, arg: arg, started: j.started, alone: j.alone}
 			s.stop = context.AfterFunc(c.Context(), func() { p.cancel(s) })
 			p.outstanding++
 			singles = append(singles, s)
@@ -668,6 +710,18 @@ func (w *procWorker) kill() {
 	}
 }
 
+// reap kills w if it still runs, closes the pool's ends of its pipes and
+// waits for it, returning how it ended. Nothing may read its results any
+// more: the pipe is closed under the reader, not drained. Without the
+// wait the process stays a zombie; without the close its descriptor stays
+// open until a garbage collection finalizes the file.
+func (w *procWorker) reap() error {
+	w.kill()
+	w.toWorker.Close()
+	w.fromWorker.Close()
+	return w.cmd.Wait()
+}
+
 func (p *Pool) read(w *procWorker) {
 	defer p.wg.Done()
 	var buf []byte // reused: a result is decoded before the next frame is read
@@ -675,6 +729,13 @@ func (p *Pool) read(w *procWorker) {
 	for {
 		var err error
 		buf, err = readFrameInto(w.from, buf, &m)
+		if err == nil && m.Type == msgRunning {
+			p.mu.Lock()
+			// Ignored unless about the head: an answer may have overtaken it.
+			w.running = len(w.inflight) > 0 && w.inflight[0].id == m.ID
+			p.mu.Unlock()
+			continue
+		}
 		if err == nil && m.Type != msgResult && m.Type != msgValues {
 			err = fmt.Errorf("proc: unexpected %q message from worker %d", m.Type, w.id)
 		}
@@ -807,6 +868,7 @@ func (p *Pool) answeredLocked(w *procWorker, j *job, k int) {
 		w.inflight = w.inflight[1:]
 	}
 	w.pending -= k
+	w.running = false
 	now := time.Now()
 	if d := now.Sub(w.head) / time.Duration(k); w.avg == 0 {
 		w.avg = d
@@ -850,14 +912,32 @@ func (p *Pool) retryLocked(j *job, err error) bool {
 		return false
 	}
 	j.retries++
-	time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
+	p.backoff[j] = time.AfterFunc(p.cfg.RetryDelay(int(j.retries)), func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !j.done {
+		if _, ok := p.backoff[j]; ok { // else cancelled meanwhile
+			delete(p.backoff, j)
 			p.enqueueLocked(j)
+			p.ensureWorkerLocked()
 		}
 	})
 	return true
+}
+
+// ensureWorkerLocked starts a worker if none is left or starting — after
+// a replacement failed to start — so that what was just queued either
+// runs or fails with why no worker could start.
+func (p *Pool) ensureWorkerLocked() {
+	if len(p.workers) > 0 || p.starting > 0 {
+		return
+	}
+	p.starting++
+	// Close waits for the work queued, so it cannot be in wg.Wait yet.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.replace()
+	}()
 }
 
 // retryElementLocked hands element i of chunk j, which failed with err,
@@ -881,11 +961,9 @@ func (p *Pool) retryElementLocked(j *job, i int, err error) bool {
 
 // workerDied handles a worker's end: the call it was running fails (or is
 // retried), the calls queued behind it go back to the pool, and a
-// replacement starts if there is work left.
+// replacement starts unless the pool is closed and has no work left.
 func (p *Pool) workerDied(w *procWorker, readErr error) {
-	w.kill()
-	w.toWorker.Close()
-	waitErr := w.cmd.Wait()
+	waitErr := w.reap()
 	close(w.exited)
 
 	p.mu.Lock()
@@ -893,7 +971,19 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	p.workers = slices.DeleteFunc(p.workers, func(x *procWorker) bool { return x == w })
 	var failed *job // a copy of the failed call (a chunk: its running element)
 	var failErr error
-	if len(w.inflight) > 0 {
+	// The head of the calls in flight — for a chunk, its first element not
+	// answered — was running if the worker said so, if the watchdog killed
+	// it for overrunning (answers finished since were sent meanwhile), or
+	// if nothing else was in flight. Otherwise the worker may have died
+	// with answers of calls it finished after the head still buffered, and
+	// any call in flight may be the one it was running: each goes back to
+	// the queue to run alone on an idle worker, so that a call that kills
+	// its worker is known, and fails, and the others succeed.
+	known := w.running || w.timedOut || w.pending == 1
+	if len(w.inflight) > 0 && !known {
+		p.requeueLocked(p.aloneLocked(w.inflight))
+		w.inflight, w.pending = nil, 0
+	} else if len(w.inflight) > 0 {
 		if j := w.inflight[0]; !j.done {
 			status := "exited"
 			if waitErr != nil {
@@ -933,8 +1023,14 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 		p.requeueLocked(rest)
 		w.inflight, w.pending = nil, 0
 	}
-	replace := !w.retiring || len(p.queue) > 0
-	replace = replace && !(p.closed && p.outstanding == 0)
+	// A retired worker is replaced too, even with nothing queued now:
+	// calls submitted later, or retried after a backoff, need a worker.
+	// After Close only queued calls and retries do; calls running on
+	// other workers do not.
+	replace := !p.closed || len(p.queue) > 0 || len(p.backoff) > 0
+	if replace {
+		p.starting++
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 
@@ -952,19 +1048,39 @@ func (p *Pool) workerDied(w *procWorker, readErr error) {
 	}
 }
 
-// replace starts a worker in place of one that ended. If it cannot start,
-// and no worker is left, the queued calls fail rather than wait forever.
+// aloneLocked returns the calls of jobs not yet done, each in a job that
+// goes alone; a chunk's elements go one by one.
+func (p *Pool) aloneLocked(jobs []*job) []*job {
+	var alone []*job
+	for _, j := range jobs {
+		if j.done {
+			continue
+		}
+		j.alone = true
+		alone = append(alone, j)
+		if j.b == nil {
+			continue
+		}
+		for e := j.from + 1; e < j.to; e++ {
+			alone = append(alone, &job{b: j.b, from: e, to: e + 1, started: j.started, alone: true})
+			p.outstanding++
+		}
+		j.to = j.from + 1
+	}
+	return alone
+}
+
+// replace starts a worker in place of one that ended; the caller counted
+// it in p.starting. If it cannot start, and no worker is left or
+// starting, the queued calls fail rather than wait forever; so do calls
+// waiting for a retry, when it is due (ensureWorkerLocked).
 func (p *Pool) replace() {
 	nw, err := p.startWorker()
 	p.mu.Lock()
+	p.starting--
 	if err == nil {
-		if p.closed && p.outstanding == 0 {
-			p.mu.Unlock()
-			nw.toWorker.Close()
-			p.wg.Add(1)
-			go p.read(nw)
-			return
-		}
+		// Work may have run out meanwhile: after Close, the feed then
+		// lets the worker go at once.
 		p.lastErr = nil
 		p.launch(nw)
 		p.mu.Unlock()
@@ -972,7 +1088,7 @@ func (p *Pool) replace() {
 	}
 	p.lastErr = err
 	var stranded []job // copies
-	if len(p.workers) == 0 {
+	if len(p.workers) == 0 && p.starting == 0 {
 		for _, j := range p.queue {
 			if !j.done {
 				stranded = append(stranded, *j)
@@ -997,14 +1113,18 @@ func (p *Pool) replace() {
 	}
 }
 
-// watchdog kills workers whose current call overran the timeout plus grace.
+// watchdog kills workers whose current call overran the timeout plus
+// grace. It runs until Close has nothing left to wait for: a cancelled
+// call no longer counts as outstanding, but its worker may still be
+// running it, ignoring the cancellation, and Close waits for the worker.
 func (p *Pool) watchdog() {
 	defer p.wg.Done()
 	tick := time.NewTicker(min(max(p.cfg.Timeout/4, 5*time.Millisecond), 250*time.Millisecond))
 	defer tick.Stop()
 	for range tick.C {
 		p.mu.Lock()
-		if p.closed && p.outstanding == 0 {
+		answering := slices.ContainsFunc(p.workers, func(w *procWorker) bool { return w.pending > 0 })
+		if p.closed && p.outstanding == 0 && !answering {
 			p.mu.Unlock()
 			return
 		}

@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		parentMain()
 		return
 	}
+	// Under -race a program sleeps a second before it exits, for the
+	// reports of other goroutines: every worker the tests stop would take
+	// a second to go, which slows the tests down and hides when the pool
+	// handles a worker's end. The workers inherit this.
+	if _, set := os.LookupEnv("GORACE"); !set {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -295,6 +302,16 @@ func waitForPID(t *testing.T, file string) int {
 	}
 }
 
+// ranFor returns how long ago a task wrote file, which it did as it
+// started.
+func ranFor(file string) time.Duration {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0
+	}
+	return time.Since(fi.ModTime())
+}
+
 func processAlive(pid int) bool {
 	// A zombie (dead, not yet reaped by its parent) counts as gone.
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -382,12 +399,16 @@ func TestChunkWorkerKilled(t *testing.T) {
 			go func() {
 				// Kill once every input before the victim has come out of
 				// the ordered Map, so that the element running is the
-				// victim and no other.
+				// victim and no other, and once the victim has run long
+				// enough for its worker to have said so (within about a
+				// millisecond): a worker killed before that might have
+				// been running any of the elements it was sent, which
+				// then all run again.
 				deadline := time.Now().Add(30 * time.Second)
 				for {
 					b, err := os.ReadFile(filepath.Join(dir, "pid"))
 					p, _ := strconv.Atoi(string(b))
-					if err == nil && p > 0 && yielded.Load() >= victimAt {
+					if err == nil && p > 0 && yielded.Load() >= victimAt && ranFor(filepath.Join(dir, "pid")) > 50*time.Millisecond {
 						killed <- syscall.Kill(p, syscall.SIGKILL)
 						return
 					}

@@ -26,11 +26,12 @@ const (
 	msgHello    = "hello" // pool → worker, first: initializers and timeout
 	msgReady    = "ready" // worker → pool: initializers built
 	msgInitFail = "init_error"
-	msgCall     = "call"   // pool → worker: a batch of calls, run in order
-	msgChunk    = "chunk"  // pool → worker: one task over an array of arguments
-	msgCancel   = "cancel" // pool → worker: cancel the call or chunk with ID
-	msgResult   = "result" // worker → pool: one call's (or chunk element's) value or error
-	msgValues   = "values" // worker → pool: the values of a chunk's next elements
+	msgCall     = "call"    // pool → worker: a batch of calls, run in order
+	msgChunk    = "chunk"   // pool → worker: one task over an array of arguments
+	msgCancel   = "cancel"  // pool → worker: cancel the call or chunk with ID
+	msgResult   = "result"  // worker → pool: one call's (or chunk element's) value or error
+	msgValues   = "values"  // worker → pool: the values of a chunk's next elements
+	msgRunning  = "running" // worker → pool: the call, or chunk element, answered next is running
 )
 
 type message struct {
@@ -166,6 +167,13 @@ func appendCallFrame(buf []byte, calls []*job) []byte {
 		buf = append(buf, '}')
 	}
 	return append(buf, "]}"...)
+}
+
+// appendRunning encodes a running frame for call or chunk id.
+func appendRunning(buf []byte, id uint64) []byte {
+	buf = append(buf, `{"type":"running","id":`...)
+	buf = strconv.AppendUint(buf, id, 10)
+	return append(buf, '}')
 }
 
 // valuesPrefix starts every values frame a Go worker writes

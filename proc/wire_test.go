@@ -25,6 +25,9 @@ func TestFrameRoundTrip(t *testing.T) {
 	if err := writeRaw(w, appendValueResult(nil, 12, []byte(`{"a":[1,2]}`))); err != nil {
 		t.Fatal(err)
 	}
+	if err := writeRaw(w, appendRunning(nil, 13)); err != nil {
+		t.Fatal(err)
+	}
 	w.Flush()
 	r := bufio.NewReader(&b)
 	for _, want := range msgs {
@@ -41,6 +44,9 @@ func TestFrameRoundTrip(t *testing.T) {
 	var got message
 	if err := readFrame(r, &got); err != nil || got.Type != msgResult || got.ID != 12 || string(got.Value) != `{"a":[1,2]}` {
 		t.Errorf("fast-path result = %+v, %v", got, err)
+	}
+	if err := readFrame(r, &got); err != nil || got.Type != msgRunning || got.ID != 13 {
+		t.Errorf("running frame = %+v, %v", got, err)
 	}
 }
 

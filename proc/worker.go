@@ -71,7 +71,6 @@ func serve(in io.Reader, out io.Writer) int {
 	q.cond = sync.NewCond(&q.mu)
 	go q.read(r)
 	timeout := time.Duration(hello.TimeoutMS) * time.Millisecond
-	var resBuf []byte
 	for {
 		c, ok := q.next()
 		if !ok {
@@ -88,7 +87,10 @@ func serve(in io.Reader, out io.Writer) int {
 		var value []byte
 		var err error
 		if q.start(c.ID, cancel) {
+			w.call.Store(c.ID)
+			w.later() // says the call is running if it runs long
 			value, err = run(tctx, timeout, c.wireCall)
+			w.call.Store(0)
 			q.finish()
 		} else {
 			// Cancelled while queued. Every call still gets a result, in
@@ -99,14 +101,7 @@ func serve(in io.Reader, out io.Writer) int {
 		// Flush when nothing else is queued; otherwise results travel in
 		// batches, and the flush timer sends them within a millisecond even
 		// if the next task runs long.
-		var sendErr error
-		if err != nil {
-			sendErr = w.send(&message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)}, q.empty())
-		} else {
-			resBuf = appendValueResult(resBuf[:0], c.ID, value)
-			sendErr = w.sendRaw(resBuf, q.empty())
-		}
-		if sendErr != nil {
+		if w.sendResult(c.ID, value, err, q.empty()) != nil {
 			return 1 // the pool is gone
 		}
 	}
@@ -133,9 +128,10 @@ func timedOut(ctx, tctx context.Context, timeout time.Duration, err error) error
 
 // runChunk runs a chunk's elements in order and answers each: successes
 // in values frames, failures in result frames. Successes are framed when
-// a failure or the end comes, and by the flush timer within a millisecond, so
-// that the pool sees which element is running (for its timeout and for a
-// worker that dies). It fails only if the pool is gone.
+// a failure or the end comes, and by the flush timer within a millisecond,
+// which also says which element is running (see workerOut): the pool
+// times elements from their answers, and blames a worker's death on the
+// element it was running. It fails only if the pool is gone.
 func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *workerOut, c work) error {
 	b, err := crew.DecodeBatch(c.Task, c.Args)
 	if err != nil {
@@ -157,47 +153,85 @@ func runChunk(ctx context.Context, timeout time.Duration, q *workQueue, w *worke
 	}
 	defer q.finish()
 	n := b.Len()
-	var ran atomic.Int64 // elements run, whose results can be framed
+	cr := &chunkRun{id: c.ID, b: b, n: n}
 	w.mu.Lock()
-	framed := 0 // elements answered; guarded by w.mu
-	w.progress = func() error {
-		var err error
-		framed, err = w.appendValuesLocked(c.ID, b, framed, int(ran.Load()))
-		return err
-	}
+	w.chunk = cr
 	w.mu.Unlock()
 	for i := range n {
+		w.later() // frames the elements run so far, and says this one runs, if it runs long
 		err := cctx.Err()
 		if err == nil {
 			err = runElement(cctx, timeout, b, i)
 		}
 		if err == nil {
-			ran.Store(int64(i + 1))
-			w.later()
+			cr.ran.Store(int64(i + 1))
+			if cr.owedBy(i) {
+				if err := w.answerOwed(cr, i); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		w.mu.Lock()
 		var sendErr error
-		framed, sendErr = w.appendValuesLocked(c.ID, b, framed, i)
+		cr.framed, sendErr = w.appendValuesLocked(cr.id, b, cr.framed, i)
 		if sendErr == nil {
-			sendErr = writeFrame(w.w, &message{Type: msgResult, ID: c.ID, Error: crew.ToRemote(err)})
-			framed = i + 1
+			sendErr = writeFrame(w.w, &message{Type: msgResult, ID: cr.id, Error: crew.ToRemote(err)})
+			cr.framed = i + 1
 		}
-		ran.Store(int64(i + 1))
+		cr.ran.Store(int64(i + 1))
+		if sendErr == nil && cr.owedBy(i) {
+			sendErr = w.flushLocked()
+			cr.owed.Store(0)
+		}
 		w.mu.Unlock()
 		if sendErr != nil {
 			return sendErr
 		}
-		w.later()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.progress = nil
-	framed, err = w.appendValuesLocked(c.ID, b, framed, n)
+	w.chunk = nil
+	cr.framed, err = w.appendValuesLocked(cr.id, b, cr.framed, n)
 	if err == nil {
 		// A chunk's answers go at once, even if more work is queued: the
 		// pool sends the next chunk when it has them.
 		err = w.flushLocked()
+	}
+	return err
+}
+
+// chunkRun is the state of the chunk a worker runs, shared with the flush
+// timer.
+type chunkRun struct {
+	id     uint64
+	b      crew.EncodedBatch
+	n      int
+	framed int          // elements answered in frames; guarded by workerOut.mu
+	ran    atomic.Int64 // elements run
+	owed   atomic.Int64 // 1 + the element a running frame named; 0 if none
+}
+
+// owedBy reports whether a running frame named element i or an earlier
+// one, whose end must then be sent at once.
+func (c *chunkRun) owedBy(i int) bool {
+	o := c.owed.Load()
+	return o != 0 && o-1 <= int64(i)
+}
+
+// answerOwed sends the answers up to element i, which ended after a
+// running frame named it.
+func (o *workerOut) answerOwed(c *chunkRun, i int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !c.owedBy(i) {
+		return nil // the flush timer named a later element meanwhile, and sent this one
+	}
+	c.owed.Store(0)
+	var err error
+	c.framed, err = o.appendValuesLocked(c.id, c.b, c.framed, i+1)
+	if err == nil {
+		err = o.flushLocked()
 	}
 	return err
 }
@@ -212,15 +246,28 @@ func runElement(ctx context.Context, timeout time.Duration, b crew.EncodedBatch,
 }
 
 // workerOut buffers the frames a worker sends. What is buffered and not
-// flushed at once goes out within a delay, by a timer armed only then: an
-// idle or busy worker with nothing to report never wakes up for it, which
-// matters on a machine whose cores all run tasks.
+// flushed at once goes out within a delay, by a timer armed only then, or
+// when a call or chunk element starts: an idle worker never wakes up for
+// it, and a busy one once per call that outlasts the delay, which matters
+// on a machine whose cores all run tasks.
+//
+// When the timer finds a call or element running, it also sends a running
+// frame naming it, and the answer to that call or element is then sent as
+// soon as it ends. So if the worker dies, the pool knows which call it was
+// running when the last frame it received says so; otherwise the worker
+// may have died with answers of calls run after the last one it sent
+// still buffered (within the delay), and the pool cannot tell which call
+// killed it. Sending a frame as every call starts would tell it always,
+// but at a system call per tiny task.
 type workerOut struct {
 	mu       sync.Mutex
 	w        *bufio.Writer
-	vals     []byte       // a values frame's array
-	buf      []byte       // a values frame
-	progress func() error // frames the running chunk's finished elements
+	vals     []byte    // a values frame's array
+	buf      []byte    // a values or result frame
+	chunk    *chunkRun // the chunk running, if any
+	owedCall uint64    // a running frame named this call: send its result at once
+
+	call atomic.Uint64 // the call running, if any (0); chunks are in chunk
 
 	delay time.Duration
 	timer *time.Timer
@@ -235,7 +282,8 @@ func newWorkerOut(out io.Writer, delay time.Duration) *workerOut {
 }
 
 // later makes sure what is buffered now, and the running chunk's progress,
-// is sent within the delay.
+// is sent within the delay, with a running frame if a call or element is
+// running then.
 func (o *workerOut) later() {
 	if o.armed.CompareAndSwap(false, true) {
 		o.timer.Reset(o.delay)
@@ -290,13 +338,22 @@ func (o *workerOut) flushIf(flush bool) error {
 	return o.flushLocked()
 }
 
-func (o *workerOut) sendRaw(b []byte, flush bool) error {
+// sendResult buffers the result of call id — its value, or err — and
+// sends it now if flush is set or a running frame named the call.
+func (o *workerOut) sendResult(id uint64, value []byte, err error, flush bool) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := writeRaw(o.w, b); err != nil {
+	if err != nil {
+		err = writeFrame(o.w, &message{Type: msgResult, ID: id, Error: crew.ToRemote(err)})
+	} else {
+		o.buf = appendValueResult(o.buf[:0], id, value)
+		err = writeRaw(o.w, o.buf)
+	}
+	if err != nil {
 		return err
 	}
-	if flush {
+	if flush || o.owedCall == id {
+		o.owedCall = 0
 		return o.flushLocked()
 	}
 	o.later()
@@ -317,15 +374,27 @@ func (o *workerOut) send(m *message, flush bool) error {
 }
 
 // flush frames the running chunk's progress and sends everything
-// buffered.
+// buffered, and a running frame if a call or chunk element is running.
 func (o *workerOut) flush() {
 	o.armed.Store(false)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.progress != nil {
-		o.progress()
+	if c := o.chunk; c != nil {
+		var err error
+		c.framed, err = o.appendValuesLocked(c.id, c.b, c.framed, int(c.ran.Load()))
+		if err == nil && c.framed < c.n && o.runningLocked(c.id) == nil {
+			c.owed.Store(int64(c.framed) + 1)
+		}
+	} else if id := o.call.Load(); id != 0 && o.runningLocked(id) == nil {
+		o.owedCall = id
 	}
 	o.w.Flush()
+}
+
+// runningLocked writes a running frame for call or chunk id.
+func (o *workerOut) runningLocked(id uint64) error {
+	o.buf = appendRunning(o.buf[:0], id)
+	return writeRaw(o.w, o.buf)
 }
 
 // workQueue holds the calls a worker received and not yet ran; its reader
