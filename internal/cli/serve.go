@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"net"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +42,9 @@ Anyone who reaches the port can submit tasks that workers run, so outside a
 trusted network use authentication and TLS:
 
   --token T         every client presents the same secret (--token T);
+                    $CREW_TOKEN, when set, is the default of --token for
+                    crew serve, crew worker and --cluster, and keeps the
+                    secret out of the process list;
   --nkey-user U...  each client signs in with an nkey seed file (--nkey FILE)
                     whose public key is listed here (repeat the flag for
                     several keys); the seed never leaves the client.
@@ -48,7 +53,8 @@ trusted network use authentication and TLS:
   --tls-cert/--tls-key  serve TLS; clients trust it with --tls-ca CA.pem.
   --tls-ca CA       also require client certificates signed by CA.
 
-A refused client fails at once with an authorization or TLS error.
+A refused client fails at once with an authorization or TLS error. crew
+serve warns when it listens beyond this machine without authentication.
 
 Three crew serve processes (on three machines) form a NATS cluster with
 --cluster-listen and --routes; clients list all three URLs, separated by
@@ -72,6 +78,12 @@ no authentication or TLS: keep it on a private network.`,
   crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --token s3cret --replicas 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.token == "" && len(o.nkeys) == 0 {
+				o.token = os.Getenv(tokenEnv)
+			}
+			if o.token == "" && len(o.nkeys) == 0 && reachableBeyondHost(o.listen) {
+				fmt.Fprintf(s.Err, "crew: warning: %s is reachable from other machines and takes no --token or --nkey-user: anyone who reaches it can submit tasks, and run commands on workers started with --allow-shell\n", o.listen)
+			}
 			cfg := cluster.ServerConfig{
 				Listen:        o.listen,
 				StoreDir:      o.store,
@@ -109,7 +121,7 @@ no authentication or TLS: keep it on a private network.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "client address, host:port")
 	f.StringVar(&o.store, "store", "", "JetStream directory (default: temporary)")
-	f.StringVar(&o.token, "token", "", "secret token clients must present")
+	f.StringVar(&o.token, "token", "", "secret token clients must present (default $"+tokenEnv+")")
 	f.StringArrayVar(&o.nkeys, "nkey-user", nil, "nkey user public `KEY` (U…) allowed to connect; repeatable")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate `FILE` (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
@@ -119,4 +131,23 @@ no authentication or TLS: keep it on a private network.`,
 	f.StringSliceVar(&o.routes, "routes", nil, "cluster addresses (`host:port,...`) of the nodes; this node's own may be listed")
 	f.StringVar(&o.name, "name", "", "server name, unique in a cluster (default: from --cluster-listen)")
 	return cmd
+}
+
+// tokenEnv names the environment variable that gives --token its default,
+// out of sight of ps.
+const tokenEnv = "CREW_TOKEN"
+
+// reachableBeyondHost reports whether a server listening on addr
+// (host:port) can be reached from other machines: any address but a
+// loopback one or localhost.
+func reachableBeyondHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

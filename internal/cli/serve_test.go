@@ -105,20 +105,7 @@ func TestServeWorkerTLSNKey(t *testing.T) {
 	var serveErr, workerErr lockedBuffer
 	serveCode, workerCode := make(chan int, 1), make(chan int, 1)
 	run(&serveErr, serveCode, "serve", "--listen", "127.0.0.1:0", "--nkey-user", public, "--tls-cert", certFile, "--tls-key", keyFile)
-	served := regexp.MustCompile(`serving on (\S+)`)
-	var url string
-	for deadline := time.Now().Add(10 * time.Second); url == ""; {
-		if m := served.FindStringSubmatch(serveErr.String()); m != nil {
-			url = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("crew serve did not report its URL: %q", serveErr.String())
-		}
-		select {
-		case code := <-serveCode:
-			t.Fatalf("crew serve exited with %d: %s", code, serveErr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	url := servedURL(t, &serveErr, serveCode)
 	run(&workerErr, workerCode, "worker", "--server", url, "--nkey", seedFile, "--tls-ca", certFile, "-j", "2")
 
 	tlsCfg, err := cluster.ClientTLS(certFile, "", "")
@@ -176,6 +163,77 @@ func TestWorkerErrorHidesCredentials(t *testing.T) {
 			if code == 0 || strings.Contains(stderr, "s3cret") || !strings.Contains(stderr, "127.0.0.1:1") {
 				t.Errorf("crew %s: exit %d, stderr %q; want an error naming the server without the secret", strings.Join(args, " "), code, stderr)
 			}
+		}
+	}
+}
+
+// servedURL waits for crew serve, writing to out, to say where it serves.
+func servedURL(t *testing.T, out *lockedBuffer, code <-chan int) string {
+	t.Helper()
+	served := regexp.MustCompile(`serving on (\S+)`)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if m := served.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crew serve did not report its URL: %q", out.String())
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("crew serve exited with %d: %s", c, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestServeWorkerTokenFromEnvironment checks that $CREW_TOKEN is the
+// token of crew serve and crew worker when --token is not given, and that
+// the server then refuses a client without it.
+func TestServeWorkerTokenFromEnvironment(t *testing.T) {
+	t.Setenv("CREW_TOKEN", "s3cret-from-env")
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var serveErr, workerErr lockedBuffer
+	serveCode, workerCode := make(chan int, 1), make(chan int, 1)
+	wg.Go(func() {
+		serveCode <- Main(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, Streams{In: strings.NewReader(""), Out: &serveErr, Err: &serveErr})
+	})
+	url := servedURL(t, &serveErr, serveCode)
+	if strings.Contains(serveErr.String(), "warning") {
+		t.Errorf("crew serve on loopback warned: %s", serveErr.String())
+	}
+	wg.Go(func() {
+		workerCode <- Main(ctx, []string{"worker", "--server", url, "-j", "1"}, Streams{In: strings.NewReader(""), Out: &workerErr, Err: &workerErr})
+	})
+	if _, err := cluster.New(ctx, url); err == nil {
+		t.Fatal("a client without the token was let in")
+	}
+	ex, err := cluster.New(ctx, url, cluster.Token("s3cret-from-env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := crew.Submit(ctx, ex, crewtest.Square, 7).Wait(ctx)
+	if err != nil || got != 49 {
+		t.Errorf("square(7) through a worker with the token from $CREW_TOKEN = %d, %v; its stderr: %s", got, err, workerErr.String())
+	}
+	ex.Close()
+	cancel()
+	for name, codes := range map[string]chan int{"serve": serveCode, "worker": workerCode} {
+		if code := <-codes; code != 0 && code != exitInterrupted {
+			t.Errorf("crew %s exited with %d", name, code)
+		}
+	}
+}
+
+func TestReachableBeyondHost(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:4222": false, "127.0.0.2:4222": false, "[::1]:4222": false, "localhost:4222": false,
+		"0.0.0.0:4222": true, ":4222": true, "[::]:4222": true, "10.0.0.5:4222": true, "crew.example.com:4222": true,
+	} {
+		if got := reachableBeyondHost(addr); got != want {
+			t.Errorf("reachableBeyondHost(%q) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,8 @@ with JetStream) and runs the tasks of every job submitted there, -j at a
 time, until interrupted. It runs only tasks registered in this binary; a
 task it does not know fails with an unknown-task error.
 
-Authenticate with --token or --nkey (a seed file, see crew serve --help);
+Authenticate with --token (or $CREW_TOKEN, which ps does not show) or
+--nkey (a seed file, see crew serve --help);
 for a TLS server give the CA that signed its certificate with --tls-ca
 (a tls:// server URL, or a server that requires TLS, uses TLS), and a client
 certificate with --tls-cert/--tls-key if the server asks for one. Refused
@@ -83,7 +85,7 @@ type clusterAuth struct {
 }
 
 func (a *clusterAuth) register(f *pflag.FlagSet) {
-	f.StringVar(&a.token, "token", "", "secret token the server expects")
+	f.StringVar(&a.token, "token", "", "secret token the server expects (default $"+tokenEnv+")")
 	f.StringVar(&a.nkey, "nkey", "", "authenticate with the nkey seed in `FILE`")
 	f.StringVar(&a.tlsCA, "tls-ca", "", "trust the server certificates signed by this CA `FILE` (PEM)")
 	f.StringVar(&a.tlsCert, "tls-cert", "", "client certificate `FILE` (PEM), for servers that require one")
@@ -105,6 +107,9 @@ func (a *clusterAuth) options() ([]crew.Option, error) {
 	var opts []crew.Option
 	if a.token != "" && a.nkey != "" {
 		return nil, usagef("--token and --nkey cannot be combined")
+	}
+	if a.token == "" && a.nkey == "" {
+		a.token = os.Getenv(tokenEnv)
 	}
 	if a.token != "" {
 		opts = append(opts, cluster.Token(a.token))
