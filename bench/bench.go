@@ -27,8 +27,8 @@ type Config struct {
 	Quick     bool          // small inputs, fewer repetitions: seconds, not minutes
 	Workers   []int         // worker counts for CPU experiments; default 1, 2, NumCPU, 2×NumCPU
 	IOWorkers []int         // worker counts for the IO experiment; default Workers and 16
-	Pages     int           // pages the IO experiment downloads; default 160 (40 quick)
-	Latency   time.Duration // the IO server's delay per page; default 50 ms (20 ms quick)
+	Pages     int           // pages the IO experiment downloads; default 160 (16 quick)
+	Latency   time.Duration // the IO server's delay per page; default 50 ms (10 ms quick)
 	Only      []string      // experiment names to run; all when empty
 	// Executors are the modes beyond "seq" and "goroutines", run in the
 	// order of their names.

@@ -31,7 +31,12 @@ func (r *Report) WritePlot(w io.Writer, format string) error {
 		}
 	}
 	if len(panels) == 0 {
-		return fmt.Errorf("bench: nothing to plot")
+		// Only the shared counter ran: it has no speed-ups to draw, but
+		// the files are still written, and say why they are empty.
+		p := plot.New()
+		p.Title.Text = "no timed experiment to plot (the shared counter has no speed-ups)"
+		p.HideAxes()
+		panels = append(panels, p)
 	}
 	const cols = 2
 	rows := (len(panels) + cols - 1) / cols

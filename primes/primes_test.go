@@ -234,3 +234,17 @@ func FuzzSumAgrees(f *testing.F) {
 		}
 	})
 }
+
+// TestSieveWorkersBoundedBySegments checks that asking for far more
+// workers than there are segments costs no more than the segments need.
+func TestSieveWorkersBoundedBySegments(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if got, err := Sum(t.Context(), 10, 5000); err != nil || got != 17 {
+		t.Fatalf("Sum(10) = %d, %v", got, err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("Sum(10) with 5000 workers allocated %d MiB", alloc>>20)
+	}
+}

@@ -51,7 +51,9 @@ func sieve(ctx context.Context, n uint64, workers int, sum bool) (uint64, uint64
 	var total, count uint64
 	var firstErr error
 	var wg sync.WaitGroup
-	for range max(1, workers) {
+	// No more goroutines than segments, each with its buffer: -j 20000 on a
+	// small n must not allocate 20 000 segment buffers.
+	for range min(uint64(max(1, workers)), segments) {
 		wg.Go(func() {
 			buf := make([]byte, segmentBytes)
 			var s, c uint64

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,8 +64,8 @@ half with it; --quick takes about 11 s with Python and 2 s without.`,
 	f.BoolVar(&o.quick, "quick", false, "small inputs and few repetitions (seconds)")
 	f.IntSliceVar(&o.workers, "workers", nil, "worker counts for CPU experiments (default 1,2,NumCPU,2×NumCPU)")
 	f.IntSliceVar(&o.ioWorkers, "io-workers", nil, "worker counts for the IO experiment (default --workers and 16)")
-	f.IntVar(&o.pages, "pages", 0, "pages the IO experiment downloads (default 160, quick 40)")
-	f.DurationVar(&o.latency, "latency", 0, "the IO server's delay per page (default 50ms, quick 20ms)")
+	f.IntVar(&o.pages, "pages", 0, "pages the IO experiment downloads (default 160, quick 16)")
+	f.DurationVar(&o.latency, "latency", 0, "the IO server's delay per page (default 50ms, quick 10ms)")
 	f.StringSliceVar(&o.only, "only", nil, "run only these experiments: "+strings.Join(bench.ExperimentNames(), ", "))
 	f.StringVar(&o.out, "out", "crew-bench", "directory for bench.json, bench.md, bench.svg and bench.png")
 	f.BoolVar(&o.python, "python", false, "run the Python equivalents (default: when python3 is on PATH)")
@@ -79,6 +80,11 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 	}
 	if o.pages < 0 || o.latency < 0 {
 		return usagef("--pages and --latency must not be negative")
+	}
+	for _, w := range append(slices.Clone(o.workers), o.ioWorkers...) {
+		if w < 1 {
+			return usagef("--workers and --io-workers: %d: a worker count must be at least 1", w)
+		}
 	}
 	cfg := bench.Config{
 		Quick: o.quick, Workers: o.workers, IOWorkers: o.ioWorkers,
@@ -96,9 +102,17 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 		defer p.done()
 		cfg.Progress = p.set
 	}
+	// Find out now, not after minutes of experiments, that --out is
+	// unusable.
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return usagef("--out: %v", err)
 	}
+	probe, err := os.CreateTemp(o.out, ".crew-bench-probe-*")
+	if err != nil {
+		return usagef("--out: %v", err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, bench.ErrUnknownExperiment) {
@@ -136,6 +150,11 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	defer os.Remove(tmp.Name())
 	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	// CreateTemp makes the file private (0600); results are for reading.
+	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return err
 	}
