@@ -104,7 +104,9 @@ func ToRemote(err error) *RemoteError {
 		return nil
 	}
 	var re *RemoteError
-	if errors.As(err, &re) && re.Message == err.Error() {
+	// A RemoteError passed through unchanged, unless Permanent wrapped it
+	// (the same message): that kind must not be lost.
+	if errors.As(err, &re) && re.Message == err.Error() && (re.Kind == KindPermanent || !IsPermanent(err)) {
 		return re
 	}
 	kind := KindError

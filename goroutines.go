@@ -26,6 +26,7 @@ func Goroutines(opts ...Option) Executor {
 	}
 	size := max(1024, 4*cfg.Workers)
 	e := &goroutines{cfg: cfg, queue: make(chan work, size), shared: make(chan work, size)}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go e.work()
@@ -35,6 +36,8 @@ func Goroutines(opts ...Option) Executor {
 
 type goroutines struct {
 	cfg    Config
+	ctx    context.Context // the workers' lifetime, for their per-worker values
+	cancel context.CancelFunc
 	queue  chan work
 	shared chan work    // the rest of ranges a worker started: older than anything queued
 	mu     sync.RWMutex // read-held while sending on queue; write-held to close it
@@ -110,6 +113,7 @@ func (e *goroutines) Close() error {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	e.cancel()
 	return nil
 }
 
@@ -127,15 +131,10 @@ func (e *goroutines) work() {
 		if !ok {
 			return
 		}
-		if w == nil && len(e.cfg.Inits) > 0 {
-			var ctx context.Context
-			if it.b != nil {
-				ctx = it.b.Context()
-			} else {
-				ctx = it.c.Context()
-			}
+		if w == nil {
+			// Even without Initialize: Init.From keeps what it builds here.
 			var err error
-			if w, err = NewWorker(ctx, e.cfg.Inits); err != nil {
+			if w, err = NewWorker(e.ctx, e.cfg.Inits); err != nil {
 				// The next item tries the initializers again.
 				if it.b != nil {
 					for range it.to - it.from {

@@ -57,15 +57,17 @@ func (i Init[S]) InitName() string { return i.def.name }
 
 // From returns the calling worker's value, building it on first use if the
 // executor was not told to build it eagerly with Initialize. ctx must be
-// the context a task received. Outside a worker configured with
-// Initialize (a direct Task.Call, say) there is no worker to keep the
-// value, and From builds a fresh one on every call.
+// the context a task received. The value is built with the worker's own
+// context, not ctx: it outlives the task that happened to need it first.
+// An initializer may call another's From. Outside a worker (a direct
+// Task.Call, say) there is no worker to keep the value, and From builds a
+// fresh one on every call.
 func (i Init[S]) From(ctx context.Context) (S, error) {
 	w, _ := ctx.Value(workerKey{}).(*Worker)
 	if w == nil {
 		return i.def.fn(ctx)
 	}
-	v, err := w.get(ctx, i.def.name, i.def)
+	v, err := w.get(i.def.name, i.def)
 	if err != nil {
 		var zero S
 		return zero, err
@@ -79,15 +81,19 @@ type workerKey struct{}
 // worker goroutine or process (NewWorker), attach it to the contexts of the
 // tasks that worker runs (Context), and Close it when the worker stops.
 type Worker struct {
+	ctx   context.Context // the worker's lifetime; its values are built with it
 	mu    sync.Mutex
 	vals  map[string]any
 	order []string // creation order, closed in reverse
 }
 
 // NewWorker makes a Worker and builds the named initializers' values at
-// once, in order, as Python's Pool does when a worker starts.
+// once, in order, as Python's Pool does when a worker starts. ctx is the
+// worker's lifetime: every value, built now or later by Init.From, is
+// built with it (a connection made with it lives as long as the worker),
+// so it should end when the worker does, not with one task.
 func NewWorker(ctx context.Context, inits []string) (*Worker, error) {
-	w := &Worker{vals: map[string]any{}}
+	w := &Worker{ctx: ctx, vals: map[string]any{}}
 	for _, name := range inits {
 		registry.RLock()
 		r, ok := registry.inits[name]
@@ -96,7 +102,7 @@ func NewWorker(ctx context.Context, inits []string) (*Worker, error) {
 			w.Close()
 			return nil, fmt.Errorf("%w: initializer %q", ErrUnknownTask, name)
 		}
-		if _, err := w.get(ctx, name, r); err != nil {
+		if _, err := w.get(name, r); err != nil {
 			w.Close()
 			return nil, err
 		}
@@ -104,15 +110,26 @@ func NewWorker(ctx context.Context, inits []string) (*Worker, error) {
 	return w, nil
 }
 
-func (w *Worker) get(ctx context.Context, name string, r initRunner) (any, error) {
+func (w *Worker) get(name string, r initRunner) (any, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if v, ok := w.vals[name]; ok {
+	v, ok := w.vals[name]
+	w.mu.Unlock()
+	if ok {
 		return v, nil
 	}
-	v, err := r.create(ctx)
+	// Built without holding mu: an initializer may use another's From.
+	v, err := r.create(w.Context(w.ctx))
 	if err != nil {
 		return nil, fmt.Errorf("crew: initializer %q: %w", name, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if first, ok := w.vals[name]; ok {
+		// Tasks of this worker built it at the same time: keep the first.
+		if c, ok := v.(io.Closer); ok {
+			c.Close()
+		}
+		return first, nil
 	}
 	w.vals[name] = v
 	w.order = append(w.order, name)

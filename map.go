@@ -111,6 +111,10 @@ func (m *mapper[A, R]) feed(ctx context.Context, ex Executor, t Task[A, R], in i
 		case <-ctx.Done():
 			return
 		}
+		if ctx.Err() != nil { // select picked the slot although ctx had ended
+			<-m.tokens
+			return
+		}
 		c := &call[A, R]{ctx: ctx, def: t.def, arg: a, index: n, sink: m.sink}
 		n++
 		if err := ex.Exec(c); err != nil {

@@ -78,6 +78,10 @@ func (m *chunkMapper[A, R]) feed(in iter.Seq[A]) {
 	size := 1
 	for a := range in {
 		m.mu.Lock()
+		if m.ctx.Err() != nil { // the consumer stopped: pull no more input
+			m.mu.Unlock()
+			return
+		}
 		if m.held >= m.window {
 			// No room. Results of earlier chunks will free some, and the
 			// chunk being filled waits for it (or for stallDelay), so that

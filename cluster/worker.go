@@ -463,8 +463,10 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*cre
 	var out []byte
 	var err error
 	st := states[j.id]
-	if st == nil && len(j.spec.Inits) > 0 {
-		st, err = crew.NewWorker(tctx, j.spec.Inits)
+	if st == nil {
+		// The job's lifetime, not this task's: values outlive the task
+		// that built them; without Initialize, Init.From keeps them here.
+		st, err = crew.NewWorker(j.ctx, j.spec.Inits)
 		if err == nil {
 			states[j.id] = st
 		}
