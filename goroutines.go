@@ -126,6 +126,8 @@ func (e *goroutines) work() {
 		}
 	}()
 	slow := true // until this worker has timed an element: it shares eagerly
+	var ctxOf Batch
+	var bctx context.Context
 	for {
 		it, ok := e.next()
 		if !ok {
@@ -149,7 +151,10 @@ func (e *goroutines) work() {
 			}
 		}
 		if it.b != nil {
-			e.runRange(w, it, &slow)
+			if it.b != ctxOf { // the context carrying w, once per batch
+				ctxOf, bctx = it.b, w.Context(it.b.Context())
+			}
+			e.runRange(bctx, it, &slow)
 		} else {
 			run(e.cfg, w, it.c)
 		}
@@ -189,11 +194,12 @@ func (e *goroutines) next() (work, bool) {
 	}
 }
 
-// runRange runs elements [it.from, it.to) of it.b in order. Successes are
+// runRange runs elements [it.from, it.to) of it.b in order, with ctx: the
+// batch's context carrying the worker. Successes are
 // completed together, in runs of at most a millisecond, so that tiny
 // tasks cost one hand-off per run and slow ones are reported as they end.
 // *slow says whether the last element this worker ran was slow.
-func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
+func (e *goroutines) runRange(ctx context.Context, it work, slow *bool) {
 	b := it.b
 	runStart, since := it.from, time.Now()
 	last := since // when the previous element ended
@@ -205,7 +211,7 @@ func (e *goroutines) runRange(w *Worker, it work, slow *bool) {
 		case e.idle.Load() > 0:
 			it.to = e.share(it, i+(it.to-i+1)/2)
 		}
-		err := runElement(e.cfg, w, b.Call(i))
+		err := runElement(e.cfg, ctx, b.Call(i))
 		now := time.Now()
 		*slow, last = now.Sub(last) > slowElement, now
 		if err != nil || now.Sub(since) > time.Millisecond {
@@ -247,21 +253,19 @@ func (e *goroutines) share(it work, mid int) int {
 	}
 }
 
-// run runs c in this goroutine under cfg's timeout and retries.
+// run runs c in this goroutine under cfg's timeout and retries, with w's
+// per-worker values.
 func run(cfg Config, w *Worker, c Call) {
-	c.Complete(runElement(cfg, w, c))
+	c.Complete(runElement(cfg, w.Context(c.Context()), c))
 }
 
 // runElement runs c in this goroutine under cfg's timeout and retries,
-// and returns the error to complete it with.
-func runElement(cfg Config, w *Worker, c Call) error {
-	ctx := c.Context()
+// with ctx (c's context carrying the worker), and returns the error to
+// complete it with.
+func runElement(cfg Config, ctx context.Context, c Call) error {
 	if err := ctx.Err(); err != nil {
 		cfg.Progress.Finished(false, err)
 		return err
-	}
-	if w != nil {
-		ctx = w.Context(ctx)
 	}
 	cfg.Progress.Started()
 	for attempt := 0; ; attempt++ {
