@@ -144,6 +144,9 @@ func (c *copier) fail(err error) {
 
 // Copy makes dst a copy of the tree at src. dst may already exist (a
 // previous, possibly interrupted, run); up-to-date files are skipped.
+// When src is a single file or symlink and dst an existing directory, the
+// copy goes inside it, at dst/base(src), as with cp -a. A directory in the
+// copy whose source became a file is replaced only if empty.
 // It returns ErrRefused if src is missing, equal to dst, or contains dst, and
 // ErrPartial if some entries failed (the others are copied).
 func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
@@ -155,6 +158,13 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	sfi, err := os.Lstat(src)
 	if err != nil {
 		return Stats{}, fmt.Errorf("%w: source: %w", ErrRefused, err)
+	}
+	if !sfi.IsDir() {
+		// A file (or symlink) copied onto a directory goes inside it, as
+		// with cp -a; replacing the directory would lose what it holds.
+		if dfi, err := os.Stat(dst); err == nil && dfi.IsDir() {
+			dst = joinPath(dst, filepath.Base(src))
+		}
 	}
 	if err := checkPaths(src, dst); err != nil {
 		return Stats{}, err
@@ -483,16 +493,8 @@ func (c *copier) entry(j job) error {
 			return err
 		}
 	}
-	// unix.Rename, not os.Rename: that one lstats the new name first.
-	if err := unix.Rename(tmp, j.dst); err != nil {
-		err = &os.LinkError{Op: "rename", Old: tmp, New: j.dst, Err: err}
+	if err := replace(tmp, j.dst); err != nil {
 		os.Remove(tmp)
-		// A directory in the way (the source changed type) is replaced.
-		if fi, lerr := os.Lstat(j.dst); lerr == nil && fi.IsDir() {
-			if rerr := os.RemoveAll(j.dst); rerr == nil {
-				return c.entry(j)
-			}
-		}
 		return err
 	}
 	if c.opts.Verify && mode.IsRegular() {
@@ -501,6 +503,26 @@ func (c *copier) entry(j job) error {
 		}
 	}
 	c.note(j.rel, j.fi.Size())
+	return nil
+}
+
+// replace renames tmp to dst. A directory at dst (the source changed
+// type since the last copy) is replaced only when empty: one holding
+// files the source does not have is kept and reported, as cp -a and rsync
+// do, never deleted with its content.
+func replace(tmp, dst string) error {
+	// unix.Rename, not os.Rename: that one lstats the new name first.
+	err := unix.Rename(tmp, dst)
+	if errors.Is(err, unix.EISDIR) {
+		if rerr := unix.Rmdir(dst); rerr == nil {
+			err = unix.Rename(tmp, dst)
+		} else if errors.Is(rerr, unix.ENOTEMPTY) || errors.Is(rerr, unix.EEXIST) {
+			return fmt.Errorf("%s: not replacing a non-empty directory with a non-directory (the source changed type): %w", dst, rerr)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err}
+	}
 	return nil
 }
 

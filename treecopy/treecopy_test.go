@@ -477,3 +477,64 @@ func TestManyXattrs(t *testing.T) {
 		t.Errorf("copy has %d bytes of xattr names (%v), want %d", got, err, want)
 	}
 }
+
+// TestFileOntoDirectoryGoesInside copies a single file, and a symlink, onto
+// an existing directory: like cp -a, the copy goes inside it as
+// DST/base(SRC), and nothing already in the directory is touched.
+func TestFileOntoDirectoryGoesInside(t *testing.T) {
+	dir := t.TempDir()
+	file, link, backup := filepath.Join(dir, "f.txt"), filepath.Join(dir, "lnk"), filepath.Join(dir, "backup")
+	write(t, file, []byte("hello"), 0o644)
+	must(t, os.Symlink("f.txt", link))
+	write(t, filepath.Join(backup, "keep", "data"), []byte("precious"), 0o644)
+	for _, src := range []string{file, link} {
+		if _, err := treecopy.Copy(t.Context(), src, backup, treecopy.Options{}); err != nil {
+			t.Fatalf("copy %s onto a directory: %v", src, err)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(backup, "keep", "data")); string(got) != "precious" {
+		t.Errorf("backup/keep/data = %q, %v: the directory's content was lost", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(backup, "f.txt")); string(got) != "hello" {
+		t.Errorf("backup/f.txt = %q, %v; want the file copied inside", got, err)
+	}
+	if got, err := os.Readlink(filepath.Join(backup, "lnk")); got != "f.txt" {
+		t.Errorf("backup/lnk -> %q, %v; want the symlink copied inside", got, err)
+	}
+	// The same file again, onto the directory holding its copy: up to date.
+	st, err := treecopy.Copy(t.Context(), file, backup, treecopy.Options{})
+	if err != nil || st.Skipped != 1 || st.Files != 0 {
+		t.Errorf("rerun: %+v, %v; want the file skipped", st, err)
+	}
+}
+
+// TestTypeChangeKeepsNonEmptyDirectory reruns a copy after a directory in
+// the source became a file: an empty directory in the copy is replaced by
+// the file, but one holding files the source does not have is kept and
+// reported with its path, as cp -a and rsync do, not deleted.
+func TestTypeChangeKeepsNonEmptyDirectory(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "empty", "f"), []byte("x"), 0o644)
+	write(t, filepath.Join(src, "full", "f"), []byte("x"), 0o644)
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	must(t, os.Remove(filepath.Join(dst, "empty", "f")))
+	write(t, filepath.Join(dst, "full", "only-in-copy"), []byte("keep me"), 0o644)
+	for _, name := range []string{"empty", "full"} {
+		must(t, os.RemoveAll(filepath.Join(src, name)))
+		write(t, filepath.Join(src, name), []byte("now a file"), 0o644)
+	}
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	if !errors.Is(err, treecopy.ErrPartial) || len(st.Errors) != 1 || !strings.Contains(st.Errors[0].Error(), filepath.Join(dst, "full")) {
+		t.Fatalf("err = %v, errors %v; want one naming %s", err, st.Errors, filepath.Join(dst, "full"))
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "empty")); string(got) != "now a file" {
+		t.Errorf("the empty directory was not replaced by the file: %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "full", "only-in-copy")); string(got) != "keep me" {
+		t.Errorf("a file only in the copy was deleted: %q", got)
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 2 {
+		t.Errorf("temp files left behind: %v", ents)
+	}
+}

@@ -32,7 +32,8 @@ func newCopyCommand(s Streams) *cobra.Command {
 		Long: `crew copy makes DST a copy of the tree SRC, keeping what cp -a keeps:
 regular files (sparse ones stay sparse), directories, symlinks as links,
 hardlink groups, FIFOs and devices, modes, ownership (when root),
-nanosecond mtimes and xattrs.
+nanosecond mtimes and xattrs. A single file (or symlink) SRC copied onto
+an existing directory DST goes inside it, as DST/SRC's name.
 
 Files are copied by -j workers at once. In a directory this run creates,
 a file is written without a name (O_TMPFILE) and linked in when complete;

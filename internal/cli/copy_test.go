@@ -66,3 +66,29 @@ func TestTreeSize(t *testing.T) {
 		t.Errorf("treeSize = %d, %v; want 2017", got, err)
 	}
 }
+
+// crew copy FILE DIR puts the file inside the directory, as cp -a does,
+// and leaves what the directory held.
+func TestCopyFileIntoDirectory(t *testing.T) {
+	dir := t.TempDir()
+	file, backup := filepath.Join(dir, "f.txt"), filepath.Join(dir, "backup")
+	if err := os.WriteFile(file, []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(backup, "keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(backup, "keep", "data"), []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Main(t.Context(), []string{"copy", "-q", file, backup}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+	if got, _ := os.ReadFile(filepath.Join(backup, "keep", "data")); string(got) != "precious" {
+		t.Errorf("backup/keep/data = %q: the directory's content was lost", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(backup, "f.txt")); string(got) != "hi" {
+		t.Errorf("backup/f.txt = %q, want the file copied inside", got)
+	}
+}
