@@ -3,6 +3,7 @@ package treecopy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,7 +29,8 @@ func (c *copier) copyFile(j job, tmp string) (n int64, err error) {
 			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
 		}
 	}()
-	return c.copyInto(j, out, tmp)
+	// Errors name the file being copied to, not its temp name.
+	return c.copyInto(j, out, j.dst)
 }
 
 // copyUnnamed copies src to dst, which must not exist, through a file
@@ -110,7 +112,7 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 		err = unix.Ftruncate(out, size) // trailing hole
 	}
 	if err != nil {
-		return n, fmt.Errorf("copy %s: %w", src, err)
+		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
 	}
 	return n, c.fileMeta(in, out, src, name, fi)
 }
@@ -166,6 +168,10 @@ func copyRange(in, out int, off, n int64) (int64, error) {
 	return done, nil
 }
 
+// copyPread copies n bytes at off with pread and pwrite. A pwrite may
+// write less than it was given (a file system filling up writes what fits,
+// and only the next call fails with ENOSPC), so each buffer is written
+// until all of it is.
 func copyPread(in, out int, off, n int64) (int64, error) {
 	buf := make([]byte, min(n, 1<<20))
 	var done int64
@@ -180,10 +186,20 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 		if k == 0 {
 			return done, nil
 		}
-		if _, err := unix.Pwrite(out, buf[:k], off+done); err != nil {
-			return done, err
+		for w := 0; w < k; {
+			m, err := unix.Pwrite(out, buf[w:k], off+done)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err == nil && m == 0 {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				return done, fmt.Errorf("write: %w", err)
+			}
+			w += m
+			done += int64(m)
 		}
-		done += int64(k)
 	}
 	return done, nil
 }

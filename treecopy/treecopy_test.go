@@ -538,3 +538,43 @@ func TestTypeChangeKeepsNonEmptyDirectory(t *testing.T) {
 		t.Errorf("temp files left behind: %v", ents)
 	}
 }
+
+// TestFullDestinationReported copies onto a small tmpfs from another file
+// system, where the kernel refuses copy_file_range and the copy falls back
+// to pread/pwrite: a file that does not fit is reported (ENOSPC, with its
+// path), not left truncated under its name. Mounting needs root.
+func TestFullDestinationReported(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	src, mnt := filepath.Join(t.TempDir(), "src"), t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skip("cannot mount a tmpfs:", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	data := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16) // 100 KiB
+	write(t, filepath.Join(src, "big"), data, 0o644)
+	write(t, filepath.Join(src, "small"), data[:50<<10], 0o644)
+	dst := filepath.Join(mnt, "dst")
+	for _, workers := range []int{1, 2} {
+		st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Workers: workers})
+		if !errors.Is(err, treecopy.ErrPartial) || !errors.Is(err, unix.ENOSPC) {
+			t.Errorf("err = %v, want ErrPartial and ENOSPC", err)
+		}
+		if len(st.Errors) == 0 || !strings.Contains(st.Errors[0].Error(), dst) {
+			t.Errorf("errors %v do not name the destination %s", st.Errors, dst)
+		}
+		for name, want := range map[string][]byte{"big": data, "small": data[:50<<10]} {
+			if got, err := os.ReadFile(filepath.Join(dst, name)); err == nil && !bytes.Equal(got, want) {
+				t.Errorf("%s is in the copy with %d of its %d bytes", name, len(got), len(want))
+			}
+		}
+		ents, _ := os.ReadDir(dst)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), treecopy.TempPrefix) {
+				t.Errorf("temp file %s left behind", e.Name())
+			}
+		}
+		must(t, os.RemoveAll(dst))
+	}
+}
