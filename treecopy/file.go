@@ -91,16 +91,26 @@ var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
 var tmpfile, emptyPath = true, true
 
 // copyInto copies the content and metadata of j's source into out, a new
-// file named name in errors.
+// file named name in errors. The source may have changed since the walk
+// looked at it: what is copied, size and metadata alike, is what the open
+// file holds, and a source that shrinks while being copied fails with
+// errChanged rather than leaving a copy padded with zeros.
 func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
-	src, fi := j.src, j.fi
+	src := j.src
 	sdir, sname := at(j.srcDir, src)
 	in, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
 	}
 	defer unix.Close(in)
-	size := fi.Size()
+	var st unixStat
+	if err := unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&st))); err != nil {
+		return 0, &fs.PathError{Op: "stat", Path: src, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, fmt.Errorf("copy %s: %w (no longer a regular file)", src, errChanged)
+	}
+	size := st.Size
 	if size < 64<<10 {
 		// Small files: holes are unlikely and the two lseeks cost more
 		// than the copy.
@@ -114,8 +124,11 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 	if err != nil {
 		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
 	}
-	return n, c.fileMeta(in, out, src, name, fi)
+	return n, c.fileMeta(in, out, src, name, &st)
 }
+
+// errChanged is a source file that changed while it was being copied.
+var errChanged = errors.New("file changed during copy")
 
 func copyExtents(in, out int, size int64) (int64, error) {
 	var total int64
@@ -123,7 +136,12 @@ func copyExtents(in, out int, size int64) (int64, error) {
 	for off < size {
 		data, err := unix.Seek(in, off, unix.SEEK_DATA)
 		if err != nil {
-			if errors.Is(err, unix.ENXIO) { // only a hole remains
+			if errors.Is(err, unix.ENXIO) {
+				// No data after off: a trailing hole, unless the file
+				// shrank to end before the size it had.
+				if end, err := unix.Seek(in, 0, io.SeekEnd); err == nil && end < size {
+					return total, errChanged
+				}
 				return total, nil
 			}
 			// No SEEK_DATA support: treat the rest as one extent.
@@ -160,8 +178,8 @@ func copyRange(in, out int, off, n int64) (int64, error) {
 			}
 			return done, err
 		}
-		if m == 0 { // source shrank under us
-			return done, nil
+		if m == 0 { // the end of the file before its size: it shrank
+			return done, errChanged
 		}
 		done += int64(m)
 	}
@@ -184,7 +202,7 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 			return done, err
 		}
 		if k == 0 {
-			return done, nil
+			return done, errChanged
 		}
 		for w := 0; w < k; {
 			m, err := unix.Pwrite(out, buf[w:k], off+done)
@@ -207,8 +225,7 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 // fileMeta gives the open file out the ownership (when root), xattrs, mode
 // and nanosecond times of in, in that order because chown clears setuid
 // bits; it does what meta does for other entries, without path lookups.
-func (c *copier) fileMeta(in, out int, src, name string, fi fs.FileInfo) error {
-	st := fi.Sys().(*unixStat)
+func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
 	if c.root && (int(st.Uid) != c.uid || int(st.Gid) != c.gid) {
 		if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("%s: chown: %w", name, err)
@@ -220,7 +237,7 @@ func (c *copier) fileMeta(in, out int, src, name string, fi fs.FileInfo) error {
 	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
 		return fmt.Errorf("%s: chmod: %w", name, err)
 	}
-	ts := [2]unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(fi.ModTime().UnixNano())}
+	ts := [2]unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(st.Mtim.Nano())}
 	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
 		return fmt.Errorf("%s: utimes: %w", name, e)

@@ -173,7 +173,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	c.root = c.uid == 0
 	if !sfi.IsDir() {
 		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, srcDir: -1, dstDir: -1}
-		if err := c.entry(j); err != nil {
+		if _, err := c.entry(j); err != nil {
 			c.fail(err)
 		}
 		return c.finish(nil)
@@ -204,7 +204,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 					if hl.later(j) {
 						continue
 					}
-					if err := c.entry(j); err != nil {
+					if _, err := c.entry(j); err != nil {
 						c.fail(err)
 					}
 				}
@@ -424,22 +424,23 @@ func realPath(p string) (string, error) {
 	}
 }
 
-// entry copies one non-directory entry.
-func (c *copier) entry(j job) error {
+// entry copies one non-directory entry; copied reports that it was
+// written (or, in a dry run, would be), not skipped as up to date.
+func (c *copier) entry(j job) (copied bool, err error) {
 	mode := j.fi.Mode()
 	if mode.IsRegular() && !j.fresh {
 		if up, err := c.upToDate(j); err == nil && up {
 			c.skip.Add(1)
-			return nil
+			return false, nil
 		}
 	}
 	if mode&fs.ModeSymlink != 0 && !j.fresh && sameSymlink(j) {
 		c.skip.Add(1)
-		return nil
+		return false, nil
 	}
 	if c.opts.DryRun {
 		c.note(j.rel, j.fi.Size())
-		return nil
+		return true, nil
 	}
 	if mode.IsRegular() && j.fresh {
 		// A new directory has nothing to replace: no temporary name needed.
@@ -449,61 +450,66 @@ func (c *copier) entry(j job) error {
 			c.bytes.Add(n)
 			if c.opts.Verify {
 				if err := verify(j.src, j.dst); err != nil {
-					return err
+					return true, err
 				}
 			}
 			c.note(j.rel, j.fi.Size())
-			return nil
+			return true, nil
 		}
 		if err != errNoTmpfile {
-			return err
+			return false, err
 		}
 	}
 	tmp := tempName(j.dst)
+	var n int64
 	switch {
 	case mode.IsRegular():
 		// Content and metadata go through the open files; the temp name
 		// is renamed below, as for every other entry type.
-		n, err := c.copyFile(j, tmp)
-		if err != nil {
+		if n, err = c.copyFile(j, tmp); err != nil {
 			unix.Unlink(tmp)
-			return err
+			return false, err
 		}
-		c.files.Add(1)
-		c.bytes.Add(n)
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(j.src)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := os.Symlink(target, tmp); err != nil {
-			return err
+			return false, err
 		}
-		c.syms.Add(1)
 	default:
 		st := j.fi.Sys().(*unixStat)
 		if err := unix.Mknod(tmp, st.Mode, int(st.Rdev)); err != nil {
-			return fmt.Errorf("%s: mknod: %w", j.src, err)
+			return false, fmt.Errorf("%s: mknod: %w", j.src, err)
 		}
-		c.spec.Add(1)
 	}
 	if !mode.IsRegular() {
 		if err := c.meta(j.src, tmp, j.fi); err != nil {
 			os.Remove(tmp)
-			return err
+			return false, err
 		}
 	}
 	if err := replace(tmp, j.dst); err != nil {
 		os.Remove(tmp)
-		return err
+		return false, err
+	}
+	switch {
+	case mode.IsRegular():
+		c.files.Add(1)
+		c.bytes.Add(n)
+	case mode&fs.ModeSymlink != 0:
+		c.syms.Add(1)
+	default:
+		c.spec.Add(1)
 	}
 	if c.opts.Verify && mode.IsRegular() {
 		if err := verify(j.src, j.dst); err != nil {
-			return err
+			return true, err
 		}
 	}
 	c.note(j.rel, j.fi.Size())
-	return nil
+	return true, nil
 }
 
 // replace renames tmp to dst. A directory at dst (the source changed
