@@ -237,7 +237,7 @@ func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
 	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
 		return fmt.Errorf("%s: chmod: %w", name, err)
 	}
-	ts := [2]unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(st.Mtim.Nano())}
+	ts := times(st)
 	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
 		return fmt.Errorf("%s: utimes: %w", name, e)

@@ -15,7 +15,15 @@ import (
 
 type unixStat = syscall.Stat_t
 
-func statAtime(st *unixStat) int64 { return st.Atim.Nano() }
+// times returns st's access and modification times, as utimensat takes
+// them. They stay in seconds and nanoseconds: as int64 nanoseconds
+// (time.Time.UnixNano) a time past 2262 wraps round to 1901.
+func times(st *unixStat) [2]unix.Timespec {
+	return [2]unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}
+}
+
+// sameMtime reports whether a and b were modified at the same nanosecond.
+func sameMtime(a, b *unixStat) bool { return a.Mtim == b.Mtim }
 
 // batchDirs holds a batch's source and destination directories open with
 // O_PATH, so that each entry is reached by its name alone (see at): a full

@@ -555,21 +555,19 @@ func tempName(dst string) string {
 }
 
 func (c *copier) upToDate(j job) (bool, error) {
-	var size, mtime int64
+	var st unixStat
 	if j.dstDir >= 0 {
-		var st unixStat
-		if err := lstatInto(j.dstDir, filepath.Base(j.dst), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		if err := lstatInto(j.dstDir, filepath.Base(j.dst), &st); err != nil {
 			return false, err
 		}
-		size, mtime = st.Size, st.Mtim.Nano()
 	} else {
 		dfi, err := os.Lstat(j.dst)
-		if err != nil || !dfi.Mode().IsRegular() {
+		if err != nil {
 			return false, err
 		}
-		size, mtime = dfi.Size(), dfi.ModTime().UnixNano()
+		st = *dfi.Sys().(*unixStat)
 	}
-	if size != j.fi.Size() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != j.fi.Size() {
 		return false, nil
 	}
 	if c.opts.Checksum {
@@ -580,7 +578,7 @@ func (c *copier) upToDate(j job) (bool, error) {
 		b, err := hashFile(j.dst)
 		return err == nil && bytes.Equal(a, b), err
 	}
-	return mtime == j.fi.ModTime().UnixNano(), nil
+	return sameMtime(&st, j.fi.Sys().(*unixStat)), nil
 }
 
 func hashFile(p string) ([]byte, error) {
@@ -630,8 +628,8 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 			return fmt.Errorf("%s: chmod: %w", dst, err)
 		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(statAtime(st)), unix.NsecToTimespec(fi.ModTime().UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	ts := times(st)
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("%s: utimes: %w", dst, err)
 	}
 	return nil

@@ -578,3 +578,30 @@ func TestFullDestinationReported(t *testing.T) {
 		must(t, os.RemoveAll(dst))
 	}
 }
+
+// TestFarFutureTimes copies a file, a symlink and a directory whose times
+// lie past 2262, beyond int64 nanoseconds since 1970: they keep their
+// times (they became 1901 through UnixNano), and a rerun finds them up to
+// date.
+func TestFarFutureTimes(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "dir", "f"), []byte("x"), 0o644)
+	must(t, os.Symlink("dir/f", filepath.Join(src, "lnk")))
+	far := unix.Timespec{Sec: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), Nsec: 123_456_789}
+	for _, name := range []string{"dir/f", "lnk", "dir"} {
+		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, name), []unix.Timespec{far, far}, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	for _, name := range []string{"dir/f", "lnk", "dir"} {
+		fi, err := os.Lstat(filepath.Join(dst, name))
+		must(t, err)
+		if st := fi.Sys().(*syscall.Stat_t); st.Mtim.Sec != far.Sec || st.Mtim.Nsec != far.Nsec || st.Atim.Sec != far.Sec {
+			t.Errorf("%s: mtime %v, atime %v; want %v", name, fi.ModTime().UTC(), time.Unix(st.Atim.Unix()).UTC(), time.Unix(far.Unix()).UTC())
+		}
+	}
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	if err != nil || st.Files != 0 || st.Symlinks != 0 || st.Skipped != 2 {
+		t.Errorf("rerun: %+v, %v; want the file and symlink up to date", st, err)
+	}
+}
