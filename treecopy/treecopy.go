@@ -145,8 +145,10 @@ func (c *copier) fail(err error) {
 // Copy makes dst a copy of the tree at src. dst may already exist (a
 // previous, possibly interrupted, run); up-to-date files are skipped.
 // When src is a single file or symlink and dst an existing directory, the
-// copy goes inside it, at dst/base(src), as with cp -a. A directory in the
-// copy whose source became a file is replaced only if empty.
+// copy goes inside it, at dst/base(src), as with cp -a; a dst that is a
+// symlink to a directory is followed, and the copy goes into that
+// directory. A directory in the copy whose source became a file is
+// replaced only if empty.
 // It returns ErrRefused if src is missing, equal to dst, or contains dst, and
 // ErrPartial if some entries failed (the others are copied).
 func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
@@ -159,11 +161,18 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("%w: source: %w", ErrRefused, err)
 	}
-	if !sfi.IsDir() {
-		// A file (or symlink) copied onto a directory goes inside it, as
-		// with cp -a; replacing the directory would lose what it holds.
-		if dfi, err := os.Stat(dst); err == nil && dfi.IsDir() {
+	if dfi, err := os.Stat(dst); err == nil && dfi.IsDir() {
+		if !sfi.IsDir() {
+			// A file (or symlink) copied onto a directory goes inside
+			// it, as with cp -a; replacing the directory would lose what
+			// it holds.
 			dst = joinPath(dst, filepath.Base(src))
+		} else if lfi, err := os.Lstat(dst); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			// A symlink to a directory is followed, as by cp -a and
+			// rsync -a: the trailing slash makes every system call on
+			// the root, O_NOFOLLOW and AT_SYMLINK_NOFOLLOW ones included,
+			// act on the directory rather than on the link.
+			dst += "/"
 		}
 	}
 	if err := checkPaths(src, dst); err != nil {

@@ -605,3 +605,37 @@ func TestFarFutureTimes(t *testing.T) {
 		t.Errorf("rerun: %+v, %v; want the file and symlink up to date", st, err)
 	}
 }
+
+// TestDestinationSymlinkToDirectory copies a tree, and a file, onto a
+// destination that is a symlink to a directory: like cp -a and rsync -a,
+// the copy goes into the directory it points to, which takes the source
+// directory's metadata; the link stays.
+func TestDestinationSymlinkToDirectory(t *testing.T) {
+	dir := t.TempDir()
+	src, real, dst := filepath.Join(dir, "src"), filepath.Join(dir, "real"), filepath.Join(dir, "dstl")
+	write(t, filepath.Join(src, "a"), []byte("a"), 0o644)
+	write(t, filepath.Join(dir, "single"), []byte("s"), 0o644)
+	must(t, os.Chmod(src, 0o750))
+	mtime := time.Unix(1_600_000_000, 5)
+	must(t, os.Chtimes(src, mtime, mtime))
+	must(t, os.Mkdir(real, 0o755))
+	must(t, os.Symlink("real", dst))
+	for range 2 { // a rerun too
+		_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+		must(t, err)
+		if fi, err := os.Lstat(dst); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Fatalf("the destination symlink was replaced by %v (%v)", fi.Mode(), err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(real, "a")); string(got) != "a" {
+			t.Errorf("real/a = %q, want the copy in the directory the link points to", got)
+		}
+		if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o750 || !fi.ModTime().Equal(mtime) {
+			t.Errorf("real has mode %v, mtime %v; want the source's %v, %v", fi.Mode().Perm(), fi.ModTime(), os.FileMode(0o750), mtime)
+		}
+	}
+	_, err := treecopy.Copy(t.Context(), filepath.Join(dir, "single"), dst, treecopy.Options{})
+	must(t, err)
+	if got, _ := os.ReadFile(filepath.Join(real, "single")); string(got) != "s" {
+		t.Errorf("real/single = %q, want the file copied into the directory", got)
+	}
+}
