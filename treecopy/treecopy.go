@@ -175,7 +175,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 			dst += "/"
 		}
 	}
-	if err := checkPaths(src, dst); err != nil {
+	if err := checkPaths(src, sfi, dst); err != nil {
 		return Stats{}, err
 	}
 	c := &copier{opts: opts, uid: os.Geteuid(), gid: os.Getegid()}
@@ -393,43 +393,83 @@ func (c *copier) note(rel string, n int64) {
 	}
 }
 
-// checkPaths refuses src == dst and dst inside src, comparing real paths so
-// symlinks and "." do not hide either.
-func checkPaths(src, dst string) error {
-	rs, err := realPath(src)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRefused, err)
+// checkPaths refuses a copy onto its own source (dst is src) or into it
+// (dst below src, where the copy would copy itself without end). It
+// compares device and inode numbers, not path strings: the kernel resolves
+// dst, or the longest part of it that exists, and the directories above
+// are reached by "..", which is how the copy's writes reach them. Text
+// cannot see where "link/.." leads, nor that a bind mount shows the
+// source under another name; the kernel can. sfi is src's lstat.
+func checkPaths(src string, sfi fs.FileInfo, dst string) error {
+	s := sfi.Sys().(*unixStat)
+	isSrc := func(st *unix.Stat_t) bool { return st.Dev == s.Dev && st.Ino == s.Ino }
+	p, exact := dst, true
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	for err != nil {
+		// Missing, a dangling link or otherwise not reachable: what the
+		// copy makes is a new entry in the directory above.
+		parent, ok := parentPath(p)
+		if !ok || parent == p {
+			return nil // nothing of dst is reachable: the copy fails by itself
+		}
+		p, exact = parent, false
+		fd, err = unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
 	}
-	rd, err := realPath(dst)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRefused, err)
+	defer func() { unix.Close(fd) }()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%w: destination %s: %w", ErrRefused, dst, err)
 	}
-	if rs == rd {
+	if exact && isSrc(&st) {
 		return fmt.Errorf("%w: source and destination are the same: %s", ErrRefused, src)
 	}
-	if strings.HasPrefix(rd, rs+string(filepath.Separator)) || rs == "/" {
-		return fmt.Errorf("%w: destination %s is inside source %s", ErrRefused, dst, src)
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		// An existing file: it is replaced in the directory above.
+		parent, ok := parentPath(p)
+		if !ok {
+			return nil
+		}
+		unix.Close(fd)
+		if fd, err = unix.Open(parent, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return nil
+		}
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil
+		}
 	}
-	return nil
+	for {
+		if isSrc(&st) {
+			return fmt.Errorf("%w: destination %s is inside source %s", ErrRefused, dst, src)
+		}
+		up, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil
+		}
+		unix.Close(fd)
+		fd = up
+		var ust unix.Stat_t
+		if err := unix.Fstat(fd, &ust); err != nil || ust.Dev == st.Dev && ust.Ino == st.Ino {
+			return nil // the root: its ".." is itself
+		}
+		st = ust
+	}
 }
 
-// realPath resolves symlinks in the longest existing prefix of p.
-func realPath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(abs); err == nil {
-			return filepath.Join(r, rest), nil
-		}
-		parent := filepath.Dir(abs)
-		if parent == abs {
-			return filepath.Join(abs, rest), nil
-		}
-		rest = filepath.Join(filepath.Base(abs), rest)
-		abs = parent
+// parentPath is the directory holding the last element of p, spelled so
+// that the kernel resolves it as it would p: by cutting off that element,
+// never by cleaning (filepath.Dir("link/../x") is ".", where the kernel
+// goes to the parent of the link's target). ok is false for "/".
+func parentPath(p string) (parent string, ok bool) {
+	p = strings.TrimRight(p, "/")
+	switch i := strings.LastIndexByte(p, '/'); {
+	case p == "":
+		return "", false // "/" or ""
+	case i < 0:
+		return ".", true
+	case i == 0:
+		return "/", true
+	default:
+		return p[:i], true
 	}
 }
 

@@ -247,18 +247,43 @@ func TestChecksumCatchesSameSizeAndMtime(t *testing.T) {
 	}
 }
 
+// TestRefusals checks that a copy onto its own source, or into it, is
+// refused however the paths are spelled: through symlinks, through ".."
+// after a symlink (which the kernel resolves from where the link leads,
+// not by removing text), or through a bind mount of the source.
 func TestRefusals(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	write(t, filepath.Join(src, "f"), []byte("x"), 0o644)
+	must(t, os.Mkdir(filepath.Join(src, "deep"), 0o755))
 	must(t, os.Symlink(src, filepath.Join(dir, "alias")))
-	for _, tc := range []struct{ name, src, dst string }{
+	must(t, os.Mkdir(filepath.Join(dir, "o"), 0o755))
+	must(t, os.Symlink("../src/deep", filepath.Join(dir, "o", "lnk")))
+	must(t, os.Symlink("src/deep", filepath.Join(dir, "into")))
+	cases := []struct{ name, src, dst string }{
 		{"missing source", filepath.Join(dir, "nope"), filepath.Join(dir, "out")},
 		{"same", src, src},
 		{"same via symlink", src, filepath.Join(dir, "alias")},
+		{"same via symlink and dot-dot", filepath.Join(dir, "o", "lnk") + "/..", src},
+		{"same file", filepath.Join(src, "f"), filepath.Join(dir, "o", "lnk") + "/../f"},
+		{"file onto its own directory", filepath.Join(src, "f"), filepath.Join(dir, "o", "lnk") + "/.."},
 		{"inside", src, filepath.Join(src, "sub", "copy")},
 		{"inside via dot", src, src + "/./x"},
-	} {
+		{"inside via symlink and dot-dot", src, filepath.Join(dir, "o", "lnk") + "/../dst"},
+		{"inside via symlink to a subdirectory", src, filepath.Join(dir, "into")},
+		{"root", "/", filepath.Join(dir, "out")},
+	}
+	if os.Geteuid() == 0 {
+		bind := filepath.Join(dir, "bind")
+		must(t, os.Mkdir(bind, 0o755))
+		if err := unix.Mount(src, bind, "", unix.MS_BIND, ""); err == nil {
+			t.Cleanup(func() { unix.Unmount(bind, unix.MNT_DETACH) })
+			cases = append(cases,
+				struct{ name, src, dst string }{"same via bind mount", src, bind},
+				struct{ name, src, dst string }{"inside via bind mount", src, filepath.Join(bind, "deep", "x")})
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := treecopy.Copy(t.Context(), tc.src, tc.dst, treecopy.Options{})
 			if !errors.Is(err, treecopy.ErrRefused) {
@@ -267,8 +292,9 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	ents, _ := os.ReadDir(src)
-	if len(ents) != 1 {
-		t.Fatalf("refusal changed the source: %v", ents)
+	deep, _ := os.ReadDir(filepath.Join(src, "deep"))
+	if len(ents) != 2 || len(deep) != 0 {
+		t.Fatalf("refusal changed the source: %v, deep/%v", ents, deep)
 	}
 }
 

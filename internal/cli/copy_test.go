@@ -17,6 +17,9 @@ func TestCopyCommandExitCodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "sub", "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("src/sub", filepath.Join(dir, "lnk")); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -27,6 +30,8 @@ func TestCopyCommandExitCodes(t *testing.T) {
 		{"dry run lists", []string{"copy", "--dry-run", src, filepath.Join(dir, "d1")}, 0, "sub/f\n", ""},
 		{"copy", []string{"copy", "-q", src, filepath.Join(dir, "d2")}, 0, "", ""},
 		{"inside source", []string{"copy", src, filepath.Join(src, "in")}, 2, "", "inside source"},
+		{"same through a symlink and ..", []string{"copy", filepath.Join(dir, "lnk") + "/..", src}, 2, "", "the same"},
+		{"inside through a symlink and ..", []string{"copy", src, filepath.Join(dir, "lnk") + "/../in"}, 2, "", "inside source"},
 		{"missing source", []string{"copy", filepath.Join(dir, "nope"), filepath.Join(dir, "d3")}, 2, "", "no such file"},
 		{"one argument", []string{"copy", src}, 2, "", "SRC and DST"},
 	} {
