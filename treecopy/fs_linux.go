@@ -88,10 +88,11 @@ func lstatInto(dir int, name string, st *unixStat) error {
 }
 
 // prepareDir creates dir (owner-writable until its metadata is applied) and
-// removes temp files a killed run left in it. created reports that dir is
-// new, hence empty. An existing dir is read with one descriptor: its
-// names are scanned in the raw directory records, so that a rerun over
-// thousands of directories allocates nothing for names it keeps.
+// removes temp files a killed run left in it (see isTempName). created
+// reports that dir is new, hence empty. An existing dir is read with one
+// descriptor: its names are scanned in the raw directory records, so that
+// a rerun over thousands of directories allocates nothing for names it
+// keeps.
 func prepareDir(dir string) (created bool, err error) {
 	err = unix.Mkdir(dir, 0o700)
 	if err == nil {
@@ -145,13 +146,39 @@ func prepareDir(dir string) (created bool, err error) {
 				if i := bytes.IndexByte(name, 0); i >= 0 {
 					name = name[:i]
 				}
-				if err := os.Remove(filepath.Join(dir, string(name))); err != nil {
-					return false, err
+				// unlinkat, not rmdir: a directory of that name is the
+				// source's, never a leftover (EISDIR leaves it be).
+				if isTempName(name) {
+					if err := unix.Unlinkat(fd, string(name), 0); err != nil && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.ENOENT) {
+						return false, &fs.PathError{Op: "remove", Path: filepath.Join(dir, string(name)), Err: err}
+					}
 				}
 			}
 			rec = rec[reclen:]
 		}
 	}
+}
+
+// isTempName reports whether name is one tempName makes: TempPrefix, a
+// process id, "-" and a sequence number. Only such names are removed as a
+// killed run's leftovers, so that source entries which merely start with
+// TempPrefix are copied like any other.
+func isTempName(name []byte) bool {
+	rest, ok := bytes.CutPrefix(name, []byte(TempPrefix))
+	if !ok {
+		return false
+	}
+	pid, seq, ok := bytes.Cut(rest, []byte("-"))
+	return ok && allDigits(pid) && allDigits(seq)
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // fileInfo is an fs.FileInfo from a stat, as os builds it.

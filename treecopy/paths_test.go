@@ -23,3 +23,20 @@ func TestParentPath(t *testing.T) {
 		}
 	}
 }
+
+func TestIsTempName(t *testing.T) {
+	for name, want := range map[string]bool{
+		TempPrefix + "4242-1":   true,
+		TempPrefix + "1-150":    true,
+		TempPrefix + "notes":    false,
+		TempPrefix + "1":        false,
+		TempPrefix + "1-":       false,
+		TempPrefix + "-1":       false,
+		TempPrefix + "1-2.part": false,
+		"4242-1":                false,
+	} {
+		if got := isTempName([]byte(name)); got != want {
+			t.Errorf("isTempName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -43,8 +43,10 @@ import (
 // longer.)
 const batchSize = 256
 
-// TempPrefix starts the name of every file being written; leftovers from a
-// killed run are removed by the next run.
+// TempPrefix starts the name of every file being written under a temp
+// name: TempPrefix, the process id, "-" and a sequence number. The next run
+// removes a killed run's leftovers: files named exactly so, nothing else
+// that starts with TempPrefix.
 const TempPrefix = ".crew-tmp-"
 
 // ErrRefused is returned, wrapped, when the source and destination make a

@@ -392,11 +392,12 @@ func TestRerunCleansLeftovers(t *testing.T) {
 	}
 	write(t, filepath.Join(src, "b", "inner"), []byte("y"), 0o644)
 	must(t, os.MkdirAll(filepath.Join(dst, "a"), 0o755))
-	leftovers := []string{treecopy.TempPrefix + "1", treecopy.TempPrefix + "file-with-a-long-name-150.partial"}
+	leftovers := []string{treecopy.TempPrefix + "4242-1", treecopy.TempPrefix + "17-150"}
 	for _, name := range leftovers {
 		write(t, filepath.Join(dst, "a", name), []byte("partial"), 0o600)
 	}
-	write(t, filepath.Join(dst, "a", "unrelated-keep"), []byte("z"), 0o644)
+	// Not a leftover: the name is not TempPrefix + pid-sequence.
+	write(t, filepath.Join(dst, "a", treecopy.TempPrefix+"notes"), []byte("z"), 0o644)
 	must(t, os.Chmod(filepath.Join(dst, "a"), 0o555))
 	write(t, filepath.Join(dst, "b"), []byte("a file where a directory belongs"), 0o644)
 
@@ -407,10 +408,10 @@ func TestRerunCleansLeftovers(t *testing.T) {
 			t.Errorf("leftover %s still there (%v)", name, err)
 		}
 	}
-	if _, err := os.Lstat(filepath.Join(dst, "a", "unrelated-keep")); err != nil {
+	if _, err := os.Lstat(filepath.Join(dst, "a", treecopy.TempPrefix+"notes")); err != nil {
 		t.Errorf("a file that is not a leftover was removed: %v", err)
 	}
-	must(t, os.Remove(filepath.Join(dst, "a", "unrelated-keep")))
+	must(t, os.Remove(filepath.Join(dst, "a", treecopy.TempPrefix+"notes")))
 	sfi, err := os.Stat(filepath.Join(src, "a"))
 	must(t, err)
 	must(t, os.Chtimes(filepath.Join(dst, "a"), sfi.ModTime(), sfi.ModTime())) // the removal touched it
@@ -664,4 +665,25 @@ func TestDestinationSymlinkToDirectory(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(real, "single")); string(got) != "s" {
 		t.Errorf("real/single = %q, want the file copied into the directory", got)
 	}
+}
+
+// TestTempPrefixNamesInSource copies a source holding entries whose names
+// start with TempPrefix without being temp files: a directory (one of the
+// exact form a temp file has, too) and a file. Reruns leave them be —
+// they used to fail on the directory, leaving its parent not updated, and
+// to delete and recopy the file every time.
+func TestTempPrefixNamesInSource(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, treecopy.TempPrefix+"notes", "n"), []byte("n"), 0o644)
+	write(t, filepath.Join(src, treecopy.TempPrefix+"1-2", "n"), []byte("n"), 0o644)
+	write(t, filepath.Join(src, treecopy.TempPrefix+"file"), []byte("f"), 0o644)
+	write(t, filepath.Join(src, "top"), []byte("1"), 0o644)
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	write(t, filepath.Join(src, "top"), []byte("2"), 0o644)
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	if err != nil || st.Files != 1 {
+		t.Errorf("rerun copied %d files (want 1, top): %v", st.Files, err)
+	}
+	compareTrees(t, src, dst)
 }
