@@ -223,12 +223,22 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 }
 
 // fileMeta gives the open file out the ownership (when root), xattrs, mode
-// and nanosecond times of in, in that order because chown clears setuid
-// bits; it does what meta does for other entries, without path lookups.
+// and nanosecond times of in, whose fstat is st, in that order because
+// chown clears setuid bits; it does what meta does for other entries,
+// without path lookups.
 func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
-	if c.root && (int(st.Uid) != c.uid || int(st.Gid) != c.gid) {
-		if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("%s: chown: %w", name, err)
+	if c.root {
+		// A new file is ours, but its group is its directory's when that
+		// is setgid (or mounted with grpid): ask the file, not the
+		// source's ids compared with ours.
+		var ost unix.Stat_t
+		if err := unix.Fstat(out, &ost); err != nil {
+			return fmt.Errorf("%s: stat: %w", name, err)
+		}
+		if ost.Uid != st.Uid || ost.Gid != st.Gid {
+			if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
+				return fmt.Errorf("%s: chown: %w", name, err)
+			}
 		}
 	}
 	if err := copyFdXattrs(in, out, src, name); err != nil {

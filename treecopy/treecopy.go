@@ -123,16 +123,15 @@ func (h *hardlinks) later(j job) bool {
 }
 
 type copier struct {
-	opts     Options
-	root     bool
-	uid, gid int // this process's effective ids
-	stats    Stats
-	mu       sync.Mutex
-	files    atomic.Int64
-	bytes    atomic.Int64
-	skip     atomic.Int64
-	syms     atomic.Int64
-	spec     atomic.Int64
+	opts  Options
+	root  bool // running as root: ownership is copied
+	stats Stats
+	mu    sync.Mutex
+	files atomic.Int64
+	bytes atomic.Int64
+	skip  atomic.Int64
+	syms  atomic.Int64
+	spec  atomic.Int64
 
 	noTmpfile   atomic.Bool // O_TMPFILE or /proc is missing: use temp names
 	noEmptyPath atomic.Bool // linkat(AT_EMPTY_PATH) is refused
@@ -180,8 +179,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	if err := checkPaths(src, sfi, dst); err != nil {
 		return Stats{}, err
 	}
-	c := &copier{opts: opts, uid: os.Geteuid(), gid: os.Getegid()}
-	c.root = c.uid == 0
+	c := &copier{opts: opts, root: os.Geteuid() == 0}
 	if !sfi.IsDir() {
 		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, srcDir: -1, dstDir: -1}
 		if _, err := c.entry(j); err != nil {
@@ -665,8 +663,9 @@ func verify(src, dst string) error {
 func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 	st := fi.Sys().(*unixStat)
 	isLink := fi.Mode()&fs.ModeSymlink != 0
-	// New files are already ours; existing dirs may not be.
-	if c.root && (fi.IsDir() || int(st.Uid) != c.uid || int(st.Gid) != c.gid) {
+	// Always, when root: a new entry in a setgid directory has the
+	// directory's group, not ours, and an existing one anybody's.
+	if c.root {
 		if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("%s: chown: %w", dst, err)
 		}

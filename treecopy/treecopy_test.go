@@ -687,3 +687,40 @@ func TestTempPrefixNamesInSource(t *testing.T) {
 	}
 	compareTrees(t, src, dst)
 }
+
+// TestSetgidDestinationKeepsSourceGroup reruns a copy into a setgid
+// directory, where new entries take the directory's group: the copies of
+// a changed file, a changed symlink and a file in a new subdirectory keep
+// their source's group, as with cp -a, even when that group is the
+// copier's own. Changing groups needs root.
+func TestSetgidDestinationKeepsSourceGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files other groups")
+	}
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	sg := filepath.Join(src, "sg")
+	write(t, filepath.Join(sg, "f"), []byte("v1"), 0o644)
+	must(t, os.Symlink("f", filepath.Join(sg, "lnk")))
+	must(t, os.Chown(sg, 0, 4242))
+	must(t, os.Chmod(sg, 0o775|fs.ModeSetgid))
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	write(t, filepath.Join(sg, "f"), []byte("v2"), 0o644)
+	must(t, os.Remove(filepath.Join(sg, "lnk")))
+	must(t, os.Symlink("new target", filepath.Join(sg, "lnk")))
+	write(t, filepath.Join(sg, "sub", "g"), []byte("g"), 0o644)
+	// The source directory is setgid too: give its entries our group.
+	for _, name := range []string{"lnk", "sub", "sub/g"} {
+		must(t, os.Lchown(filepath.Join(sg, name), 0, 0))
+	}
+	for _, unnamed := range []bool{true, false} {
+		if !unnamed {
+			defer treecopy.NoTmpfile()()
+			write(t, filepath.Join(sg, "f"), []byte("v3"), 0o644)
+			must(t, os.RemoveAll(filepath.Join(dst, "sg", "sub")))
+		}
+		_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+		must(t, err)
+		compareTrees(t, src, dst)
+	}
+}
