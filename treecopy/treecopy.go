@@ -77,7 +77,7 @@ type Options struct {
 // Stats counts what Copy did.
 type Stats struct {
 	Files, Dirs, Symlinks, Links, Special int64 // entries created or updated
-	Skipped                               int64 // files and symlinks already up to date
+	Skipped                               int64 // entries other than directories already up to date
 	Bytes                                 int64 // file content bytes copied
 	Errors                                []error
 }
@@ -98,28 +98,57 @@ type job struct {
 // already being copied: those become links once every copy is done.
 type hardlinks struct {
 	mu    sync.Mutex
-	seen  map[[2]uint64]string // (dev, inode) → the destination of its first name
+	seen  map[[2]uint64]*firstName // (dev, inode) → its first name met
 	links []link
 }
 
-type link struct{ first, dst, rel string }
+// firstName is the destination of the name of a file copied; written
+// reports that it was (or, in a dry run, would be) written, not skipped,
+// so that its other names need linking again.
+type firstName struct {
+	dst     string
+	written bool
+}
+
+type link struct {
+	first    *firstName
+	dst, rel string
+}
 
 // later reports whether j is another name of a file met before, recording
 // the link to make; the first name met is copied.
 func (h *hardlinks) later(j job) bool {
-	st, ok := j.fi.Sys().(*unixStat)
-	if !ok || st.Nlink < 2 || !j.fi.Mode().IsRegular() {
+	key, ok := linkKey(j)
+	if !ok {
 		return false
 	}
-	key := [2]uint64{uint64(st.Dev), st.Ino}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if first, ok := h.seen[key]; ok {
 		h.links = append(h.links, link{first, j.dst, j.rel})
 		return true
 	}
-	h.seen[key] = j.dst
+	h.seen[key] = &firstName{dst: j.dst}
 	return false
+}
+
+// written records that j, a first name, was written.
+func (h *hardlinks) written(j job) {
+	if key, ok := linkKey(j); ok {
+		h.mu.Lock()
+		h.seen[key].written = true
+		h.mu.Unlock()
+	}
+}
+
+// linkKey is the identity of j's source file if it is a regular file with
+// more than one name.
+func linkKey(j job) ([2]uint64, bool) {
+	st, ok := j.fi.Sys().(*unixStat)
+	if !ok || st.Nlink < 2 || !j.fi.Mode().IsRegular() {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{uint64(st.Dev), st.Ino}, true
 }
 
 type copier struct {
@@ -189,7 +218,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	}
 
 	w := &walker{ctx: ctx, c: c, batches: make(chan batch, 2*opts.Workers)}
-	hl := &hardlinks{seen: map[[2]uint64]string{}}
+	hl := &hardlinks{seen: map[[2]uint64]*firstName{}}
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(func() {
@@ -213,8 +242,12 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 					if hl.later(j) {
 						continue
 					}
-					if _, err := c.entry(j); err != nil {
+					written, err := c.entry(j)
+					if err != nil {
 						c.fail(err)
+					}
+					if written {
+						hl.written(j)
 					}
 				}
 				dirs.close()
@@ -234,11 +267,15 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	}
 	dirs := w.dirs
 	for _, l := range hl.links {
+		if !l.first.written && sameFile(l.first.dst, l.dst) {
+			c.skip.Add(1) // already linked by an earlier run
+			continue
+		}
 		if opts.DryRun {
 			c.note(l.rel, 0)
 			continue
 		}
-		if err := hardlink(l.first, l.dst); err != nil {
+		if err := hardlink(l.first.dst, l.dst); err != nil {
 			c.fail(err)
 			continue
 		}
@@ -477,15 +514,11 @@ func parentPath(p string) (parent string, ok bool) {
 // written (or, in a dry run, would be), not skipped as up to date.
 func (c *copier) entry(j job) (copied bool, err error) {
 	mode := j.fi.Mode()
-	if mode.IsRegular() && !j.fresh {
+	if !j.fresh {
 		if up, err := c.upToDate(j); err == nil && up {
 			c.skip.Add(1)
 			return false, nil
 		}
-	}
-	if mode&fs.ModeSymlink != 0 && !j.fresh && sameSymlink(j) {
-		c.skip.Add(1)
-		return false, nil
 	}
 	if c.opts.DryRun {
 		c.note(j.rel, j.fi.Size())
@@ -581,17 +614,6 @@ func replace(tmp, dst string) error {
 	return nil
 }
 
-// sameSymlink reports whether dst is already a symlink with src's target and mtime.
-func sameSymlink(j job) bool {
-	dfi, err := os.Lstat(j.dst)
-	if err != nil || dfi.Mode()&fs.ModeSymlink == 0 || !dfi.ModTime().Equal(j.fi.ModTime()) {
-		return false
-	}
-	a, err1 := os.Readlink(j.src)
-	b, err2 := os.Readlink(j.dst)
-	return err1 == nil && err2 == nil && a == b
-}
-
 var (
 	tempSeq atomic.Uint64
 	pid     = strconv.Itoa(os.Getpid())
@@ -603,6 +625,11 @@ func tempName(dst string) string {
 	return filepath.Join(filepath.Dir(dst), TempPrefix+pid+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
 }
 
+// upToDate reports whether j's destination already is a copy of its
+// source: for a regular file the same size and mtime (or, with
+// Options.Checksum, content); for a symlink the same target and mtime; for
+// a FIFO, socket or device the same type, device number, mode, mtime and
+// (when root) owner.
 func (c *copier) upToDate(j job) (bool, error) {
 	var st unixStat
 	if j.dstDir >= 0 {
@@ -616,18 +643,38 @@ func (c *copier) upToDate(j job) (bool, error) {
 		}
 		st = *dfi.Sys().(*unixStat)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != j.fi.Size() {
+	s := j.fi.Sys().(*unixStat)
+	if st.Mode&unix.S_IFMT != s.Mode&unix.S_IFMT {
 		return false, nil
 	}
-	if c.opts.Checksum {
-		a, err := hashFile(j.src)
+	switch s.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		if st.Size != s.Size {
+			return false, nil
+		}
+		if c.opts.Checksum {
+			a, err := hashFile(j.src)
+			if err != nil {
+				return false, err
+			}
+			b, err := hashFile(j.dst)
+			return err == nil && bytes.Equal(a, b), err
+		}
+		return sameMtime(&st, s), nil
+	case unix.S_IFLNK:
+		if !sameMtime(&st, s) {
+			return false, nil
+		}
+		a, err := os.Readlink(j.src)
 		if err != nil {
 			return false, err
 		}
-		b, err := hashFile(j.dst)
-		return err == nil && bytes.Equal(a, b), err
+		b, err := os.Readlink(j.dst)
+		return err == nil && a == b, err
+	default:
+		return st.Rdev == s.Rdev && st.Mode == s.Mode && sameMtime(&st, s) &&
+			(!c.root || st.Uid == s.Uid && st.Gid == s.Gid), nil
 	}
-	return sameMtime(&st, j.fi.Sys().(*unixStat)), nil
 }
 
 func hashFile(p string) ([]byte, error) {
@@ -741,13 +788,18 @@ func (x xattrs) copy() error {
 	return nil
 }
 
+// sameFile reports whether a and b are names of one file.
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
 // hardlink makes dst another name for first, atomically replacing dst.
 func hardlink(first, dst string) error {
-	if a, err := os.Stat(first); err == nil {
-		if b, err := os.Lstat(dst); err == nil && os.SameFile(a, b) {
-			return nil // already linked by an earlier run
-		}
-	}
 	tmp := tempName(dst)
 	if err := os.Link(first, tmp); err != nil {
 		return err

@@ -201,11 +201,12 @@ func testCopyFidelity(t *testing.T) {
 		t.Errorf("OnEntry called %d times, want %d (every entry copied)", noted.Load(), want)
 	}
 
-	// Rerun on an unchanged tree copies no file contents.
+	// Rerun on an unchanged tree copies nothing.
 	again, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
 	must(t, err)
-	if again.Files != 0 || again.Bytes != 0 || again.Skipped != stats.Files+stats.Symlinks {
-		t.Errorf("rerun stats = %+v, want all %d files and symlinks skipped", again, stats.Files+stats.Symlinks)
+	if want := stats.Files + stats.Symlinks + stats.Links + stats.Special; again.Files != 0 || again.Bytes != 0 ||
+		again.Symlinks != 0 || again.Links != 0 || again.Special != 0 || again.Skipped != want {
+		t.Errorf("rerun stats = %+v, want all %d files, symlinks, links and special files skipped", again, want)
 	}
 	compareTrees(t, src, dst)
 
@@ -723,4 +724,66 @@ func TestSetgidDestinationKeepsSourceGroup(t *testing.T) {
 		must(t, err)
 		compareTrees(t, src, dst)
 	}
+}
+
+// TestRerunSkipsLinksAndSpecialFiles reruns a copy over an up-to-date tree
+// holding a hardlink, a FIFO and (as root) a device: the dry run lists
+// nothing, the summary counts them up to date, and the special files are
+// not made again. A changed file with two names is listed, and relinked,
+// under both.
+func TestRerunSkipsLinksAndSpecialFiles(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "a"), []byte("a"), 0o644)
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")))
+	must(t, unix.Mkfifo(filepath.Join(src, "p"), 0o600))
+	specials := []string{"p"}
+	if os.Geteuid() == 0 {
+		must(t, unix.Mknod(filepath.Join(src, "null"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		specials = append(specials, "null")
+	}
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	inodes := map[string]uint64{}
+	for _, name := range specials {
+		fi, err := os.Lstat(filepath.Join(dst, name))
+		must(t, err)
+		inodes[name] = fi.Sys().(*syscall.Stat_t).Ino
+	}
+	var mu sync.Mutex
+	var listed []string
+	list := func(rel string, _ int64) {
+		mu.Lock()
+		listed = append(listed, rel)
+		mu.Unlock()
+	}
+	_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{DryRun: true, OnEntry: list})
+	must(t, err)
+	if len(listed) != 0 {
+		t.Errorf("dry run over an up-to-date copy lists %q", listed)
+	}
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{OnEntry: list})
+	must(t, err)
+	if want := int64(2 + len(specials)); st.Links != 0 || st.Special != 0 || st.Skipped != want || len(listed) != 0 {
+		t.Errorf("rerun: %+v, listed %q; want all %d entries skipped", st, listed, want)
+	}
+	for _, name := range specials {
+		if fi, err := os.Lstat(filepath.Join(dst, name)); err != nil || fi.Sys().(*syscall.Stat_t).Ino != inodes[name] {
+			t.Errorf("%s made again on a rerun (%v)", name, err)
+		}
+	}
+	compareTrees(t, src, dst)
+
+	write(t, filepath.Join(src, "a"), []byte("A"), 0o644)
+	listed = nil
+	_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{DryRun: true, OnEntry: list})
+	must(t, err)
+	if slices.Sort(listed); !slices.Equal(listed, []string{"a", "b"}) {
+		t.Errorf("dry run after a change lists %q, want both names", listed)
+	}
+	st, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if st.Files != 1 || st.Links != 1 {
+		t.Errorf("after a change: %+v, want one file copied and linked", st)
+	}
+	compareTrees(t, src, dst)
 }
