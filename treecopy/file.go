@@ -262,10 +262,11 @@ func copyFdXattrs(in, out int, src, dst string) error {
 	if n, err := unix.Flistxattr(in, probe[:]); err == nil && n == 0 || errors.Is(err, unix.ENOTSUP) {
 		return nil
 	}
-	return xattrs{
+	_, err := xattrs{
 		src: src, dst: dst,
 		list: func(b []byte) (int, error) { return unix.Flistxattr(in, b) },
 		get:  func(a string, b []byte) (int, error) { return unix.Fgetxattr(in, a, b) },
 		set:  func(a string, b []byte) error { return unix.Fsetxattr(out, a, b, 0) },
 	}.copy()
+	return err
 }

@@ -13,7 +13,9 @@
 //	stats, err := treecopy.Copy(ctx, "photos", "/backup/photos", treecopy.Options{})
 //
 // Rerunning skips files whose size and mtime already match, so an
-// interrupted copy resumes where it stopped.
+// interrupted copy resumes where it stopped. A skipped entry whose
+// metadata changed since (mode, owner, times, xattrs) gets it anew,
+// without its content being copied again.
 package treecopy
 
 import (
@@ -26,6 +28,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -515,8 +518,11 @@ func parentPath(p string) (parent string, ok bool) {
 func (c *copier) entry(j job) (copied bool, err error) {
 	mode := j.fi.Mode()
 	if !j.fresh {
-		if up, err := c.upToDate(j); err == nil && up {
+		if same, dst, err := c.sameContent(j); err == nil && same {
 			c.skip.Add(1)
+			if !c.opts.DryRun && c.metaDiffers(j.fi.Sys().(*unixStat), &dst) {
+				return false, c.meta(j.src, j.dst, j.fi)
+			}
 			return false, nil
 		}
 	}
@@ -625,56 +631,66 @@ func tempName(dst string) string {
 	return filepath.Join(filepath.Dir(dst), TempPrefix+pid+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
 }
 
-// upToDate reports whether j's destination already is a copy of its
-// source: for a regular file the same size and mtime (or, with
-// Options.Checksum, content); for a symlink the same target and mtime; for
-// a FIFO, socket or device the same type, device number, mode, mtime and
-// (when root) owner.
-func (c *copier) upToDate(j job) (bool, error) {
-	var st unixStat
+// sameContent reports whether j's destination already holds what its
+// source does: for a regular file the same size and mtime (or, with
+// Options.Checksum, content); for a symlink the same target; for a FIFO,
+// socket or device the same type and device number. dst is the
+// destination's lstat, for metaDiffers.
+func (c *copier) sameContent(j job) (same bool, dst unixStat, err error) {
 	if j.dstDir >= 0 {
-		if err := lstatInto(j.dstDir, filepath.Base(j.dst), &st); err != nil {
-			return false, err
+		if err := lstatInto(j.dstDir, filepath.Base(j.dst), &dst); err != nil {
+			return false, dst, err
 		}
 	} else {
 		dfi, err := os.Lstat(j.dst)
 		if err != nil {
-			return false, err
+			return false, dst, err
 		}
-		st = *dfi.Sys().(*unixStat)
+		dst = *dfi.Sys().(*unixStat)
 	}
 	s := j.fi.Sys().(*unixStat)
-	if st.Mode&unix.S_IFMT != s.Mode&unix.S_IFMT {
-		return false, nil
+	if dst.Mode&unix.S_IFMT != s.Mode&unix.S_IFMT {
+		return false, dst, nil
 	}
 	switch s.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		if st.Size != s.Size {
-			return false, nil
+		if dst.Size != s.Size {
+			return false, dst, nil
 		}
 		if c.opts.Checksum {
 			a, err := hashFile(j.src)
 			if err != nil {
-				return false, err
+				return false, dst, err
 			}
 			b, err := hashFile(j.dst)
-			return err == nil && bytes.Equal(a, b), err
+			return err == nil && bytes.Equal(a, b), dst, err
 		}
-		return sameMtime(&st, s), nil
+		return sameMtime(&dst, s), dst, nil
 	case unix.S_IFLNK:
-		if !sameMtime(&st, s) {
-			return false, nil
-		}
 		a, err := os.Readlink(j.src)
 		if err != nil {
-			return false, err
+			return false, dst, err
 		}
 		b, err := os.Readlink(j.dst)
-		return err == nil && a == b, err
+		return err == nil && a == b, dst, err
 	default:
-		return st.Rdev == s.Rdev && st.Mode == s.Mode && sameMtime(&st, s) &&
-			(!c.root || st.Uid == s.Uid && st.Gid == s.Gid), nil
+		return dst.Rdev == s.Rdev, dst, nil
 	}
+}
+
+// metaDiffers reports whether the metadata of a copy whose content is up
+// to date, with lstat dst, needs applying again from its source's lstat
+// s: when mode, owner (if root) or mtime differ — all in the stats already
+// taken — or when the source's inode changed (ctime) after the copy's
+// last did. That last test is what catches changed xattrs without reading
+// any: the copy's ctime is when it was last written, so a later source
+// ctime means a chmod, chown or xattr change since.
+func (c *copier) metaDiffers(s, dst *unixStat) bool {
+	isLink := s.Mode&unix.S_IFMT == unix.S_IFLNK
+	return !isLink && s.Mode != dst.Mode ||
+		c.root && (s.Uid != dst.Uid || s.Gid != dst.Gid) ||
+		!sameMtime(s, dst) ||
+		s.Ctim.Sec > dst.Ctim.Sec || s.Ctim.Sec == dst.Ctim.Sec && s.Ctim.Nsec > dst.Ctim.Nsec
 }
 
 func hashFile(p string) ([]byte, error) {
@@ -732,14 +748,47 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 	return nil
 }
 
+// copyXattrs copies src's extended attributes to dst and removes those of
+// dst's that src lacks (see removable).
 func copyXattrs(src, dst string) error {
-	return xattrs{
+	names, err := xattrs{
 		src: src, dst: dst,
 		list: func(b []byte) (int, error) { return unix.Llistxattr(src, b) },
 		get:  func(a string, b []byte) (int, error) { return unix.Lgetxattr(src, a, b) },
 		set:  func(a string, b []byte) error { return unix.Lsetxattr(dst, a, b, 0) },
 	}.copy()
+	if err != nil {
+		return err
+	}
+	theirs, err := listXattrs(dst, func(b []byte) (int, error) { return unix.Llistxattr(dst, b) })
+	if err != nil {
+		return err
+	}
+	for _, name := range theirs {
+		if removable(name) && !slices.Contains(names, name) {
+			if err := unix.Lremovexattr(dst, name); err != nil && !errors.Is(err, unix.ENODATA) &&
+				!errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("%s: removexattr %s: %w", dst, name, err)
+			}
+		}
+	}
+	return nil
 }
+
+// removable reports whether an xattr the source lacks is removed from its
+// copy: those a copy can have only from an earlier source or from its
+// directory (an inherited ACL), not the security.* labels the system
+// itself gives files.
+func removable(name string) bool {
+	return strings.HasPrefix(name, "user.") || strings.HasPrefix(name, "trusted.") ||
+		name == aclAccess || name == aclDefault
+}
+
+// The xattrs that hold POSIX ACLs.
+const (
+	aclAccess  = "system.posix_acl_access"
+	aclDefault = "system.posix_acl_default"
+)
 
 // xattrs copies extended attributes with list/get on the source and set
 // on the destination, by path or by descriptor.
@@ -750,42 +799,58 @@ type xattrs struct {
 	set      func(string, []byte) error
 }
 
-func (x xattrs) copy() error {
-	var small [1024]byte
-	buf := small[:]
-	n, err := x.list(buf)
-	if errors.Is(err, unix.ERANGE) {
-		sz, _ := x.list(nil)
-		buf = make([]byte, sz)
-		n, err = x.list(buf)
-	}
+// copy copies every attribute, returning the names it found.
+func (x xattrs) copy() (names []string, err error) {
+	names, err = listXattrs(x.src, x.list)
 	if err != nil {
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil
-		}
-		return fmt.Errorf("%s: listxattr: %w", x.src, err)
+		return nil, err
 	}
-	for _, name := range strings.Split(string(buf[:n]), "\x00") {
-		if name == "" {
-			continue
-		}
+	for _, name := range names {
 		sz, err := x.get(name, nil)
 		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
+			return nil, fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
 		}
 		val := make([]byte, sz)
 		sz, err = x.get(name, val)
 		if err != nil {
-			return fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
+			return nil, fmt.Errorf("%s: getxattr %s: %w", x.src, name, err)
 		}
 		if err := x.set(name, val[:sz]); err != nil {
 			if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) {
 				continue // e.g. security.* attributes, or user.* on symlinks
 			}
-			return fmt.Errorf("%s: setxattr %s: %w", x.dst, name, err)
+			return nil, fmt.Errorf("%s: setxattr %s: %w", x.dst, name, err)
 		}
 	}
-	return nil
+	return names, nil
+}
+
+// listXattrs returns the names of path's extended attributes, which list
+// reads; none where the file system has none.
+func listXattrs(path string, list func([]byte) (int, error)) ([]string, error) {
+	var small [1024]byte
+	buf := small[:]
+	n, err := list(buf)
+	for errors.Is(err, unix.ERANGE) { // longer than buf: ask the size
+		var sz int
+		if sz, err = list(nil); err == nil {
+			buf = make([]byte, sz+256) // room to grow meanwhile
+			n, err = list(buf)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: listxattr: %w", path, err)
+	}
+	var names []string
+	for name := range strings.SplitSeq(string(buf[:n]), "\x00") {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 // sameFile reports whether a and b are names of one file.

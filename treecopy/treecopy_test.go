@@ -787,3 +787,64 @@ func TestRerunSkipsLinksAndSpecialFiles(t *testing.T) {
 	}
 	compareTrees(t, src, dst)
 }
+
+// TestMetadataOnlyChangeReachesCopy changes only metadata in the source —
+// a mode, an owner, xattrs added and removed, a symlink's and a FIFO's
+// mode or times — and reruns the copy: the copy takes the changes (as
+// rsync -a does) without copying any content again.
+func TestMetadataOnlyChangeReachesCopy(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	for _, name := range []string{"mode", "owner", "xattr-added", "xattr-removed"} {
+		write(t, filepath.Join(src, name), []byte(name), 0o644)
+	}
+	if err := unix.Setxattr(filepath.Join(src, "xattr-removed"), "user.gone", []byte("v"), 0); err != nil {
+		t.Skip("no user xattrs on this file system:", err)
+	}
+	must(t, os.Symlink("mode", filepath.Join(src, "lnk")))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o600))
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+
+	must(t, os.Chmod(filepath.Join(src, "mode"), 0o600))
+	if os.Geteuid() == 0 {
+		must(t, os.Chown(filepath.Join(src, "owner"), 7, 7))
+		must(t, os.Lchown(filepath.Join(src, "lnk"), 7, 7))
+	}
+	must(t, unix.Setxattr(filepath.Join(src, "xattr-added"), "user.crew", []byte("new"), 0))
+	must(t, unix.Removexattr(filepath.Join(src, "xattr-removed"), "user.gone"))
+	old := unix.NsecToTimespec(time.Unix(1_500_000_000, 0).UnixNano())
+	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, "lnk"), []unix.Timespec{old, old}, unix.AT_SYMLINK_NOFOLLOW))
+	must(t, os.Chmod(filepath.Join(src, "fifo"), 0o640))
+
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if st.Files != 0 || st.Symlinks != 0 || st.Special != 0 || st.Skipped != 6 {
+		t.Errorf("rerun: %+v; want no content copied, all 6 entries up to date", st)
+	}
+	compareTrees(t, src, dst)
+	if n, err := unix.Getxattr(filepath.Join(dst, "xattr-removed"), "user.gone", nil); err == nil {
+		t.Errorf("xattr removed from the source is still on the copy (%d bytes)", n)
+	}
+}
+
+// TestChecksumSkipCopiesMtime reruns a copy with Checksum over a file of
+// the same content but another mtime: the file is skipped and takes the
+// source's mtime, so a later run without Checksum skips it too.
+func TestChecksumSkipCopiesMtime(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "a"), []byte("a"), 0o644)
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	old := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(dst, "a"), old, old))
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Checksum: true})
+	must(t, err)
+	if st.Files != 0 || st.Skipped != 1 {
+		t.Errorf("checksum run: %+v; want the file skipped", st)
+	}
+	compareTrees(t, src, dst)
+	st, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	if err != nil || st.Files != 0 {
+		t.Errorf("run after the checksum run copied %d files (%v), want 0", st.Files, err)
+	}
+}

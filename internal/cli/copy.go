@@ -41,7 +41,8 @@ in a directory that already exists (a resumed or updated copy), it is
 written to a temp name (` + treecopy.TempPrefix + `…) and renamed into place. Either way a killed copy never leaves partial content
 under a final name; the next run removes leftover temp files and skips
 files whose size and mtime already match (--checksum compares contents
-instead).
+instead), applying to them any change of mode, owner, mtime or xattrs
+made to the source since.
 
 Exit status: 0 ok, 1 some files failed (each is reported with its path),
 2 usage error or refused input (SRC missing, SRC equal to DST, DST inside SRC).`,
