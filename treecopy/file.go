@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -124,7 +125,7 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 	if err != nil {
 		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
 	}
-	return n, c.fileMeta(in, out, src, name, &st)
+	return n, c.fileMeta(in, out, src, name, &st, j.inheritsACL)
 }
 
 // errChanged is a source file that changed while it was being copied.
@@ -225,8 +226,8 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 // fileMeta gives the open file out the ownership (when root), xattrs, mode
 // and nanosecond times of in, whose fstat is st, in that order because
 // chown clears setuid bits; it does what meta does for other entries,
-// without path lookups.
-func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
+// without path lookups. inheritsACL is as for copyFdXattrs.
+func (c *copier) fileMeta(in, out int, src, name string, st *unixStat, inheritsACL bool) error {
 	if c.root {
 		// A new file is ours, but its group is its directory's when that
 		// is setgid (or mounted with grpid): ask the file, not the
@@ -241,7 +242,7 @@ func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
 			}
 		}
 	}
-	if err := copyFdXattrs(in, out, src, name); err != nil {
+	if err := copyFdXattrs(in, out, src, name, inheritsACL); err != nil {
 		return err
 	}
 	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
@@ -255,18 +256,35 @@ func (c *copier) fileMeta(in, out int, src, name string, st *unixStat) error {
 	return nil
 }
 
-func copyFdXattrs(in, out int, src, dst string) error {
+// copyFdXattrs copies the extended attributes of in to out. inheritsACL
+// says that out's directory has a default ACL, which gave out an access
+// ACL: removed unless the source has one too (which replaced it).
+func copyFdXattrs(in, out int, src, dst string, inheritsACL bool) error {
 	// Most files have no extended attributes: find that out without the
 	// general path's allocations.
 	var probe [256]byte
 	if n, err := unix.Flistxattr(in, probe[:]); err == nil && n == 0 || errors.Is(err, unix.ENOTSUP) {
+		if inheritsACL {
+			return removeACL(out, dst)
+		}
 		return nil
 	}
-	_, err := xattrs{
+	names, err := xattrs{
 		src: src, dst: dst,
 		list: func(b []byte) (int, error) { return unix.Flistxattr(in, b) },
 		get:  func(a string, b []byte) (int, error) { return unix.Fgetxattr(in, a, b) },
 		set:  func(a string, b []byte) error { return unix.Fsetxattr(out, a, b, 0) },
 	}.copy()
+	if err == nil && inheritsACL && !slices.Contains(names, aclAccess) {
+		err = removeACL(out, dst)
+	}
 	return err
+}
+
+// removeACL removes the access ACL of the open file out, named dst.
+func removeACL(out int, dst string) error {
+	if err := unix.Fremovexattr(out, aclAccess); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("%s: removexattr %s: %w", dst, aclAccess, err)
+	}
+	return nil
 }

@@ -29,7 +29,10 @@ func sameMtime(a, b *unixStat) bool { return a.Mtim == b.Mtim }
 // O_PATH, so that each entry is reached by its name alone (see at): a full
 // path costs a dcache lookup per component, which dominated a rerun over
 // an unchanged tree.
-type batchDirs struct{ src, dst int }
+type batchDirs struct {
+	src, dst   int
+	defaultACL bool // dst has a default ACL (see job.inheritsACL)
+}
 
 // at returns what the *at system calls need to reach path: the directory
 // dir and path's last element when dir is open, else path itself.
@@ -50,7 +53,14 @@ func openDirs(src, dst string) batchDirs {
 		}
 		return fd
 	}
-	return batchDirs{src: open(src), dst: open(dst)}
+	return batchDirs{src: open(src), dst: open(dst), defaultACL: hasDefaultACL(dst)}
+}
+
+// hasDefaultACL reports whether the directory dir has a default ACL. One
+// lookup per directory: an O_PATH descriptor cannot read xattrs.
+func hasDefaultACL(dir string) bool {
+	n, err := unix.Lgetxattr(dir, aclDefault, nil)
+	return err == nil && n > 0
 }
 
 // info returns the lstat of j's source.

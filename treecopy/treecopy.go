@@ -95,6 +95,9 @@ type job struct {
 	// srcDir and dstDir are src's and dst's directories open with
 	// O_PATH, to reach each by its name alone, or -1.
 	srcDir, dstDir int
+	// inheritsACL is set when dst's directory has a default ACL, which
+	// a file made there inherits as its access ACL.
+	inheritsACL bool
 }
 
 // hardlinks finds the regular files that are further names of a file
@@ -214,6 +217,9 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	c := &copier{opts: opts, root: os.Geteuid() == 0}
 	if !sfi.IsDir() {
 		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, srcDir: -1, dstDir: -1}
+		if dir, ok := parentPath(dst); ok {
+			j.inheritsACL = hasDefaultACL(dir)
+		}
 		if _, err := c.entry(j); err != nil {
 			c.fail(err)
 		}
@@ -241,7 +247,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 						c.fail(fmt.Errorf("%s: %w", j.src, err))
 						continue
 					}
-					j.fi, j.srcDir, j.dstDir = fi, dirs.src, dirs.dst
+					j.fi, j.srcDir, j.dstDir, j.inheritsACL = fi, dirs.src, dirs.dst, dirs.defaultACL
 					if hl.later(j) {
 						continue
 					}

@@ -848,3 +848,57 @@ func TestChecksumSkipCopiesMtime(t *testing.T) {
 		t.Errorf("run after the checksum run copied %d files (%v), want 0", st.Files, err)
 	}
 }
+
+// posixACL is the xattr value of an ACL granting user 1234 rwx beside the
+// usual owner, group, mask and other entries.
+func posixACL() []byte {
+	b := []byte{2, 0, 0, 0} // version 2
+	for _, e := range [][3]uint32{{0x01, 7, ^uint32(0)}, {0x02, 7, 1234}, {0x04, 5, ^uint32(0)}, {0x10, 7, ^uint32(0)}, {0x20, 5, ^uint32(0)}} {
+		b = append(b, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), byte(e[2]), byte(e[2]>>8), byte(e[2]>>16), byte(e[2]>>24))
+	}
+	return b
+}
+
+// TestDefaultACLNotInherited reruns a copy of a directory with a default
+// ACL, which the copy of the directory has too, so that entries the rerun
+// writes there inherit it: the copies of a changed file, a new
+// subdirectory, a file in it and a new FIFO lose their ACLs again, since
+// their sources have none, and keep their source's mode.
+func TestDefaultACLNotInherited(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "d", "f"), []byte("v1"), 0o640)
+	if err := unix.Setxattr(filepath.Join(src, "d"), "system.posix_acl_default", posixACL(), 0); err != nil {
+		t.Skip("no POSIX ACLs on this file system:", err)
+	}
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	write(t, filepath.Join(src, "d", "f"), []byte("v2"), 0o640)
+	write(t, filepath.Join(src, "d", "sub", "g"), []byte("g"), 0o640)
+	must(t, unix.Mkfifo(filepath.Join(src, "d", "fifo"), 0o600))
+	for _, name := range []string{"d/f", "d/sub", "d/sub/g", "d/fifo"} { // made with the default ACL: drop it
+		for _, acl := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+			if err := unix.Removexattr(filepath.Join(src, name), acl); err != nil && !errors.Is(err, unix.ENODATA) {
+				t.Fatal(err)
+			}
+		}
+	}
+	must(t, os.Chmod(filepath.Join(src, "d", "sub", "g"), 0o640))
+	for _, unnamed := range []bool{true, false} {
+		if !unnamed {
+			defer treecopy.NoTmpfile()()
+			write(t, filepath.Join(src, "d", "f"), []byte("v3"), 0o640)
+			must(t, os.RemoveAll(filepath.Join(dst, "d", "sub")))
+		}
+		_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+		must(t, err)
+		for _, name := range []string{"d/f", "d/sub", "d/sub/g", "d/fifo"} {
+			if n, err := unix.Getxattr(filepath.Join(dst, name), "system.posix_acl_access", nil); err == nil {
+				t.Errorf("%s has an access ACL (%d bytes) its source lacks", name, n)
+			}
+		}
+		if n, err := unix.Getxattr(filepath.Join(dst, "d", "sub"), "system.posix_acl_default", nil); err == nil {
+			t.Errorf("d/sub has a default ACL (%d bytes) its source lacks", n)
+		}
+		compareTrees(t, src, dst)
+	}
+}
