@@ -145,6 +145,9 @@ func New(opts ...crew.Option) (crew.Executor, error) {
 // millisecond, perhaps with the answers of elements it had just finished
 // still unsent — every element and call it had not answered runs again,
 // each alone on a worker, and only one that kills its worker then fails.
+// So near a worker's death calls run at least once, not exactly once: one
+// that finished just before, its answer unsent, runs again whatever
+// crew.Retries says. Tasks with side effects should tolerate that.
 type Pool struct {
 	cfg      crew.Config
 	maxTasks int
@@ -612,8 +615,14 @@ func (p *Pool) aloneAllowsLocked(w *procWorker) bool {
 	if len(w.inflight) > 0 && w.inflight[0].alone {
 		return false
 	}
-	next := p.queue[0]
-	return !next.alone || next.done || w.pending == 0
+	// The first call not already done decides: a cancelled one ahead of a
+	// call that goes alone would otherwise let a busy worker take it.
+	for _, next := range p.queue {
+		if !next.done {
+			return !next.alone || w.pending == 0
+		}
+	}
+	return true
 }
 
 // takeLocked takes up to n calls from the front of the queue, splitting a
