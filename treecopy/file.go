@@ -119,13 +119,26 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 	} else {
 		n, err = copyExtents(in, out, size)
 	}
-	if err == nil && n != size {
+	short := false
+	if errors.Is(err, errChanged) && sameSize(in, &st) {
+		// Less content than the size the file reports, which has not
+		// changed: a sysfs file (4096 bytes, a few of them real). Keep
+		// what it holds, as cp does.
+		err, short = nil, true
+	}
+	if err == nil && n != size && !short {
 		err = unix.Ftruncate(out, size) // trailing hole
 	}
 	if err != nil {
 		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
 	}
 	return n, c.fileMeta(in, out, src, name, &st, j.inheritsACL)
+}
+
+// sameSize reports whether the open file in still has st's size and mtime.
+func sameSize(in int, st *unixStat) bool {
+	var now unixStat
+	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && now.Mtim == st.Mtim
 }
 
 // errChanged is a source file that changed while it was being copied.
@@ -179,8 +192,12 @@ func copyRange(in, out int, off, n int64) (int64, error) {
 			}
 			return done, err
 		}
-		if m == 0 { // the end of the file before its size: it shrank
-			return done, errChanged
+		if m == 0 {
+			// The end of the file before its size: it shrank — or it is a
+			// kernel file (sysfs, procfs) that copy_file_range cannot
+			// read. read(2) tells them apart.
+			k, err := copyPread(in, out, off+done, n-done)
+			return done + k, err
 		}
 		done += int64(m)
 	}

@@ -158,15 +158,19 @@ func linkKey(j job) ([2]uint64, bool) {
 }
 
 type copier struct {
-	opts  Options
-	root  bool // running as root: ownership is copied
-	stats Stats
-	mu    sync.Mutex
-	files atomic.Int64
-	bytes atomic.Int64
-	skip  atomic.Int64
-	syms  atomic.Int64
-	spec  atomic.Int64
+	opts Options
+	root bool // running as root: ownership is copied
+	// dstRoot is the top of the copy. It may be a directory that held
+	// other things before (a shared folder): its own xattrs and ACLs are
+	// added to, never removed, as with cp -a.
+	dstRoot string
+	stats   Stats
+	mu      sync.Mutex
+	files   atomic.Int64
+	bytes   atomic.Int64
+	skip    atomic.Int64
+	syms    atomic.Int64
+	spec    atomic.Int64
 
 	noTmpfile   atomic.Bool // O_TMPFILE or /proc is missing: use temp names
 	noEmptyPath atomic.Bool // linkat(AT_EMPTY_PATH) is refused
@@ -214,7 +218,7 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 	if err := checkPaths(src, sfi, dst); err != nil {
 		return Stats{}, err
 	}
-	c := &copier{opts: opts, root: os.Geteuid() == 0}
+	c := &copier{opts: opts, root: os.Geteuid() == 0, dstRoot: dst}
 	if !sfi.IsDir() {
 		j := job{rel: filepath.Base(src), src: src, dst: dst, fi: sfi, srcDir: -1, dstDir: -1}
 		if dir, ok := parentPath(dst); ok {
@@ -739,7 +743,7 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 			return fmt.Errorf("%s: chown: %w", dst, err)
 		}
 	}
-	if err := copyXattrs(src, dst); err != nil {
+	if err := copyXattrs(src, dst, dst != c.dstRoot); err != nil {
 		return err
 	}
 	if !isLink {
@@ -754,16 +758,16 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 	return nil
 }
 
-// copyXattrs copies src's extended attributes to dst and removes those of
-// dst's that src lacks (see removable).
-func copyXattrs(src, dst string) error {
+// copyXattrs copies src's extended attributes to dst and, if prune,
+// removes those of dst's that src lacks (see removable).
+func copyXattrs(src, dst string, prune bool) error {
 	names, err := xattrs{
 		src: src, dst: dst,
 		list: func(b []byte) (int, error) { return unix.Llistxattr(src, b) },
 		get:  func(a string, b []byte) (int, error) { return unix.Lgetxattr(src, a, b) },
 		set:  func(a string, b []byte) error { return unix.Lsetxattr(dst, a, b, 0) },
 	}.copy()
-	if err != nil {
+	if err != nil || !prune {
 		return err
 	}
 	theirs, err := listXattrs(dst, func(b []byte) (int, error) { return unix.Llistxattr(dst, b) })

@@ -902,3 +902,43 @@ func TestDefaultACLNotInherited(t *testing.T) {
 		compareTrees(t, src, dst)
 	}
 }
+
+// TestKernelFileCopiedAsRead checks a sysfs file, which reports 4096
+// bytes and holds a few: the copy has what reading it gives, as with cp.
+func TestKernelFileCopiedAsRead(t *testing.T) {
+	const src = "/sys/devices/system/cpu/online"
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Skip("no", src, err)
+	}
+	dst := filepath.Join(t.TempDir(), "online")
+	_, err = treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
+		t.Errorf("copy of %s holds %q, want %q", src, got, want)
+	}
+}
+
+// TestDestinationRootKeepsItsXattrs checks that copying into an existing
+// directory — a shared folder with its own ACL, say — adds to that
+// directory's extended attributes and removes none, as cp -a does; below
+// it, the copy's entries follow their sources.
+func TestDestinationRootKeepsItsXattrs(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "src"), filepath.Join(root, "shared")
+	write(t, filepath.Join(src, "sub", "f"), []byte("x"), 0o644)
+	must(t, os.MkdirAll(filepath.Join(dst, "sub"), 0o755))
+	if err := unix.Setxattr(dst, "user.keep", []byte("mine"), 0); err != nil {
+		t.Skip("no user xattrs on this file system:", err)
+	}
+	must(t, unix.Setxattr(filepath.Join(dst, "sub"), "user.stale", []byte("old"), 0))
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	buf := make([]byte, 16)
+	if n, err := unix.Getxattr(dst, "user.keep", buf); err != nil || string(buf[:n]) != "mine" {
+		t.Errorf("the destination directory lost its own xattr: %q, %v", buf[:n], err)
+	}
+	if _, err := unix.Getxattr(filepath.Join(dst, "sub"), "user.stale", buf); !errors.Is(err, unix.ENODATA) {
+		t.Errorf("a copied directory kept an xattr its source lacks: %v", err)
+	}
+}
