@@ -49,8 +49,8 @@ spread, the speed-up over sequential and the CPU use (100% = all cores busy).
 Results go to --out: bench.json (with the machine's CPU, cores and Go version),
 bench.md, and the plots bench.svg and bench.png.
 
-A full run takes about a minute on 2 cores without Python and about four and a
-half with it; --quick takes about 11 s with Python and 2 s without.`,
+A full run takes about a minute on 2 cores without Python and about four
+minutes with it; --quick takes about 11 s with Python and 3 s without.`,
 		Example: `  crew bench --quick                   # seconds: small inputs, 1 and NumCPU workers
   crew bench                           # full run, Python too if installed
   crew bench --no-python --workers 1,2,4,8

@@ -42,8 +42,9 @@ func newFetchCommand(s Streams) *cobra.Command {
 		Use:   "fetch [flags] [URL...]",
 		Short: "Download many URLs concurrently, politely and resumably",
 		Long: `crew fetch downloads URLs concurrently and writes one JSON object per URL
-(JSON Lines) with fields url, final_url, status, bytes, elapsed_ms, attempts,
-title, content_type, sha256, file and error.
+(JSON Lines) with fields line (the input line number), url, final_url,
+status, bytes, elapsed_ms, attempts, title, content_type, sha256, file and
+error.
 
 URLs come from the arguments, from -i FILE, or from standard input when
 neither is given: one per line, blank lines and # comments ignored. Bad lines
@@ -62,6 +63,7 @@ never followed (that URL fails instead). A URL saved to the same file as an
 earlier line (the same URL again, or differing only in #fragment,
 http/https or host case) is reported as a duplicate of that line and not
 fetched again. A body is written to NAME%part and renamed when complete;
+NAME%meta beside it keeps what --continue needs (the validators and size):
 --continue resumes part files with HTTP Range and skips complete files the
 server reports unchanged.
 
