@@ -58,7 +58,11 @@ func exitCode(ctx context.Context, err error) int {
 func reportError(ctx context.Context, w io.Writer, err error) int {
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errQuiet) {
-		fmt.Fprintf(w, "crew: %v\n", err)
+		msg := err.Error()
+		if code == exitInterrupted && msg == context.Canceled.Error() {
+			msg = "interrupted" // not the "context canceled" of Go's plumbing
+		}
+		fmt.Fprintf(w, "crew: %s\n", msg)
 	}
 	return code
 }

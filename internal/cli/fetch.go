@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -177,7 +179,8 @@ func runFetch(cmd *cobra.Command, s Streams, o fetchOptions, args []string) erro
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	st, err := fetch.Run(cmd.Context(), opts, slices.Values(inputs), func(r fetch.Result) error {
-		if r.Err != nil && !o.quiet && (bar == nil || errors.Is(r.Err, fetch.ErrBadInput)) {
+		interrupted := cmd.Context().Err() != nil && errors.Is(r.Err, context.Canceled) // said once, by the exit status
+		if r.Err != nil && !o.quiet && !interrupted && (bar == nil || errors.Is(r.Err, fetch.ErrBadInput)) {
 			if r.Line > 0 && errors.Is(r.Err, fetch.ErrBadInput) {
 				fmt.Fprintf(s.Err, "crew fetch: line %d: %v\n", r.Line, r.Err)
 			} else {
@@ -225,7 +228,7 @@ func parseRate(v string) (float64, error) {
 		v = num
 	}
 	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || r <= 0 {
+	if err != nil || !(r > 0) || math.IsInf(r, 0) { // NaN is not > 0
 		return 0, fmt.Errorf("want a positive number, got %q", v)
 	}
 	return r / per, nil

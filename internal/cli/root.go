@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -63,6 +64,16 @@ Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
 		return nil
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	// A worker count beyond any machine is a mistake, and would otherwise
+	// run out of memory starting goroutines before anything is said.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if f := cmd.Flags().Lookup("jobs"); f != nil && f.Value.Type() == "int" {
+			if n, err := strconv.Atoi(f.Value.String()); err == nil && n > maxJobs {
+				return usagef("-j %d: at most %d", n, maxJobs)
+			}
+		}
+		return nil
+	}
 	for _, add := range subcommands {
 		cmd := add(s)
 		cmd.Args = usageArgs(cmd.Args)
@@ -70,6 +81,9 @@ Exit status: 0 all ok, 1 some tasks failed, 2 usage or bad input,
 	}
 	return root
 }
+
+// maxJobs bounds -j: far more than any machine runs at once.
+const maxJobs = 1 << 16
 
 // usageArgs makes a command's positional-argument check report a usage
 // error (exit status 2).

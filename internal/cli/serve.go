@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -78,6 +79,9 @@ no authentication or TLS: keep it on a private network.`,
   crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --token s3cret --replicas 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkListen(o.listen); err != nil {
+				return usagef("--listen: %v", err)
+			}
 			if o.token == "" && len(o.nkeys) == 0 {
 				o.token = os.Getenv(tokenEnv)
 			}
@@ -150,4 +154,17 @@ func reachableBeyondHost(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// checkListen refuses an address crew serve could not listen on, before
+// it tries (and waits for a server that will not start).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%s: the port must be a number from 0 to 65535", addr)
+	}
+	return nil
 }
