@@ -215,6 +215,13 @@ func Copy(ctx context.Context, src, dst string, opts Options) (Stats, error) {
 			dst += "/"
 		}
 	}
+	const special = fs.ModeDevice | fs.ModeCharDevice | fs.ModeNamedPipe | fs.ModeSocket
+	if lfi, err := os.Lstat(dst); err == nil && lfi.Mode()&special != 0 && lfi.Mode().Type() != sfi.Mode().Type() {
+		// A device or FIFO is something to write to, not a file to
+		// replace (crew copy f /dev/full used to swap the device node
+		// for a regular file).
+		return Stats{}, fmt.Errorf("%w: destination %s is a %s, not replaced by a copy of %s", ErrRefused, dst, kind(lfi.Mode()), src)
+	}
 	if err := checkPaths(src, sfi, dst); err != nil {
 		return Stats{}, err
 	}
@@ -884,4 +891,18 @@ func hardlink(first, dst string) error {
 		return err
 	}
 	return nil
+}
+
+// kind names a special file's type for messages.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	default:
+		return "socket"
+	}
 }

@@ -942,3 +942,19 @@ func TestDestinationRootKeepsItsXattrs(t *testing.T) {
 		t.Errorf("a copied directory kept an xattr its source lacks: %v", err)
 	}
 }
+
+// TestSpecialDestinationNotReplaced checks that a file is not copied over
+// a FIFO or device node standing at the destination (crew copy f /dev/full
+// used to replace the device with a regular file).
+func TestSpecialDestinationNotReplaced(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "f"), filepath.Join(root, "fifo")
+	write(t, src, []byte("x"), 0o644)
+	must(t, unix.Mkfifo(dst, 0o644))
+	if _, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{}); !errors.Is(err, treecopy.ErrRefused) {
+		t.Errorf("copy onto a FIFO: %v, want ErrRefused", err)
+	}
+	if fi, err := os.Lstat(dst); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO was replaced: %v, %v", fi.Mode(), err)
+	}
+}
