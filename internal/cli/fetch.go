@@ -124,8 +124,17 @@ func runFetch(cmd *cobra.Command, s Streams, o fetchOptions, args []string) erro
 	if len(args) > 0 && o.input != "" {
 		return usagef("give URLs as arguments or with -i, not both")
 	}
+	where := "line" // of the input, in messages
 	if len(args) > 0 {
-		inputs = slices.Collect(fetch.ReadInputs(strings.NewReader(strings.Join(args, "\n"))))
+		where = "argument"
+		// Each argument is one URL, whatever it holds: not lines of a file.
+		for i, a := range args {
+			in := fetch.Input{Line: i + 1, URL: a}
+			if _, err := fetch.ParseURL(a); err != nil {
+				in.Err = err
+			}
+			inputs = append(inputs, in)
+		}
 	} else {
 		var r io.Reader = s.In
 		if o.input != "" && o.input != "-" {
@@ -182,7 +191,7 @@ func runFetch(cmd *cobra.Command, s Streams, o fetchOptions, args []string) erro
 		interrupted := cmd.Context().Err() != nil && errors.Is(r.Err, context.Canceled) // said once, by the exit status
 		if r.Err != nil && !o.quiet && !interrupted && (bar == nil || errors.Is(r.Err, fetch.ErrBadInput)) {
 			if r.Line > 0 && errors.Is(r.Err, fetch.ErrBadInput) {
-				fmt.Fprintf(s.Err, "crew fetch: line %d: %v\n", r.Line, r.Err)
+				fmt.Fprintf(s.Err, "crew fetch: %s %d: %v\n", where, r.Line, r.Err)
 			} else {
 				fmt.Fprintf(s.Err, "crew fetch: %v\n", r.Err)
 			}

@@ -38,3 +38,19 @@ func TestInterruptedQuietly(t *testing.T) {
 		t.Errorf("interrupted crew primes: exit %d, stderr %q; want 130 and crew: interrupted", code, errOut.String())
 	}
 }
+
+// TestFetchArgumentsAreURLs checks that each argument of crew fetch is one
+// URL: one holding a newline is not two, and an empty one or a "#..." one
+// is reported as bad, naming the argument, not skipped like a blank or
+// comment line of a file.
+func TestFetchArgumentsAreURLs(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "fetch", "http://127.0.0.1:1/x\nhttp://127.0.0.1:1/y", "", "# hi")
+	if code != exitFailed || strings.Count(stdout, "\n") != 3 {
+		t.Errorf("exit %d, %d result lines; want 1 and 3 (one per argument)\n%s", code, strings.Count(stdout, "\n"), stdout)
+	}
+	for _, want := range []string{"argument 1:", "argument 2:", "argument 3:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not name %q:\n%s", want, stderr)
+		}
+	}
+}
