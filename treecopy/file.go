@@ -120,7 +120,7 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 		n, err = copyExtents(in, out, size)
 	}
 	short := false
-	if errors.Is(err, errChanged) && sameSize(in, &st) {
+	if errors.Is(err, errChanged) && unchangedSince(in, &st) {
 		// Less content than the size the file reports, which has not
 		// changed: a sysfs file (4096 bytes, a few of them real). Keep
 		// what it holds, as cp does.
@@ -135,8 +135,8 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 	return n, c.fileMeta(in, out, src, name, &st, j.inheritsACL)
 }
 
-// sameSize reports whether the open file in still has st's size and mtime.
-func sameSize(in int, st *unixStat) bool {
+// unchangedSince reports whether the open file in still has st's size and mtime.
+func unchangedSince(in int, st *unixStat) bool {
 	var now unixStat
 	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && now.Mtim == st.Mtim
 }

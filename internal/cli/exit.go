@@ -59,7 +59,7 @@ func reportError(ctx context.Context, w io.Writer, err error) int {
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errQuiet) {
 		msg := err.Error()
-		if code == exitInterrupted && msg == context.Canceled.Error() {
+		if code == exitInterrupted && err == context.Canceled { // bare: nothing to add to the status
 			msg = "interrupted" // not the "context canceled" of Go's plumbing
 		}
 		fmt.Fprintf(w, "crew: %s\n", msg)

@@ -95,32 +95,16 @@ func TestServeWorkerTLSNKey(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	run := func(errOut *lockedBuffer, codes chan<- int, args ...string) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes <- Main(ctx, args, Streams{In: strings.NewReader(""), Out: errOut, Err: errOut})
-		}()
-	}
 	var serveErr, workerErr lockedBuffer
-	serveCode, workerCode := make(chan int, 1), make(chan int, 1)
-	run(&serveErr, serveCode, "serve", "--listen", "127.0.0.1:0", "--nkey-user", public, "--tls-cert", certFile, "--tls-key", keyFile)
+	serveCode := goMain(ctx, &wg, &serveErr, "serve", "--listen", "127.0.0.1:0", "--nkey-user", public, "--tls-cert", certFile, "--tls-key", keyFile)
 	url := servedURL(t, &serveErr, serveCode)
-	run(&workerErr, workerCode, "worker", "--server", url, "--nkey", seedFile, "--tls-ca", certFile, "-j", "2")
+	workerCode := goMain(ctx, &wg, &workerErr, "worker", "--server", url, "--nkey", seedFile, "--tls-ca", certFile, "-j", "2")
 
 	tlsCfg, err := cluster.ClientTLS(certFile, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := cluster.New(ctx, url, cluster.NKey(seedFile), cluster.TLS(tlsCfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := crew.Submit(ctx, ex, crewtest.Square, 9).Wait(ctx)
-	if err != nil || got != 81 {
-		t.Errorf("square(9) through crew serve and crew worker = %d, %v; stderr of the worker: %s", got, err, workerErr.String())
-	}
-	ex.Close()
+	squareThrough(t, ctx, url, &workerErr, cluster.NKey(seedFile), cluster.TLS(tlsCfg))
 
 	// A worker without the CA is refused at once.
 	code, _, stderr := runCLI(t, "", "worker", "--server", url, "--nkey", seedFile)
@@ -128,11 +112,7 @@ func TestServeWorkerTLSNKey(t *testing.T) {
 		t.Errorf("crew worker without --tls-ca: exit %d, stderr %q; want a TLS error", code, stderr)
 	}
 	cancel()
-	for name, codes := range map[string]chan int{"serve": serveCode, "worker": workerCode} {
-		if code := <-codes; code != 0 && code != exitInterrupted {
-			t.Errorf("crew %s exited with %d", name, code)
-		}
-	}
+	exitedCleanly(t, map[string]<-chan int{"serve": serveCode, "worker": workerCode})
 }
 
 func TestServeWorkerFlagErrors(t *testing.T) {
@@ -167,6 +147,38 @@ func TestWorkerErrorHidesCredentials(t *testing.T) {
 	}
 }
 
+// goMain runs crew with args in a goroutine, as another process would,
+// its output in out; its exit status comes on the channel returned.
+func goMain(ctx context.Context, wg *sync.WaitGroup, out *lockedBuffer, args ...string) <-chan int {
+	code := make(chan int, 1)
+	wg.Go(func() { code <- Main(ctx, args, Streams{In: strings.NewReader(""), Out: out, Err: out}) })
+	return code
+}
+
+// squareThrough checks that a cluster executor connected to url with opts
+// gets square(9) from the crew worker whose output is workerErr.
+func squareThrough(t *testing.T, ctx context.Context, url string, workerErr *lockedBuffer, opts ...crew.Option) {
+	t.Helper()
+	ex, err := cluster.New(ctx, url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	if got, err := crew.Submit(ctx, ex, crewtest.Square, 9).Wait(ctx); err != nil || got != 81 {
+		t.Errorf("square(9) through crew serve and crew worker = %d, %v; stderr of the worker: %s", got, err, workerErr.String())
+	}
+}
+
+// exitedCleanly checks the exit statuses of commands whose context ended.
+func exitedCleanly(t *testing.T, codes map[string]<-chan int) {
+	t.Helper()
+	for name, code := range codes {
+		if c := <-code; c != 0 && c != exitInterrupted {
+			t.Errorf("crew %s exited with %d", name, c)
+		}
+	}
+}
+
 // servedURL waits for crew serve, writing to out, to say where it serves.
 func servedURL(t *testing.T, out *lockedBuffer, code <-chan int) string {
 	t.Helper()
@@ -196,35 +208,18 @@ func TestServeWorkerTokenFromEnvironment(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	var serveErr, workerErr lockedBuffer
-	serveCode, workerCode := make(chan int, 1), make(chan int, 1)
-	wg.Go(func() {
-		serveCode <- Main(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, Streams{In: strings.NewReader(""), Out: &serveErr, Err: &serveErr})
-	})
+	serveCode := goMain(ctx, &wg, &serveErr, "serve", "--listen", "127.0.0.1:0")
 	url := servedURL(t, &serveErr, serveCode)
 	if strings.Contains(serveErr.String(), "warning") {
 		t.Errorf("crew serve on loopback warned: %s", serveErr.String())
 	}
-	wg.Go(func() {
-		workerCode <- Main(ctx, []string{"worker", "--server", url, "-j", "1"}, Streams{In: strings.NewReader(""), Out: &workerErr, Err: &workerErr})
-	})
+	workerCode := goMain(ctx, &wg, &workerErr, "worker", "--server", url, "-j", "1")
 	if _, err := cluster.New(ctx, url); err == nil {
 		t.Fatal("a client without the token was let in")
 	}
-	ex, err := cluster.New(ctx, url, cluster.Token("s3cret-from-env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := crew.Submit(ctx, ex, crewtest.Square, 7).Wait(ctx)
-	if err != nil || got != 49 {
-		t.Errorf("square(7) through a worker with the token from $CREW_TOKEN = %d, %v; its stderr: %s", got, err, workerErr.String())
-	}
-	ex.Close()
+	squareThrough(t, ctx, url, &workerErr, cluster.Token("s3cret-from-env"))
 	cancel()
-	for name, codes := range map[string]chan int{"serve": serveCode, "worker": workerCode} {
-		if code := <-codes; code != 0 && code != exitInterrupted {
-			t.Errorf("crew %s exited with %d", name, code)
-		}
-	}
+	exitedCleanly(t, map[string]<-chan int{"serve": serveCode, "worker": workerCode})
 }
 
 func TestReachableBeyondHost(t *testing.T) {
