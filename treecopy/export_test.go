@@ -13,3 +13,13 @@ func NoEmptyPath() (undo func()) {
 	emptyPath = false
 	return func() { emptyPath = true }
 }
+
+// Fsyncs is the number of fsyncs made so far.
+func Fsyncs() int64 { return fsyncs.Load() }
+
+// BeforeEntry sets a function called in a worker before each entry's lstat
+// (to make a source vanish, say); it returns the undo.
+func BeforeEntry(f func(src string)) (undo func()) {
+	beforeEntry = f
+	return func() { beforeEntry = nil }
+}
