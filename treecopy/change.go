@@ -14,7 +14,8 @@ type Change struct {
 	Size int64 // a regular file's size
 	// Bytes is the content written (to be written, in a dry run).
 	Bytes int64
-	// Target is, for Linked, the path of the name the entry was linked to.
+	// Target is a symlink's target or, for Linked, the path of the name
+	// the entry was linked to.
 	Target string
 }
 

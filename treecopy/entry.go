@@ -38,7 +38,7 @@ func (c *copier) entry(j job) (copied bool, err error) {
 						return false, err
 					}
 				}
-				c.report(Change{Path: j.rel, Type: ch.Type, Op: MetaOnly, What: what, Size: ch.Size})
+				c.report(c.withTarget(Change{Path: j.rel, Type: ch.Type, Op: MetaOnly, What: what, Size: ch.Size}, j.src))
 			} else {
 				c.skip.Add(1)
 			}
@@ -56,7 +56,7 @@ func (c *copier) entry(j job) (copied bool, err error) {
 		ch.Bytes = ch.Size
 	}
 	if c.opts.DryRun {
-		c.report(ch)
+		c.report(c.withTarget(ch, j.src))
 		return true, nil
 	}
 	if mode.IsRegular() && j.fresh {
@@ -132,11 +132,20 @@ func (c *copier) written(j job, ch Change, n int64) error {
 		c.spec.Add(1)
 	}
 	ch.Bytes = n
-	c.report(ch)
+	c.report(c.withTarget(ch, j.src))
 	if c.opts.Verify && ch.Type == File {
 		return verify(j.src, j.dst)
 	}
 	return nil
+}
+
+// withTarget gives a symlink's change its target, when changes are
+// reported.
+func (c *copier) withTarget(ch Change, src string) Change {
+	if ch.Type == Symlink && c.opts.OnChange != nil {
+		ch.Target, _ = os.Readlink(src)
+	}
+	return ch
 }
 
 // dataSize is the data a regular file holds: its allocated size, but no

@@ -144,7 +144,6 @@ func listXattrs(path string, list func([]byte) (int, error)) ([]string, error) {
 	return names, nil
 }
 
-
 // xattrsDiffer reports whether the extended attributes of src and dst
 // differ: any of src's missing or different on dst, or, if prune, one of
 // dst's that src lacks and that a copy removes (see removable).

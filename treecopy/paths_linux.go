@@ -68,4 +68,3 @@ func checkPaths(src string, sfi fs.FileInfo, dst string) error {
 		st = ust
 	}
 }
-

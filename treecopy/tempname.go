@@ -23,4 +23,3 @@ func allDigits(b []byte) bool {
 	}
 	return len(b) > 0
 }
-

@@ -418,6 +418,9 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 	}
 	for _, t := range trees {
 		r, single, err := c.planTree(t)
+		if err == errExcluded {
+			continue
+		}
 		if err != nil {
 			return fail(err)
 		}

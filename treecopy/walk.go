@@ -440,6 +440,9 @@ func (c *copier) planTree(t Tree) (*rootDir, job, error) {
 		return nil, job{}, err
 	}
 	rel := strings.TrimSuffix(t.Rel, "/")
+	if rel != "" && c.opts.Filter.Excluded(rel, sfi.IsDir()) {
+		return nil, job{}, errExcluded
+	}
 	if !sfi.IsDir() {
 		if rel == "" {
 			rel = filepath.Base(src)
@@ -463,6 +466,9 @@ func (c *copier) planTree(t Tree) (*rootDir, job, error) {
 	}
 	return &rootDir{dir: d, lockFD: -1}, job{}, nil
 }
+
+// errExcluded is a tree whose top the filter leaves out.
+var errExcluded = errors.New("excluded")
 
 // describeType names a file type for messages.
 func describeType(m fs.FileMode) string {
