@@ -442,6 +442,14 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 		roots = append(roots, r)
 		c.dstRoots[r.dir.dst] = true
 	}
+	// A tree copied into a directory another tree fills (a b/ dst: dst/a
+	// beside the contents of b) is something the source has, for Delete.
+	for _, t := range trees {
+		d := filepath.Clean(t.Dst)
+		if r, ok := byDst[filepath.Dir(d)]; ok && d != filepath.Dir(d) {
+			r.dir.keep = append(r.dir.keep, filepath.Base(d))
+		}
+	}
 	return roots, singles, nil
 }
 

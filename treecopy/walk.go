@@ -58,6 +58,7 @@ type dirJob struct {
 	dev     uint64      // the device of the tree's top, for OneFileSystem
 	mount   bool        // a mount point OneFileSystem does not enter
 	created bool        // made before the walk (to lock it)
+	keep    []string    // names other trees copy into dst: not deleted
 	parent  *dirMeta
 }
 
@@ -194,8 +195,15 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool) {
 	}
 	c := w.c
 	merged := len(d.srcs) > 1
+	var dirs map[string]bool // with merged sources: names that are directories in the first to have them
+	if merged {
+		dirs = map[string]bool{}
+	}
 	if merged || c.opts.Delete {
 		names = map[string]bool{}
+		for _, n := range d.keep {
+			names[n] = true
+		}
 	}
 	for s, src := range d.srcs {
 		flags := os.O_RDONLY | dirFlag
@@ -216,10 +224,13 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool) {
 		for _, e := range ents {
 			name := e.Name()
 			if names != nil {
-				if merged && names[name] {
-					continue
+				if merged && names[name] && !(e.IsDir() && dirs[name]) {
+					continue // the first source's entry wins; directories merge
 				}
 				names[name] = true
+				if merged && e.IsDir() {
+					dirs[name] = true
+				}
 			}
 			if c.opts.Filter != nil && c.opts.Filter.Excluded(relPath(d.rel, name), e.IsDir()) {
 				continue
@@ -258,6 +269,9 @@ func (c *copier) cleanDst(d dirJob, m *dirMeta, dst dstDir, names map[string]boo
 	}
 	if names == nil {
 		names = map[string]bool{}
+		for _, n := range d.keep {
+			names[n] = true
+		}
 		for _, src := range d.srcs {
 			if f, err := os.Open(src); err == nil {
 				list, _ := f.Readdirnames(-1)
