@@ -250,8 +250,12 @@ func copyReport(s Streams, o copyOptions, stats treecopy.Stats, err error, elaps
 		fmt.Fprintf(s.Err, "crew copy: file vanished: %s (it was listed, then gone before it was copied)\n", treecopy.Quote(p))
 	}
 	if errors.Is(err, treecopy.ErrNoSpace) {
+		var cause error = err
+		if pe := (*treecopy.PathError)(nil); errors.As(err, &pe) {
+			cause = pe
+		}
 		fmt.Fprintf(s.Err, "crew copy: %v\ncrew copy: stopped at the first full-disk error; copied %d files (%s) before it, the rest not copied\n",
-			errors.Unwrap(err), stats.Files, humanBytes(stats.Bytes))
+			cause, stats.Files, humanBytes(stats.Bytes))
 	}
 	if stats.NotDeleted > 0 {
 		fmt.Fprintf(s.Err, "crew copy: --max-delete %d reached: %d entries not deleted\n", o.maxDelete, stats.NotDeleted)
