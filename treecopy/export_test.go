@@ -1,3 +1,5 @@
+//go:build linux
+
 package treecopy
 
 // NoTmpfile makes Copy write every file under a temp name, as where the
