@@ -146,7 +146,7 @@ func (c *copier) dirMetas(dirs []*dirMeta) {
 		case d.what != 0:
 			c.stats.Meta++
 		default:
-			c.skip.Add(1)
+			c.stats.DirsUpToDate++
 		}
 		if c.opts.DryRun || !d.fresh && d.what == 0 && !d.touched.Load() {
 			continue

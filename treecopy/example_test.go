@@ -25,8 +25,8 @@ func ExampleCopy() {
 
 	// A rerun skips what is already up to date.
 	stats, err = treecopy.Copy(context.Background(), src, dst, treecopy.Options{})
-	fmt.Println(stats.Files, "copied,", stats.Skipped, "up to date (2 directories among them)", err)
+	fmt.Println(stats.Files, "copied,", stats.Skipped, "skipped", err)
 	// Output:
 	// 1 file, 1 symlink, 5 bytes <nil>
-	// 0 copied, 4 up to date (2 directories among them) <nil>
+	// 0 copied, 2 skipped <nil>
 }

@@ -126,7 +126,8 @@ type Progress struct {
 type Stats struct {
 	Files, Dirs, Symlinks, Links, Special int64 // entries created or whose content was replaced
 	Meta                                  int64 // entries whose metadata alone was updated
-	Skipped                               int64 // entries already up to date, directories included
+	Skipped                               int64 // entries other than directories already up to date
+	DirsUpToDate                          int64 // directories already up to date
 	Deleted                               int64 // entries removed by Delete
 	NotDeleted                            int64 // entries Delete left because of MaxDelete
 	Bytes                                 int64 // file content bytes copied

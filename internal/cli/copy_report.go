@@ -116,7 +116,7 @@ func summary(st treecopy.Stats, dryRun bool, elapsed time.Duration) string {
 	if st.Deleted > 0 {
 		line += fmt.Sprintf("; %d deleted", st.Deleted)
 	}
-	line += fmt.Sprintf("; %d up to date", st.Skipped)
+	line += fmt.Sprintf("; %d up to date", st.Skipped+st.DirsUpToDate)
 	if !dryRun {
 		line += fmt.Sprintf("; %.1f s", elapsed.Seconds())
 		if st.Bytes > 0 && elapsed > 0 {
