@@ -56,9 +56,14 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 	}
 	defer syscall.Close(errFD)
 
-	path, argv := r.argv(j.cmd)
+	path, argv, err := r.argv(j.cmd)
+	if err != nil {
+		j.startErr, j.exit = err, 127
+		j.stderr.WriteString("crew run: " + err.Error() + "\n")
+		return true
+	}
 	j.start = time.Now()
-	c, err := startChild(path, argv, []uintptr{uintptr(r.devNull), uintptr(outFD), uintptr(errFD)})
+	c, err := startChild(path, j.dir, argv, r.jobEnv(j), []uintptr{uintptr(r.devNull), uintptr(outFD), uintptr(errFD)})
 	if err != nil {
 		j.startErr = &os.PathError{Op: "fork/exec", Path: path, Err: err}
 		j.exit = 127
@@ -66,13 +71,22 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 		return true
 	}
 	defer c.close()
+	r.reap.add(j.seq, c.pid)
+	h := &procHandle{kill: func() { syscall.Kill(-c.pid, syscall.SIGTERM) }}
+	r.limits.track(j.seq, h)
+	defer r.limits.untrack(j.seq)
 	var deadline time.Time
-	if r.o.Timeout > 0 {
-		deadline = j.start.Add(r.o.Timeout)
+	if t := r.timeout(); t > 0 {
+		deadline = j.start.Add(t)
 	}
 	stop := context.AfterFunc(ctx, c.interrupt)
 	exited := c.wait(ctx, deadline)
 	stop()
+	// A job that has ended by the time the run is halted or cancelled, or
+	// its time is up, is done, not killed: it finished in time.
+	if !exited && c.wait(context.Background(), time.Now().Add(time.Millisecond)) && r.endedInTime(j) {
+		exited = true
+	}
 	if !exited {
 		if ctx.Err() == nil {
 			j.timedOut = true
@@ -80,11 +94,14 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 		} else {
 			j.killed = true
 		}
-		if !killGroup(func(s syscall.Signal) { syscall.Kill(-c.pid, s) }, func(d time.Duration) bool { return c.wait(context.Background(), time.Now().Add(d)) }) {
+		if !r.killGroup(func(s syscall.Signal) { syscall.Kill(-c.pid, s) }, func(d time.Duration) bool { return c.wait(context.Background(), time.Now().Add(d)) }) {
 			c.wait(context.Background(), time.Time{})
 		}
 	}
 	j.runtime = time.Since(j.start)
+	if !j.killed {
+		r.reap.waitOlder(j.seq)
+	}
 	for _, o := range []struct {
 		fd  int
 		buf *bytes.Buffer
@@ -100,13 +117,10 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 		j.exit = 255
 	case c.status.Signaled():
 		j.signal = int(c.status.Signal())
-		j.exit = -1
 	default:
 		j.exit = c.status.ExitStatus()
 	}
-	if j.timedOut && j.exit == 0 && j.signal == 0 {
-		j.exit = -1
-	}
+	r.markKilled(j, h)
 	return true
 }
 
@@ -157,13 +171,13 @@ type child struct {
 // turn it off to check the way kernels without pidfds (before 5.3) wait.
 var pollPidfd = true
 
-func startChild(path string, argv []string, files []uintptr) (*child, error) {
+func startChild(path, dir string, argv, env []string, files []uintptr) (*child, error) {
 	pidfd := -1
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	if pollPidfd {
 		sys.PidFD = &pidfd
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package run
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -12,14 +14,19 @@ import (
 )
 
 // Source is one input source. Several sources combine as a cartesian
-// product, the first varying slowest, as with GNU parallel's ::: and ::::.
-// The zero Source is an empty list, like Args(): the product of sources
-// one of which is empty is empty, and Run then runs no job.
+// product, the first varying slowest, as with GNU parallel's ::: and ::::;
+// a source made Linked pairs its values with the source before it instead
+// (:::+ and ::::+), up to the shorter's end.
+//
+// As in GNU parallel, an empty source among others that have values
+// counts as one empty value; when all are empty, no job runs. The zero
+// Source is an empty list, like Args().
 type Source struct {
-	kind sourceKind
-	args []string  // ::: values
-	path string    // :::: file, "-" for standard input
-	r    io.Reader // an open reader
+	kind   sourceKind
+	args   []string  // ::: values
+	path   string    // :::: file, "-" for standard input
+	r      io.Reader // an open reader
+	linked bool
 }
 
 type sourceKind byte
@@ -30,23 +37,29 @@ const (
 	readerSource                   // Reader
 )
 
-// isList says whether s is a ::: list (Args, or the zero Source).
-func (s Source) isList() bool { return s.kind == listSource }
-
 // Args is a ::: source: the given values, perhaps none (a glob that
-// matched nothing): then no job runs, as with GNU parallel. As in GNU parallel, a value
-// with newlines counts as one value per line, unless records end with NUL
-// (Options.Null, -0): then each value is one, whatever it holds.
+// matched nothing). As in GNU parallel, the values are read back as
+// records, so a value holding the record delimiter (a newline, unless
+// Options.Delimiter or Null says otherwise) counts as several, and
+// Options.EOF, NoRunIfEmpty and MaxLines apply to them.
 func Args(values ...string) Source { return Source{args: values} }
 
-// File is a :::: source: the lines (or NUL-separated records) of a file;
-// "-" is standard input. Run refuses a file that is missing or a
-// directory before it starts any job, and stops at a read error without
-// running a job for the record the error cut.
+// File is a :::: source: the records of a file; "-" is standard input.
+// Run refuses a file that is missing or a directory before it starts any
+// job, and stops at a read error without running a job for the record
+// the error cut.
 func File(path string) Source { return Source{kind: fileSource, path: path} }
 
 // Reader is a source reading records from r.
 func Reader(r io.Reader) Source { return Source{kind: readerSource, r: r} }
+
+// Linked returns s linked to the source before it (GNU parallel's :::+
+// and ::::+): the nth value of each goes into the nth job, and the
+// shorter ends them both.
+func (s Source) Linked() Source { s.linked = true; return s }
+
+// isList says whether s is a ::: list (Args, or the zero Source).
+func (s Source) isList() bool { return s.kind == listSource }
 
 // check refuses a :::: file that cannot be a file of arguments — missing,
 // unreadable or a directory — so that the run stops before any job starts
@@ -71,152 +84,532 @@ func (s Source) check() error {
 	return nil
 }
 
-// records streams a source's records.
-func (s Source) records(stdin io.Reader, sep byte) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		if s.isList() {
-			for _, a := range s.args {
-				for _, v := range s.splitArg(a, sep) {
-					if !yield(v, nil) {
-						return
-					}
-				}
-			}
-			return
+// recordFormat is how values are read from a source, as GNU parallel's
+// read_arg_from_fh reads them.
+type recordFormat struct {
+	delim       string // the record delimiter; "" is Perl's paragraph mode
+	eof         string // -E: a record equal to it ends the source
+	hasEOF      bool
+	ignoreEmpty bool // -r: skip records of whitespace only
+	continued   bool // -L: a record ending in whitespace goes on in the next
+	csv         bool // a record with an odd number of " goes on in the next
+}
+
+// recordReader reads the records of one source.
+type recordReader struct {
+	f      recordFormat
+	br     *bufio.Reader
+	closer io.Closer
+	done   bool
+	err    error
+}
+
+func (s Source) open(stdin io.Reader, f recordFormat) (*recordReader, error) {
+	rr := &recordReader{f: f}
+	var r io.Reader
+	switch {
+	case s.isList():
+		var b strings.Builder
+		for _, a := range s.args {
+			b.WriteString(a)
+			b.WriteString(f.delim)
 		}
-		r := s.r
-		if s.path == "-" {
-			r = stdin
-		} else if s.kind == fileSource {
-			f, err := os.Open(s.path)
-			if err != nil {
-				yield("", err)
-				return
-			}
-			defer f.Close()
-			r = f
+		r = strings.NewReader(b.String())
+	case s.kind == fileSource && s.path == "-":
+		r = stdin
+	case s.kind == fileSource:
+		file, err := os.Open(s.path)
+		if err != nil {
+			return nil, err
 		}
-		br := bufio.NewReaderSize(r, 64<<10)
+		r, rr.closer = file, file
+	default:
+		r = s.r
+	}
+	rr.br = bufio.NewReaderSize(r, 64<<10)
+	return rr, nil
+}
+
+func (rr *recordReader) close() {
+	if rr.closer != nil {
+		rr.closer.Close()
+		rr.closer = nil
+	}
+}
+
+// line reads one raw record, its delimiter still on; io.EOF at the end.
+// What came before a failed read is no record: a job with a cut (or, at
+// the start, empty) argument could do harm (rm -rf /data/{}).
+func (rr *recordReader) line() (string, error) {
+	if rr.done {
+		return "", io.EOF
+	}
+	d := rr.f.delim
+	var s string
+	var err error
+	switch {
+	case d == "":
+		s, err = rr.paragraph()
+	case len(d) == 1:
+		s, err = rr.br.ReadString(d[0])
+	default:
+		var b strings.Builder
 		for {
-			line, err := br.ReadString(sep)
-			if err != nil && err != io.EOF {
-				// What came before a failed read is no record: yielding it
-				// would run a job with a cut (or, at the start, empty)
-				// argument, and rm -rf /data/{} would remove /data/''.
-				yield("", err)
-				return
-			}
-			if len(line) > 0 && line[len(line)-1] == sep {
-				line = line[:len(line)-1]
-			} else if err == io.EOF && line == "" {
-				return
-			}
-			if !yield(line, nil) {
-				return
-			}
-			if err == io.EOF {
-				return
+			var chunk string
+			chunk, err = rr.br.ReadString(d[len(d)-1])
+			b.WriteString(chunk)
+			if err != nil || strings.HasSuffix(b.String(), d) {
+				break
 			}
 		}
+		s = b.String()
 	}
-}
-
-// splitArg returns the records of a ::: value: its lines when records
-// end with newline, else the value itself.
-func (Source) splitArg(a string, sep byte) []string {
-	if sep != '\n' {
-		return []string{a}
+	if err != nil && err != io.EOF {
+		rr.done = true
+		return "", err
 	}
-	return strings.Split(a, "\n")
-}
-
-// count returns how many records a ::: source has, or -1 for a file.
-func (s Source) count(sep byte) int {
-	if !s.isList() {
-		return -1
-	}
-	n := 0
-	for _, a := range s.args {
-		n += len(s.splitArg(a, sep))
-	}
-	return n
-}
-
-// recordSep is the byte records end with.
-func recordSep(null bool) byte {
-	if null {
-		return 0
-	}
-	return '\n'
-}
-
-// argLists yields each job's arguments: the cartesian product of the
-// sources (all but the first read into memory, the first streamed), each
-// value split into columns by colsep if set, grouped n records per job.
-func argLists(sources []Source, stdin io.Reader, null bool, colsep *regexp.Regexp, n int) iter.Seq2[[]string, error] {
-	sep := recordSep(null)
-	return func(yield func([]string, error) bool) {
-		rest := make([][]string, len(sources)-1)
-		for i, s := range sources[1:] {
-			for v, err := range s.records(stdin, sep) {
-				if err != nil {
-					yield(nil, fmt.Errorf("input source %d: %w", i+2, err))
-					return
-				}
-				rest[i] = append(rest[i], v)
-			}
-			if len(rest[i]) == 0 {
-				return // an empty source makes an empty product
-			}
+	if err == io.EOF {
+		rr.done = true
+		if s == "" {
+			return "", io.EOF
 		}
-		var group []string
-		count := 0
-		emit := func(values []string) bool {
-			for _, v := range values {
-				if colsep != nil {
-					group = append(group, colsep.Split(v, -1)...)
-				} else {
-					group = append(group, v)
-				}
-			}
-			count++
-			if count < n {
-				return true
-			}
-			ok := yield(group, nil)
-			group, count = nil, 0
-			return ok
+	}
+	return s, nil
+}
+
+// paragraph reads a record in Perl's paragraph mode: up to a run of two
+// or more newlines, which it keeps; newlines before it are skipped.
+func (rr *recordReader) paragraph() (string, error) {
+	for {
+		b, err := rr.br.Peek(1)
+		if err != nil || b[0] != '\n' {
+			break
 		}
-		idx := make([]int, len(rest))
-		for first, err := range sources[0].records(stdin, sep) {
-			if err != nil {
-				yield(nil, fmt.Errorf("input source 1: %w", err))
-				return
-			}
+		rr.br.ReadByte()
+	}
+	var out strings.Builder
+	for {
+		l, err := rr.br.ReadString('\n')
+		out.WriteString(l)
+		if err != nil {
+			return out.String(), err
+		}
+		if l == "\n" {
 			for {
-				values := []string{first}
-				for i, r := range rest {
-					values = append(values, r[idx[i]])
-				}
-				if !emit(values) {
-					return
-				}
-				// next combination of the other sources, last varying fastest
-				k := len(idx) - 1
-				for ; k >= 0; k-- {
-					idx[k]++
-					if idx[k] < len(rest[k]) {
-						break
-					}
-					idx[k] = 0
-				}
-				if k < 0 {
+				b, err := rr.br.Peek(1)
+				if err != nil || b[0] != '\n' {
 					break
 				}
+				rr.br.ReadByte()
+				out.WriteByte('\n')
 			}
-		}
-		if count > 0 {
-			yield(group, nil)
+			return out.String(), nil
 		}
 	}
+}
+
+// chomp removes the delimiter from the end of a record, as Perl's chomp
+// does (in paragraph mode: all the newlines).
+func (rr *recordReader) chomp(s string) string {
+	if rr.f.delim == "" {
+		return strings.TrimRight(s, "\n")
+	}
+	return strings.TrimSuffix(s, rr.f.delim)
+}
+
+// next returns the next value, or io.EOF.
+func (rr *recordReader) next() (string, error) {
+	var prepend strings.Builder
+	havePrepend, half := false, false
+	for {
+		raw, err := rr.line()
+		if err == io.EOF {
+			if havePrepend {
+				return prepend.String(), nil
+			}
+			return "", io.EOF
+		}
+		if err != nil {
+			return "", err
+		}
+		if rr.f.csv {
+			if strings.Count(raw, `"`)%2 == 1 {
+				half = !half
+			}
+			if half {
+				prepend.WriteString(raw)
+				havePrepend = true
+				continue
+			}
+		}
+		arg := rr.chomp(raw)
+		if rr.f.hasEOF && arg == rr.f.eof {
+			rr.done = true
+			rr.close()
+			if havePrepend {
+				return prepend.String(), nil
+			}
+			return "", io.EOF
+		}
+		if havePrepend {
+			arg = prepend.String() + arg
+			prepend.Reset()
+			havePrepend = false
+		}
+		if rr.f.ignoreEmpty && strings.TrimFunc(arg, isPerlSpace) == "" {
+			continue
+		}
+		if rr.f.continued && arg != "" && isPerlSpace(rune(arg[len(arg)-1])) {
+			prepend.WriteString(arg)
+			havePrepend = true
+			continue
+		}
+		return arg, nil
+	}
+}
+
+// all reads the rest of the source.
+func (rr *recordReader) all() ([]string, error) {
+	var out []string
+	for {
+		v, err := rr.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+}
+
+// headerLine reads the first raw record of a source as GNU parallel
+// reads a --header line: chomped, a final CR removed.
+func (rr *recordReader) headerLine() (string, error) {
+	raw, err := rr.line()
+	if err == io.EOF {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(rr.chomp(raw), "\r"), nil
+}
+
+// columns splits a value into columns by --colsep or --csv; nil splitter
+// keeps it whole.
+type columns struct {
+	colsep *regexp.Regexp
+	csvSep rune // --csv: the field separator
+	csv    bool
+}
+
+func (c *columns) split(v string, out []string) ([]string, error) {
+	switch {
+	case v == "":
+		return append(out, ""), nil
+	case c.csv:
+		r := csv.NewReader(strings.NewReader(strings.TrimRight(v, "\n")))
+		r.Comma = c.csvSep
+		r.FieldsPerRecord = -1
+		fields, err := r.Read()
+		if err != nil {
+			return nil, fmt.Errorf("--csv: %q is not a CSV record: %w", v, err)
+		}
+		return append(out, fields...), nil
+	case c.colsep != nil:
+		return append(out, c.colsep.Split(v, -1)...), nil
+	}
+	return append(out, v), nil
+}
+
+// splitHeader splits a --header line into column names as Perl's split
+// does without a limit: empty names at the end are dropped.
+func (c *columns) splitHeader(line string) []string {
+	var names []string
+	if c.colsep != nil {
+		names = c.colsep.Split(line, -1)
+	} else {
+		names = strings.Split(line, "\t")
+	}
+	for len(names) > 0 && names[len(names)-1] == "" {
+		names = names[:len(names)-1]
+	}
+	return names
+}
+
+// inputSpec is how a run reads its arguments.
+type inputSpec struct {
+	sources []Source
+	stdin   io.Reader
+	format  recordFormat
+	cols    columns
+	link    bool     // --link: sources are read in step, the shorter ones again from the start
+	noArg   bool     // -N0, -n0: a job reads a record but uses none of it
+	header  []string // --header: the column names, {1} first
+}
+
+// records yields the records of the run: one value from each source (or
+// their columns), combined as GNU parallel combines them. The sources
+// are already open (the header, if any, read).
+func (in *inputSpec) records(readers []*recordReader) iter.Seq2[[]string, error] {
+	return func(yield func([]string, error) bool) {
+		defer func() {
+			for _, rr := range readers {
+				rr.close()
+			}
+		}()
+		emit := func(values []string) bool {
+			var rec []string
+			for _, v := range values {
+				var err error
+				if rec, err = in.cols.split(v, rec); err != nil {
+					yield(nil, err)
+					return false
+				}
+			}
+			for i, v := range rec {
+				if in.noArg {
+					rec[i] = noArg
+				} else if strings.IndexByte(v, 0) > 0 {
+					// as GNU parallel does: a NUL cannot be passed in an argument
+					rec[i] = strings.ReplaceAll(v, "\x00", `\0`)
+				}
+			}
+			return yield(rec, nil)
+		}
+		var err error
+		if in.link {
+			err = linkRecords(readers, emit)
+		} else {
+			err = nestRecords(readers, in.sources, emit)
+		}
+		if err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// sourceErr names the source a read failed in.
+func sourceErr(i int, err error) error { return fmt.Errorf("input source %d: %w", i+1, err) }
+
+// nestRecords combines the sources as a cartesian product, the first
+// varying slowest, linked sources (:::+) paired by position. The first
+// source is streamed unless it is linked; the others are read whole.
+func nestRecords(readers []*recordReader, sources []Source, emit func([]string) bool) error {
+	if len(readers) == 1 {
+		for {
+			v, err := readers[0].next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return sourceErr(0, err)
+			}
+			if !emit([]string{v}) {
+				return nil
+			}
+		}
+	}
+	streamFirst := !(len(sources) > 1 && sources[1].linked)
+	vals := make([][]string, len(readers))
+	allEmpty := true
+	var first string
+	firstOK := false
+	for i, rr := range readers {
+		if i == 0 && streamFirst {
+			v, err := rr.next()
+			if err != nil && err != io.EOF {
+				return sourceErr(i, err)
+			}
+			first, firstOK = v, err == nil
+			allEmpty = allEmpty && !firstOK
+			continue
+		}
+		all, err := rr.all()
+		if err != nil {
+			return sourceErr(i, err)
+		}
+		vals[i] = all
+		allEmpty = allEmpty && len(all) == 0
+	}
+	if allEmpty {
+		return nil
+	}
+	// An empty source among others counts as one empty value.
+	for i := range vals {
+		if (i > 0 || !streamFirst) && len(vals[i]) == 0 {
+			vals[i] = []string{""}
+		}
+	}
+	// groups of linked sources: each a range of source indexes
+	type group struct{ lo, hi int }
+	var groups []group
+	for i := range readers {
+		if i > 0 && sources[i].linked {
+			groups[len(groups)-1].hi = i
+		} else {
+			groups = append(groups, group{i, i})
+		}
+	}
+	glen := func(g group) int {
+		n := -1
+		for i := g.lo; i <= g.hi; i++ {
+			if n < 0 || len(vals[i]) < n {
+				n = len(vals[i])
+			}
+		}
+		return n
+	}
+	rest := groups
+	if streamFirst {
+		rest = groups[1:]
+	}
+	// product of the groups in rest, last varying fastest
+	product := func(prefix []string) bool {
+		idx := make([]int, len(rest))
+		for _, g := range rest {
+			if glen(g) == 0 {
+				return true
+			}
+		}
+		for {
+			values := append([]string(nil), prefix...)
+			for k, g := range rest {
+				for i := g.lo; i <= g.hi; i++ {
+					values = append(values, vals[i][idx[k]])
+				}
+			}
+			if !emit(values) {
+				return false
+			}
+			k := len(idx) - 1
+			for ; k >= 0; k-- {
+				idx[k]++
+				if idx[k] < glen(rest[k]) {
+					break
+				}
+				idx[k] = 0
+			}
+			if k < 0 {
+				return true
+			}
+		}
+	}
+	if !streamFirst {
+		product(nil)
+		return nil
+	}
+	if !firstOK {
+		first = "" // an empty first source among others
+	}
+	for {
+		if !product([]string{first}) || !firstOK {
+			return nil
+		}
+		v, err := readers[0].next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return sourceErr(0, err)
+		}
+		first = v
+	}
+}
+
+// linkRecords reads the sources in step (--link): a source at its end
+// starts again from its first value, until all are at their ends at once.
+// An empty source is refused, as GNU parallel fails on it (exit 255).
+func linkRecords(readers []*recordReader, emit func([]string) bool) error {
+	seen := make([][]string, len(readers))
+	ended := make([]bool, len(readers))
+	pos := make([]int, len(readers))
+	for {
+		values := make([]string, len(readers))
+		fresh := make([]bool, len(readers))
+		anyFresh := false
+		for i, rr := range readers {
+			if ended[i] {
+				continue
+			}
+			v, err := rr.next()
+			if err == io.EOF {
+				ended[i] = true
+				continue
+			}
+			if err != nil {
+				return sourceErr(i, err)
+			}
+			seen[i] = append(seen[i], v)
+			values[i], fresh[i], anyFresh = v, true, true
+		}
+		if !anyFresh {
+			return nil
+		}
+		for i := range readers {
+			if fresh[i] {
+				continue
+			}
+			if len(seen[i]) == 0 {
+				return fmt.Errorf("--link: input source %d has no values", i+1)
+			}
+			values[i] = seen[i][pos[i]%len(seen[i])]
+			pos[i]++
+		}
+		if !emit(values) {
+			return nil
+		}
+	}
+}
+
+// recordSep is the delimiter records end with by default.
+func recordSep(null bool) string {
+	if null {
+		return "\x00"
+	}
+	return "\n"
+}
+
+// UnquotePrintf reads \t \n \r \NNN (octal) and \N as GNU parallel's
+// unquote_printf does, for -d and --tagstring.
+func UnquotePrintf(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b bytes.Buffer
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch c := s[i+1]; {
+		case c == 't':
+			b.WriteByte('\t')
+			i++
+		case c == 'n':
+			b.WriteByte('\n')
+			i++
+		case c == 'r':
+			b.WriteByte('\r')
+			i++
+		case c >= '0' && c <= '9':
+			n := 1
+			for n < 3 && i+1+n < len(s) && s[i+1+n] >= '0' && s[i+1+n] <= '9' {
+				n++
+			}
+			if n == 2 {
+				n = 1 // \NN is \N followed by N
+			}
+			v := 0
+			for _, d := range s[i+1 : i+1+n] {
+				v = v*8 + int(d-'0')
+			}
+			b.WriteByte(byte(v))
+			i += n
+		default:
+			b.WriteByte('\\')
+		}
+	}
+	return b.String()
 }

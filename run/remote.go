@@ -20,9 +20,6 @@ var ErrShellNotAllowed = errors.New("this worker does not run shell commands (st
 
 var shellAllowed atomic.Bool
 
-// defaultShell runs the command lines that need a shell.
-const defaultShell = "/bin/sh"
-
 // hostname names this worker in the joblog's Host column.
 var hostname = sync.OnceValue(func() string {
 	h, _ := os.Hostname()

@@ -4,87 +4,123 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"runtime"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/crewrun/crew/run"
 )
 
-const runLong = `crew run runs a command once per input, many at once, with GNU parallel's syntax:
+const runLongHelp = `crew run runs a command once per input, many at once, with GNU parallel's syntax:
 
-  crew run [options] COMMAND [ARGS...] ::: VALUES...  [::: VALUES...]  [:::: FILES...]
+  crew run [options] COMMAND [ARGS...] ::: VALUES...  [:::+ VALUES...] [:::: FILES...] [::::+ FILES...]
   crew run [options] COMMAND < inputs.txt
+  crew run [options] < commands.txt           (no command: each input is a command line)
+  crew run [options] ::: 'cmd1 a' 'cmd2 b'
 
 Inputs come from ::: lists, :::: files (one argument per line; - is standard input),
--a FILE, or standard input. Several sources combine as a cartesian product.
+-a FILE, or standard input. Several sources combine as a cartesian product; :::+ and ::::+
+pair a source with the one before it, --link reads them all in step.
 
-Replacement strings in the command:
+Replacement strings in the command (GNU parallel's; -I and --*replace rename them):
   {}    the argument            {.}   without extension      {/}   basename
   {//}  dirname                 {/.}  basename without ext   {#}   job number
-  {%}   job slot                {n}   argument n (source or --colsep column), also {n.} {n/} {n//} {n/.}
+  {%}   job slot                {n}   argument n (source or --colsep column), also {n.} {n/} {n//} {n/.}, {-1}
+  {= perl =}  the argument after the Perl code ran on $_ (needs perl on PATH), {=n perl =} for argument n
+  --plus: {..} {...} {+/} {+.} {+..} {##} {0#} {0%} {:-x} {:n} {:n:m} {#re} {%re} {/re/x} {^x} {,x} ...
+  --header : names the columns: {name}
 Without replacement strings the arguments are appended. Arguments are shell-quoted as GNU
-parallel quotes them, so spaces, quotes, $, * and newlines in them are safe.
+parallel quotes them (not when the command starts with a replacement string).
 
-Output is grouped: each job's output is printed whole when it ends (-k: in input order).
-Jobs run with /bin/sh -c, or directly when the command line needs no shell (faster).
+Output is grouped: each job's output is printed whole when it ends (-k: in input order;
+-u: as it comes; --line-buffer: line by line). Jobs run directly when the command line
+needs no shell, else with the shell crew was started from ($PARALLEL_SHELL, the parent
+shell, $SHELL or /bin/sh), each in a process group of its own, with $PARALLEL_SEQ and
+$PARALLEL_JOBSLOT set.
 
 Exit status, as GNU parallel: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more
-than 100 failed; with --halt, the status of the job that stopped the run; 130 interrupted
-(crew's convention; GNU parallel exits 255); 255 bad options or input.
+than 100 failed; with --halt, the status GNU parallel gives (the job's for fail=1, the
+number or percentage failed otherwise); 130 interrupted (crew's convention; GNU parallel
+exits 255); 255 bad options or input.
 
 Remote execution: --cluster nats://HOST:4222 sends each job's command line to the crew workers
 of that server (crew serve; crew worker --allow-shell on each machine), -j at a time across the
 cluster. Inputs, ordering (-k), grouped output, the joblog (its Host column names the worker's
 machine), --halt and --retries stay here; a worker started without --allow-shell refuses the
 jobs. --token or --nkey and --tls-ca/--tls-cert/--tls-key authenticate as for crew worker.
---cluster embedded runs an in-process server and workers (for trying it out).
+--cluster embedded runs an in-process server and workers (for trying it out). GNU parallel's
+-S/--sshlogin and the other ssh options are refused.
 
-Differences from GNU parallel: remote execution is --cluster, not --sshlogin; no {= perl =}
-strings, no -X, --timeout takes seconds only, and --results writes
-DIR/<job number>/{stdout,stderr,cmd}.`
+Every GNU parallel option is read; docs/parallel-compat.md says, option by option, which
+behave the same, which differ and how, and which are refused and why. In short: no ssh
+(use --cluster), no SQL, tmux, colours, --shard/--bin/--group-by, --template, --limit,
+--memsuspend, --block-timeout; {= perl =} and --rpl need perl on PATH; --load and --memfree
+work on Linux only; -j 0 means 256 jobs.`
 
 const runExamples = `  crew run gzip -9 ::: *.log
   crew run -j 8 -k 'convert {} -resize 50% small/{/.}.png' ::: *.jpg
   find . -name '*.csv' | crew run --joblog jobs.tsv wc -l
   crew run --resume-failed --joblog jobs.tsv wc -l :::: files.txt
   crew run --dry-run echo {1} {2} ::: a b ::: 1 2
+  crew run echo {1} {2} ::: a b c :::+ 1 2 3
+  crew run -X rm -- {} :::: old-files.txt
+  crew run --plus 'mv {} {..}.tar.gz' ::: *.tgz
+  crew run < commands.txt
   seq 1000000 | crew run --pipe --block 1M wc -l
   crew run --cluster nats://10.0.0.5:4222 --token s3cret -j 32 -k ./render.sh {} ::: frames/*`
 
 func newRunCommand(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:                "run [options] COMMAND [ARGS...] [::: VALUES...] [:::: FILES...]",
+		Use:                "run [options] [COMMAND [ARGS...]] [::: VALUES...] [:::: FILES...]",
 		Short:              "Run a command for each input, in parallel (GNU parallel syntax)",
-		Long:               runLong,
+		Long:               runLongHelp,
 		Example:            runExamples,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, a := range args {
-				if a == "-h" || a == "--help" {
-					return cmd.Help()
-				}
-				if !strings.HasPrefix(a, "-") {
-					break
-				}
-			}
-			return runRun(cmd.Context(), s, args)
+			return runRun(cmd.Context(), s, args, cmd)
 		},
 	}
 	cmd.SetHelpFunc(func(cmd *cobra.Command, _ []string) {
-		var f runFlags
 		fmt.Fprintf(cmd.OutOrStdout(), "%s\n\nUsage:\n  crew %s\n\nOptions:\n%s\nExamples:\n%s\n",
-			cmd.Long, cmd.Use, f.set().FlagUsages(), cmd.Example)
+			cmd.Long, cmd.Use, runOptionsHelp(), cmd.Example)
 	})
 	return cmd
+}
+
+// runOptionsHelp lists the options with help text.
+func runOptionsHelp() string {
+	var b strings.Builder
+	for i := range runOptions {
+		o := &runOptions[i]
+		if o.help == "" {
+			continue
+		}
+		var names []string
+		if o.short != 0 {
+			names = append(names, "-"+string(o.short))
+		}
+		for k, n := range o.names {
+			if k == 0 || len(n) > 3 && k < 2 {
+				names = append(names, "--"+n)
+			}
+		}
+		left := strings.Join(names, ", ")
+		if o.arg != "" {
+			left += " " + o.arg
+		}
+		if len(left) < 30 {
+			fmt.Fprintf(&b, "  %-30s %s\n", left, o.help)
+		} else {
+			fmt.Fprintf(&b, "  %s\n  %-30s %s\n", left, "", o.help)
+		}
+	}
+	return b.String()
 }
 
 // runUsage wraps a usage error in GNU parallel's exit status 255.
@@ -92,133 +128,74 @@ func runUsage(format string, args ...any) error {
 	return exitStatus{code: 255, err: fmt.Errorf(format, args...)}
 }
 
-// runFlags are crew run's options, parsed by hand because GNU parallel's
-// syntax (options, then a command, then ::: groups) is not cobra's.
+// runFlags are crew run's options as read from the command line.
 type runFlags struct {
-	jobs                                          string
-	keep, lineBuf, tag, dry, null, quote          bool
-	argFiles                                      []string
-	colsep, joblog, timeout, halt, delay, results string
-	maxArgs, maxReplace, retries                  int
-	resume, resumeFailed, pipe, bar, eta          bool
-	block                                         string
-	cluster                                       string
-	auth                                          clusterAuth
+	argFiles                                   []string
+	null, noRunIfEmpty, link, csv, shuf        bool
+	skipFirstLine                              bool
+	delim                                      string
+	delimSet                                   bool
+	eof, argSep, argFileSep, colsep, header    string
+	trim                                       string
+	filter                                     []string
+	maxArgs, maxReplace, maxLines, maxChars    string
+	maxArgsSet, maxReplaceSet, maxLinesSet     bool
+	contextX, multi, xargs                     bool
+	replace                                    run.Replacements
+	quote                                      bool
+	jobs, cpuCount                             string
+	delay, timeout, termSeq, retries, halt     string
+	load, memFree, nice                        string
+	env                                        []string
+	slotVar, workdir                           string
+	tty, openTTY, interactive                  bool
+	keep, noKeep, group, ungroup, lineBuf, tag bool
+	tagString                                  string
+	printCmd                                   bool
+	verbose                                    int
+	dry, files                                 bool
+	tmpdir, results, joblog                    string
+	resume, resumeFailed, retryFailed          bool
+	progress, bar, eta                         bool
+	totalJobs                                  string
+	shellQuote                                 int
+	pipe, pipePart, regexp, rrs, roundRobin    bool
+	tee, cat, fifo                             bool
+	block, recStart, recEnd                    string
+	recStartSet, recEndSet                     bool
+	semaphore, fg, bg, wait                    bool
+	semName, semTimeout                        string
+	help, version, showLimits                  bool
+	minVersion, info                           string
+	cluster                                    string
+	auth                                       clusterAuth
 }
 
-func (f *runFlags) set() *pflag.FlagSet {
-	fs := pflag.NewFlagSet("crew run", pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	fs.SetOutput(io.Discard)
-	fs.StringVarP(&f.jobs, "jobs", "j", "100%", "jobs at once: N, 0 (many), N% of CPUs, +N or -N CPUs")
-	fs.BoolVarP(&f.keep, "keep-order", "k", false, "print output in input order")
-	fs.BoolVar(&f.lineBuf, "line-buffer", false, "print output line by line as it comes (-k: the oldest job's live, later ones' in turn)")
-	fs.BoolVar(&f.lineBuf, "lb", false, "same as --line-buffer")
-	fs.BoolVar(&f.tag, "tag", false, "prefix output lines with the arguments")
-	fs.BoolVar(&f.dry, "dry-run", false, "print the commands, run nothing")
-	fs.StringArrayVarP(&f.argFiles, "arg-file", "a", nil, "read arguments from FILE (repeatable)")
-	fs.BoolVarP(&f.null, "null", "0", false, "records end with NUL, not newline")
-	fs.StringVarP(&f.colsep, "colsep", "C", "", "split records into columns {1} {2} ... by this regexp")
-	fs.IntVarP(&f.maxArgs, "max-args", "n", 0, "arguments per job")
-	fs.IntVarP(&f.maxReplace, "max-replace-args", "N", 0, "arguments per job, as {1} {2} ...")
-	fs.BoolVarP(&f.quote, "quote", "q", false, "quote the command, for commands with their own quoting")
-	fs.StringVar(&f.joblog, "joblog", "", "log each job to FILE in GNU parallel's format")
-	fs.BoolVar(&f.resume, "resume", false, "skip jobs already in --joblog")
-	fs.BoolVar(&f.resumeFailed, "resume-failed", false, "skip jobs in --joblog that succeeded; rerun failed ones")
-	fs.IntVar(&f.retries, "retries", 0, "run a failing job up to N times")
-	fs.StringVar(&f.timeout, "timeout", "", "kill a job's process group after SECS seconds")
-	fs.StringVar(&f.halt, "halt", "never", "stop early: now|soon,fail|success=N or N%")
-	fs.StringVar(&f.delay, "delay", "", "wait SECS seconds between job starts")
-	fs.StringVar(&f.results, "results", "", "save each job's stdout and stderr under DIR")
-	fs.BoolVar(&f.pipe, "pipe", false, "split standard input into blocks, one per job's standard input")
-	fs.StringVar(&f.block, "block", "1M", "--pipe block size (k, M, G suffixes)")
-	fs.BoolVar(&f.bar, "bar", false, "show a progress bar on stderr")
-	fs.BoolVar(&f.eta, "eta", false, "show progress and the estimated time left on stderr")
-	fs.StringVar(&f.cluster, "cluster", "", "run the jobs on the crew workers of the server at `URL` (nats://host:4222)")
-	f.auth.register(fs)
-	return fs
-}
-
-func runRun(ctx context.Context, s Streams, args []string) error {
-	var f runFlags
-	fs := f.set()
-	if err := fs.Parse(args); err != nil {
-		return runUsage("%v (see crew run --help)", err)
+func runRun(ctx context.Context, s Streams, args []string, cmd *cobra.Command) error {
+	if len(args) > 1 && (strings.HasPrefix(args[0], "--shebang") || strings.HasPrefix(args[0], "--hashbang")) {
+		args = shebangArgs(args)
 	}
-	rest := fs.Args()
-	o := run.Options{
-		KeepOrder: f.keep, LineBuffer: f.lineBuf, Tag: f.tag, DryRun: f.dry, Null: f.null, ColSep: f.colsep,
-		QuoteCommand: f.quote, JobLog: f.joblog, Resume: f.resume, ResumeFailed: f.resumeFailed,
-		Retries: f.retries, Results: f.results, Pipe: f.pipe,
-		Stdin: s.In, Stdout: s.Out, Stderr: s.Err,
-	}
-	var err error
-	if o.Jobs, err = parseJobs(f.jobs); err != nil {
-		return runUsage("-j %q: %v", f.jobs, err)
-	}
-	o.MaxArgs = max(f.maxArgs, f.maxReplace)
-	if f.maxArgs < 0 || f.maxReplace < 0 || f.retries < 0 {
-		return runUsage("-n, -N and --retries must not be negative")
-	}
-	if o.Timeout, err = parseSeconds(f.timeout); err != nil {
-		return runUsage("--timeout %q: %v", f.timeout, err)
-	}
-	if o.Delay, err = parseSeconds(f.delay); err != nil {
-		return runUsage("--delay %q: %v", f.delay, err)
-	}
-	if o.Halt, err = run.ParseHalt(f.halt); err != nil {
+	src, err := readOptionSources(args)
+	if err != nil {
 		return runUsage("%v", err)
 	}
-	block, err := parseSize(f.block)
-	if err != nil || block > 1<<30 {
-		return runUsage("--block %q: want a size up to 1G, like 512K or 1M", f.block)
+	var f runFlags
+	rest, err := src.parse(&f)
+	if err != nil {
+		return runUsage("%v (see crew run --help)", err)
 	}
-	o.BlockSize = int(block)
-	if (f.resume || f.resumeFailed) && f.joblog == "" {
-		return runUsage("--resume and --resume-failed need --joblog FILE")
+	if f.help {
+		return cmd.Help()
 	}
-	// The command runs up to the first ::: or ::::.
-	i := 0
-	for i < len(rest) && rest[i] != ":::" && rest[i] != "::::" {
-		i++
+	if done, err := f.information(s); done {
+		return err
 	}
-	o.Command = rest[:i]
-	if len(o.Command) == 0 {
-		return runUsage("no command given (see crew run --help)")
+	if f.semaphore {
+		return runSemaphore(ctx, s, &f, rest, args)
 	}
-	for i < len(rest) {
-		marker := rest[i]
-		j := i + 1
-		for j < len(rest) && rest[j] != ":::" && rest[j] != "::::" {
-			j++
-		}
-		values := rest[i+1 : j]
-		if len(values) == 0 {
-			return runUsage("%s with nothing after it", marker)
-		}
-		if marker == ":::" {
-			o.Sources = append(o.Sources, run.Args(values...))
-		} else {
-			for _, f := range values {
-				if err := checkArgFile(marker, f); err != nil {
-					return err
-				}
-				o.Sources = append(o.Sources, run.File(f))
-			}
-		}
-		i = j
-	}
-	for _, f := range f.argFiles {
-		if err := checkArgFile("-a", f); err != nil {
-			return err
-		}
-		o.Sources = append(o.Sources, run.File(f))
-	}
-	if f.pipe && len(o.Sources) > 0 {
-		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources")
-	}
-	if f.bar || f.eta {
-		o.Progress = progressPrinter(s, f.eta)
+	o, err := f.options(s, rest)
+	if err != nil {
+		return err
 	}
 	if f.cluster != "" && !f.dry {
 		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
@@ -231,10 +208,20 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		}
 		o.Executor = ex
 	}
+	progress := f.progress || f.bar || f.eta
+	if progress {
+		o.Progress = progressPrinter(s, f.eta)
+		o.NeedTotal = f.totalJobs == "" && !o.Pipe && !o.PipePart
+	}
 	err = run.Run(ctx, o)
-	if f.bar || f.eta {
+	if progress {
 		fmt.Fprintln(s.Err)
 	}
+	return runExit(ctx, err)
+}
+
+// runExit maps run.Run's result to GNU parallel's exit status.
+func runExit(ctx context.Context, err error) error {
 	var failed *run.FailedError
 	var halted *run.HaltError
 	switch {
@@ -243,12 +230,350 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 	case errors.As(err, &failed):
 		return exitStatus{code: failed.ExitStatus(), err: errQuiet}
 	case errors.As(err, &halted):
-		return exitStatus{code: halted.Status, err: errQuiet}
+		return exitStatus{code: halted.Status & 0xff, err: errQuiet}
 	case ctx.Err() != nil: // interrupted: the status, 130, says so
 		return exitStatus{code: exitInterrupted, err: errQuiet}
 	default: // bad options or input, unreadable files: GNU parallel's 255
 		return exitStatus{code: 255, err: err}
 	}
+}
+
+// information handles the options that print something and exit.
+func (f *runFlags) information(s Streams) (bool, error) {
+	switch {
+	case f.version:
+		fmt.Fprintf(s.Out, "crew %s (follows GNU parallel 20221122)\n", version)
+		return true, nil
+	case f.minVersion != "":
+		fmt.Fprintln(s.Out, gnuVersion)
+		v, err := strconv.Atoi(f.minVersion)
+		if err != nil {
+			return true, runUsage("--minversion %q: want a version like 20221122", f.minVersion)
+		}
+		if gnuVersion < v {
+			return true, exitStatus{code: 255, err: errQuiet}
+		}
+		return true, nil
+	case f.showLimits:
+		n := run.MaxLineLength()
+		fmt.Fprintf(s.Out, "Maximal size of command: %d\nMaximal usable size of command: %d\n", n, (n-3000)/2)
+		return false, nil
+	}
+	c := run.CPUs()
+	switch f.info {
+	case "":
+		return false, nil
+	case "cores":
+		fmt.Fprintln(s.Out, c.Cores)
+	case "sockets":
+		fmt.Fprintln(s.Out, c.Sockets)
+	case "threads":
+		fmt.Fprintln(s.Out, c.Threads)
+	case "linelen":
+		fmt.Fprintln(s.Out, run.MaxLineLength())
+	case "record-env":
+		return true, recordEnv()
+	}
+	return true, nil
+}
+
+// gnuVersion is the GNU parallel release whose behaviour crew run follows.
+const gnuVersion = 20221122
+
+// recordEnv writes the names of the environment's variables to GNU
+// parallel's ignored_vars file, as --record-env does.
+func recordEnv() error {
+	dir := parallelConfigDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return runUsage("--record-env: %v", err)
+	}
+	var b strings.Builder
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		b.WriteString(name + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ignored_vars"), []byte(b.String()), 0o644); err != nil {
+		return runUsage("--record-env: %v", err)
+	}
+	return nil
+}
+
+// options turns the flags and the rest of the command line into
+// run.Options.
+func (f *runFlags) options(s Streams, rest []string) (run.Options, error) {
+	o := run.Options{
+		KeepOrder: f.keep && !f.noKeep, LineBuffer: f.lineBuf, Ungroup: f.ungroup, Tag: f.tag, TagString: f.tagString,
+		DryRun: f.dry, Null: f.null, ColSep: f.colsep, CSV: f.csv, Header: f.header, Trim: f.trim,
+		QuoteCommand: f.quote, Replace: f.replace, Link: f.link, NoRunIfEmpty: f.noRunIfEmpty, EOF: f.eof,
+		JobLog: f.joblog, Resume: f.resume, ResumeFailed: f.resumeFailed, RetryFailed: f.retryFailed,
+		Results: f.results, Pipe: f.pipe || f.roundRobin || f.cat || f.fifo, PipePart: f.pipePart, RoundRobin: f.roundRobin,
+		Tee: f.tee, Cat: f.cat, Fifo: f.fifo, Regexp: f.regexp, RemoveRecSep: f.rrs,
+		RecStart: f.recStart, RecEnd: f.recEnd, RecEndSet: f.recEndSet,
+		Verbose: f.verbose > 0, PrintCmd: f.printCmd || f.interactive, Interactive: f.interactive,
+		Files: f.files, TmpDir: f.tmpdir, ShellQuote: f.shellQuote, Shuffle: f.shuf, Filter: f.filter,
+		Env: f.env, SlotVar: f.slotVar, Workdir: f.workdir, SkipFirstLine: f.skipFirstLine,
+		Shell: run.DefaultShell(), Stdin: s.In, Stdout: s.Out, Stderr: s.Err,
+	}
+	if f.pipePart {
+		o.Pipe = false
+	}
+	if f.delimSet {
+		if f.delim == "" {
+			return o, runUsage("-d '': Perl's paragraph mode is not supported")
+		}
+		o.Delimiter = unquotePrintfCLI(f.delim)
+		o.Null = false
+	}
+	if f.group && (f.ungroup || f.lineBuf) {
+		return o, runUsage("--group cannot be combined with --ungroup or --line-buffer")
+	}
+	if f.ungroup && f.lineBuf {
+		return o, runUsage("--ungroup cannot be combined with --line-buffer")
+	}
+	if f.dry {
+		o.Ungroup = false
+	}
+	cpus := run.CPUs()
+	ncpu := cpus.Threads
+	switch f.cpuCount {
+	case "cores":
+		ncpu = cpus.Cores
+	case "sockets":
+		ncpu = cpus.Sockets
+	}
+	jobs := f.jobs
+	if jobs == "" {
+		jobs = "100%"
+		if f.tee {
+			jobs = "0"
+		}
+		if f.tty {
+			jobs = "1"
+		}
+	}
+	var err error
+	if o.Jobs, err = run.ParseJobs(jobs, ncpu); err != nil {
+		if fi, statErr := os.Stat(jobs); statErr == nil && !fi.IsDir() {
+			o.JobsFile = jobs
+			b, _ := os.ReadFile(jobs)
+			if o.Jobs, err = run.ParseJobs(string(b), ncpu); err != nil {
+				return o, runUsage("-j %s: %v", jobs, err)
+			}
+		} else {
+			return o, runUsage("-j %v", err)
+		}
+	}
+	if f.tty {
+		o.Ungroup = !f.group
+		o.StdinTTY = true
+	}
+	o.StdinTTY = o.StdinTTY || f.openTTY
+	if err := f.argCounts(&o); err != nil {
+		return o, err
+	}
+	if f.maxChars != "" {
+		n, err := unitNumber(f.maxChars)
+		if err != nil || n < 1 {
+			return o, runUsage("-s %q: want a number of characters", f.maxChars)
+		}
+		o.MaxChars = int(min(n, math.MaxInt32))
+	}
+	if f.timeout != "" {
+		if p, ok := strings.CutSuffix(f.timeout, "%"); ok {
+			v, err := strconv.ParseFloat(p, 64)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return o, runUsage("--timeout %q: want seconds or a percentage", f.timeout)
+			}
+			o.TimeoutPct = v
+		} else if o.Timeout, err = parseDuration(f.timeout); err != nil {
+			return o, runUsage("--timeout %q: %v", f.timeout, err)
+		}
+	}
+	if f.delay != "" {
+		if o.Delay, err = parseDuration(f.delay); err != nil {
+			return o, runUsage("--delay %q: %v", f.delay, err)
+		}
+	}
+	if f.termSeq != "" {
+		if o.TermSeq, err = run.ParseTermSeq(f.termSeq); err != nil {
+			return o, runUsage("%v", err)
+		}
+	}
+	if f.halt != "" {
+		if o.Halt, err = run.ParseHalt(f.halt); err != nil {
+			return o, runUsage("%v", err)
+		}
+	}
+	if f.retries != "" {
+		n, err := strconv.Atoi(f.retries)
+		if err != nil || n < 0 {
+			return o, runUsage("--retries %q: want a whole number ≥ 0 (crew does not read replacement strings in it)", f.retries)
+		}
+		o.Retries = n
+		if n == 0 {
+			o.Retries = math.MaxInt32 // GNU parallel's "infinite"
+		}
+	}
+	if f.load != "" {
+		if o.Load, err = parseLoad(f.load, ncpu); err != nil {
+			return o, runUsage("--load %q: %v", f.load, err)
+		}
+	}
+	if f.memFree != "" {
+		n, err := unitNumber(f.memFree)
+		if err != nil || n < 0 {
+			return o, runUsage("--memfree %q: want a size like 1G", f.memFree)
+		}
+		o.MemFree = n
+	}
+	if f.nice != "" {
+		if o.Nice, err = strconv.Atoi(f.nice); err != nil {
+			return o, runUsage("--nice %q: want a whole number", f.nice)
+		}
+	}
+	if f.block != "" {
+		n, err := unitNumber(f.block)
+		if err != nil || (n <= 0 && !f.pipePart) || n > 1<<40 {
+			return o, runUsage("--block %q: want a size like 512K or 1M", f.block)
+		}
+		o.BlockSize = n
+	}
+	if f.totalJobs != "" {
+		n, err := strconv.Atoi(f.totalJobs)
+		if err != nil || n < 0 {
+			return o, runUsage("--total-jobs %q: want a whole number", f.totalJobs)
+		}
+		o.TotalJobs = n
+	}
+	if (f.resume || f.resumeFailed) && f.joblog == "" && f.results == "" {
+		return o, runUsage("--resume and --resume-failed need --joblog FILE or --results")
+	}
+	if err := f.sources(&o, rest); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// argCounts reads -n, -N, -L, -l, -X, -m and --xargs as GNU parallel
+// combines them.
+func (f *runFlags) argCounts(o *run.Options) error {
+	num := func(flag, v string) (int, error) {
+		n, err := unitNumber(v)
+		if err != nil || n < 0 || n > math.MaxInt32 {
+			return 0, runUsage("%s %q: want a whole number ≥ 0", flag, v)
+		}
+		return int(n), nil
+	}
+	maxArgs, set := 0, false
+	if f.maxArgsSet {
+		n, err := num("-n", f.maxArgs)
+		if err != nil {
+			return err
+		}
+		maxArgs, set = n, true
+	}
+	if f.maxLinesSet {
+		n, err := num("-L", f.maxLines)
+		if err != nil {
+			return err
+		}
+		o.MaxLines = n
+		if !f.pipe && !set {
+			maxArgs, set = n, true
+			if n == 0 {
+				o.MaxLines = 1
+			}
+		}
+	}
+	if f.maxReplaceSet {
+		n, err := num("-N", f.maxReplace)
+		if err != nil {
+			return err
+		}
+		maxArgs, set = n, true
+	}
+	context := f.contextX
+	if (f.maxLinesSet || f.maxReplaceSet) && !f.xargs && !f.multi && !f.pipe && !f.pipePart {
+		context = true
+	}
+	o.Context = context
+	o.FillLine = f.contextX || f.multi || f.xargs
+	o.Spread = f.contextX || f.multi
+	if set {
+		if maxArgs == 0 {
+			o.NoArgs = true
+			o.MaxArgs = 1
+			o.FillLine, o.Spread = false, false
+		} else {
+			o.MaxArgs = maxArgs
+		}
+	}
+	return nil
+}
+
+// sources splits the rest of the command line into the command and its
+// ::: and :::: groups (with --arg-sep and --arg-file-sep), and adds -a
+// files first, as GNU parallel orders them.
+func (f *runFlags) sources(o *run.Options, rest []string) error {
+	argSep, fileSep := ":::", "::::"
+	if f.argSep != "" {
+		argSep = f.argSep
+	}
+	if f.argFileSep != "" {
+		fileSep = f.argFileSep
+	}
+	isSep := func(a string) bool {
+		return a == argSep || a == argSep+"+" || a == fileSep || a == fileSep+"+"
+	}
+	i := 0
+	for i < len(rest) && !isSep(rest[i]) {
+		i++
+	}
+	o.Command = rest[:i]
+	if i == len(rest)-1 {
+		// GNU parallel's reading of the command line drops a separator
+		// that ends it right after the command: the input is then read
+		// from standard input (echo x ::: runs echo x with its lines).
+		rest = rest[:i]
+	}
+	for _, a := range f.argFiles {
+		if err := checkArgFile("-a", a); err != nil {
+			return err
+		}
+		o.Sources = append(o.Sources, run.File(a))
+	}
+	for i < len(rest) {
+		marker := rest[i]
+		j := i + 1
+		for j < len(rest) && !isSep(rest[j]) {
+			j++
+		}
+		values := rest[i+1 : j]
+		linked := strings.HasSuffix(marker, "+") && marker != argSep && marker != fileSep
+		if marker == argSep || marker == argSep+"+" {
+			src := run.Args(values...)
+			if linked {
+				src = src.Linked()
+			}
+			o.Sources = append(o.Sources, src)
+		} else {
+			for _, v := range values {
+				if err := checkArgFile(marker, v); err != nil {
+					return err
+				}
+				src := run.File(v)
+				if linked {
+					src = src.Linked()
+				}
+				o.Sources = append(o.Sources, src)
+			}
+		}
+		i = j
+	}
+	if (o.Pipe && !o.Tee) && len(o.Sources) > 0 {
+		return runUsage("--pipe reads standard input: it takes no ::: or :::: sources (--pipe-part reads files)")
+	}
+	return nil
 }
 
 // checkArgFile refuses a file of arguments (given after :::: or with -a,
@@ -268,59 +593,14 @@ func checkArgFile(flag, path string) error {
 	return nil
 }
 
-// parseJobs reads -j: N, 0 (as many as possible), N% of the CPUs, +N or -N CPUs.
-func parseJobs(s string) (int, error) {
-	cpus := runtime.NumCPU()
-	switch {
-	case strings.HasSuffix(s, "%"):
-		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || p <= 0 {
-			return 0, errors.New("want a positive percentage")
-		}
-		return max(1, int(float64(cpus)*p/100)), nil
-	case strings.HasPrefix(s, "+"), strings.HasPrefix(s, "-"):
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return 0, errors.New("want +N or -N")
-		}
-		return max(1, cpus+n), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, errors.New("want a whole number ≥ 0, N%, +N or -N")
-	}
-	if n == 0 {
-		return 256, nil // "as many as possible": bounded so that file handles last
-	}
-	return n, nil
-}
-
-// parseSeconds reads --timeout and --delay: seconds, a fraction allowed.
-// NaN, infinities and counts beyond time.Duration's 292 years are refused:
-// converted, they would wrap around to a negative duration, which means
-// no timeout at all.
-func parseSeconds(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f >= 0) || math.IsInf(f, 1) {
-		return 0, errors.New("want a number of seconds ≥ 0")
-	}
-	if f > float64(math.MaxInt64/time.Second) {
-		return 0, fmt.Errorf("want at most %d seconds", math.MaxInt64/time.Second)
-	}
-	return time.Duration(f * float64(time.Second)), nil
-}
-
-// progressPrinter draws --bar / --eta on stderr: one line rewritten in
-// place on a terminal, a line per 10% otherwise.
+// progressPrinter draws --bar / --eta / --progress on stderr: one line
+// rewritten in place on a terminal, a line per 10% otherwise.
 func progressPrinter(s Streams, eta bool) func(run.Progress) {
 	f, ok := s.Err.(*os.File)
 	tty := ok && term.IsTerminal(int(f.Fd()))
 	lastDecile := -1
 	return func(p run.Progress) {
-		line := fmt.Sprintf("%d done, %d failed, %s", p.Done, p.Failed, p.Elapsed.Round(time.Second))
+		line := fmt.Sprintf("%d done, %d failed, %d running, %s", p.Done, p.Failed, p.Running, p.Elapsed.Round(time.Second))
 		if p.Total > 0 {
 			pct := 100 * p.Done / p.Total
 			line = fmt.Sprintf("%3d%% %d/%d done, %d failed", pct, p.Done, p.Total, p.Failed)
