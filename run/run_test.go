@@ -236,12 +236,15 @@ func TestLineBufferAndStdin(t *testing.T) {
 
 func TestResultsStayInsideDir(t *testing.T) {
 	dir := t.TempDir()
-	_, _, err := runOpts(t, Options{Command: []string{"echo"}, Sources: []Source{Args("../../escape", "/etc/passwd")}, Results: dir})
-	if err != nil {
-		t.Fatal(err)
+	out, _, err := runOpts(t, Options{Command: []string{"echo"}, Sources: []Source{Args("../../escape", "/etc/passwd", "..")}, Results: dir})
+	if err != nil || out != "" {
+		t.Fatalf("--results printed %q, %v; GNU parallel prints nothing", out, err)
 	}
-	for seq, arg := range []string{"../../escape", "/etc/passwd"} {
-		b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(seq+1), "stdout"))
+	// GNU parallel's layout: DIR/1/<value>/, each / in a value written \_;
+	// a value of .. names DIR itself.
+	for seq, path := range []string{`1/..\_..\_escape/stdout`, `1/\_etc\_passwd/stdout`, "stdout"} {
+		arg := []string{"../../escape", "/etc/passwd", ".."}[seq]
+		b, err := os.ReadFile(filepath.Join(dir, path))
 		if err != nil || string(b) != arg+"\n" {
 			t.Errorf("results of job %d: %q, %v", seq+1, b, err)
 		}
@@ -571,10 +574,12 @@ func TestPipeKeepsLongRecordsWhole(t *testing.T) {
 		in, want string
 		null     bool
 	}{
-		{long + "\ny\n", "100001\n2\n", false},
+		// as GNU parallel 20221122 cuts them: the block grows until it holds
+		// a record end, then the chunk ends at the last one in it
+		{long + "\ny\n", "100003\n", false},
 		{long, "100000\n", false},
-		{"a\n" + long + "\n" + long + "\nb\n", "100003\n100001\n2\n", false},
-		{long + "\x00y\x00", "100001\n2\n", true},
+		{"a\n" + long + "\n" + long + "\nb\n", "2\n100001\n100003\n", false},
+		{long + "\x00y\x00", "100003\n", true}, // --pipe ends records at newlines, -0 or not
 	} {
 		out, _, err := runOpts(t, Options{Command: []string{"wc", "-c"}, Pipe: true, BlockSize: 1024, Null: tc.null, Stdin: strings.NewReader(tc.in), KeepOrder: true, Jobs: 2})
 		if got := strings.Join(strings.Fields(out), "\n") + "\n"; err != nil || got != tc.want {
@@ -659,7 +664,7 @@ func TestLineBufferWritesResults(t *testing.T) {
 	}
 	for seq, arg := range []string{"a", "b"} {
 		for name, want := range map[string]string{"stdout": "out " + arg + "\nno newline " + arg, "stderr": "err " + arg + "\n"} {
-			b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(seq+1), name))
+			b, err := os.ReadFile(filepath.Join(dir, "1", arg, name))
 			if err != nil || string(b) != want {
 				t.Errorf("--line-buffer --results: job %d's %s %q, %v; want %q", seq+1, name, b, err, want)
 			}
@@ -745,21 +750,32 @@ func TestNullKeepsArgsWhole(t *testing.T) {
 }
 
 // TestEmptySourcesRunNoJob: Args() with no values (a glob that matched
-// nothing) and the zero Source are empty lists: the product is empty, so
-// no job runs and the run succeeds, as GNU parallel does with an empty
-// ::: list.
+// nothing) and the zero Source are empty lists: when all sources are, no
+// job runs and the run succeeds; an empty source among others counts as
+// one empty value. Both as GNU parallel 20221122 does.
 func TestEmptySourcesRunNoJob(t *testing.T) {
 	for _, sources := range [][]Source{
 		{Args()},
 		{Source{}},
-		{Args("a"), Args()},
-		{Args(), Args("a")},
-		{Source{}, Args("a", "b")},
+		{Args(), Source{}},
 		{Args([]string{}...)},
 	} {
 		out, stderr, err := runOpts(t, Options{Command: []string{"echo", "ran"}, Sources: sources})
 		if err != nil || out != "" || stderr != "" {
 			t.Errorf("sources %+v: out %q, stderr %q, err %v; want no job", sources, out, stderr, err)
+		}
+	}
+	for _, tc := range []struct {
+		sources []Source
+		want    string
+	}{
+		{[]Source{Args("a"), Args()}, "echo ran a ''\n"},
+		{[]Source{Args(), Args("a")}, "echo ran '' a\n"},
+		{[]Source{Source{}, Args("a", "b")}, "echo ran '' a\necho ran '' b\n"},
+	} {
+		out, _, err := runOpts(t, Options{Command: []string{"echo", "ran"}, Sources: tc.sources, DryRun: true})
+		if err != nil || out != tc.want {
+			t.Errorf("sources %+v: %q, %v; want %q", tc.sources, out, err, tc.want)
 		}
 	}
 	// Neither a file without a name nor no reader is an empty list.

@@ -59,7 +59,7 @@ func notSupported(names []string, short byte, kind optKind, why string) runOpt {
 }
 
 const (
-	whyRemote  = "remote execution over ssh is not supported: crew runs jobs on other machines with --cluster (see crew run --help)"
+	whyRemote  = "remote execution over ssh is not supported: crew runs jobs on other machines with --cluster"
 	whySQL     = "the SQL options are not supported: crew distributes jobs with --cluster"
 	whyTmux    = "tmux output is not supported"
 	whyRetired = "has been retired in GNU parallel too"
