@@ -53,7 +53,10 @@ type job struct {
 	// lstat was taken from the open file.
 	srcFD  int
 	opened bool
-	parent *dirMeta // dst's directory, or nil at a top
+	// madeMode is the mode the copy was created with (see createMode),
+	// 0 if none is known yet.
+	madeMode uint32
+	parent   *dirMeta // dst's directory, or nil at a top
 }
 
 // dirJob is a directory to copy: the source directories merged into dst
