@@ -59,7 +59,7 @@ func TestFetchCommand(t *testing.T) {
 				if err := json.Unmarshal([]byte(l), &row); err != nil {
 					t.Fatalf("invalid JSON line %q: %v", l, err)
 				}
-				if row["error"] == nil && row["title"] != "café" {
+				if row["error"] == nil && row["duplicate"] == nil && row["title"] != "café" {
 					t.Errorf("title %v", row["title"])
 				}
 			}
