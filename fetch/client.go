@@ -227,6 +227,12 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > c.cfg.MaxRedirects {
 		return fmt.Errorf("%w (%d)", ErrTooManyRedirects, c.cfg.MaxRedirects)
 	}
+	// Credentials from the first URL's user info go on to the same host,
+	// as curl sends them; net/http drops them on every redirect.
+	if first := via[0].URL; first.User != nil && req.URL.User == nil && req.URL.Host == first.Host && req.Header.Get("Authorization") == "" {
+		password, _ := first.User.Password()
+		req.SetBasicAuth(first.User.Username(), password)
+	}
 	c.netrcAuth(req)
 	return nil
 }

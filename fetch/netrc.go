@@ -18,8 +18,8 @@ import (
 //
 // Tokens are separated by white space (line breaks included); a token may
 // be written in double quotes, with \" \\ \n \t \r escapes, as curl reads
-// them; "account" values are ignored, and a "macdef" runs to the next blank
-// line and is skipped. Lookup matches the host name only (not the port), as
+// them; a line whose first character is "#" is a comment; "account" values
+// are ignored, and a "macdef" runs to the next blank line and is skipped. Lookup matches the host name only (not the port), as
 // curl does.
 type Netrc struct {
 	machines []netrcEntry
@@ -83,7 +83,7 @@ func ReadNetrc(path string) (*Netrc, error) {
 
 // ParseNetrc parses a .netrc file (see Netrc). An error names the line.
 func ParseNetrc(r io.Reader) (*Netrc, error) {
-	sc := netrcScanner{br: bufio.NewReader(r), line: 1}
+	sc := netrcScanner{br: bufio.NewReader(r), line: 1, bol: true}
 	n := &Netrc{}
 	var cur *netrcEntry
 	finish := func() {
@@ -157,6 +157,7 @@ type netrcScanner struct {
 	br          *bufio.Reader
 	line        int
 	endedByLine bool // the last token ended at a line break
+	bol         bool // the next byte starts a line
 }
 
 // maxNetrcToken bounds one token, so a file without white space cannot
@@ -170,10 +171,18 @@ func (s *netrcScanner) next() (string, int, error) {
 	s.endedByLine = false
 	var c byte
 	var err error
-	for { // skip white space
+	for { // skip white space and comment lines
 		if c, err = s.br.ReadByte(); err != nil {
 			return "", s.line, err
 		}
+		if c == '#' && s.bol {
+			if _, err := s.br.ReadString('\n'); err != nil {
+				return "", s.line, err
+			}
+			s.line++
+			continue
+		}
+		s.bol = c == '\n'
 		if c == '\n' {
 			s.line++
 		}
@@ -223,7 +232,7 @@ func (s *netrcScanner) next() (string, int, error) {
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
 			if c == '\n' {
 				s.line++
-				s.endedByLine = true
+				s.endedByLine, s.bol = true, true
 			}
 			return b.String(), line, nil
 		}
@@ -245,6 +254,7 @@ func (s *netrcScanner) skipMacro() error {
 		if c == '\n' {
 			s.line++
 			if startOfLine {
+				s.bol = true
 				return nil
 			}
 			startOfLine = true
