@@ -235,7 +235,10 @@ func TestRunChecksums(t *testing.T) {
 	sum := sha256.Sum256(body)
 	good := hex.EncodeToString(sum[:])
 	bad := strings.Repeat("0", 64)
-	b64 := func(hexsum string) string { b, _ := hex.DecodeString(hexsum); return base64.StdEncoding.EncodeToString(b) }
+	b64 := func(hexsum string) string {
+		b, _ := hex.DecodeString(hexsum)
+		return base64.StdEncoding.EncodeToString(b)
+	}
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/repr-good":

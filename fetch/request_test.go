@@ -91,7 +91,9 @@ func authServer(t *testing.T, hits *atomic.Int32) *httptest.Server {
 
 // otherHost rewrites srv's URL to name the same server as "localhost",
 // which net/http treats as another host.
-func otherHost(srv *httptest.Server) string { return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) }
+func otherHost(srv *httptest.Server) string {
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+}
 
 // TestUserCredentials: Config.User goes with every request and with
 // redirects on the same host, never to another host.

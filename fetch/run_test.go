@@ -312,7 +312,7 @@ func TestRunResumeAfterCut(t *testing.T) {
 // fails, keeping what it did add for the next --continue; a 200 (Range
 // ignored) starts over from byte 0.
 func TestRunResumeChecksContentRange(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12)  // 64 KiB
 	other := bytes.Repeat([]byte("fedcba9876543210"), 1<<11) // 32 KiB: a new version
 	const cut = 10_000
 	total := len(body)
