@@ -8,18 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/crewrun/crew/fetch"
+	"github.com/crewrun/crew/internal/proxytest"
 )
 
 // echoHeaders serves the request's headers back, one "Name: value" a line,
@@ -293,93 +292,26 @@ func TestTLSOptions(t *testing.T) {
 	}
 }
 
-// proxyServer is a forward proxy: absolute-form requests are relayed,
-// CONNECT is tunnelled. It records what it handled.
-type proxyServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-	wg   sync.WaitGroup
-}
-
-func newProxy(t *testing.T) *proxyServer {
-	p := &proxyServer{}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.seen = append(p.seen, r.Method+" "+r.RequestURI)
-		p.mu.Unlock()
-		if r.Method == http.MethodConnect {
-			p.tunnel(w, r)
-			return
-		}
-		out, _ := http.NewRequestWithContext(r.Context(), r.Method, r.RequestURI, nil)
-		out.Header = r.Header.Clone()
-		out.Header.Del("Proxy-Connection")
-		resp, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.Header().Set("Via", "1.1 test-proxy")
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(func() {
-		p.CloseClientConnections()
-		p.Close()
-		p.wg.Wait()
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	})
-	return p
-}
-
-func (p *proxyServer) tunnel(w http.ResponseWriter, r *http.Request) {
-	dst, err := net.Dial("tcp", r.Host)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	conn, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		dst.Close()
-		return
-	}
-	io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
-	p.wg.Add(2)
-	go func() { defer p.wg.Done(); io.Copy(dst, rw); dst.Close() }()
-	go func() { defer p.wg.Done(); io.Copy(conn, dst); conn.Close() }()
-}
-
-func (p *proxyServer) handled() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.seen)
-}
-
 // TestProxy sends an http request and an https one (by CONNECT) through a
 // real forward proxy.
 func TestProxy(t *testing.T) {
 	plain := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain") })
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tls") }))
 	defer tlsSrv.Close()
-	proxy := newProxy(t)
+	proxy := proxytest.New(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(tlsSrv.Certificate())
 	pu, _ := url.Parse(proxy.URL)
 	c := newClient(t, fetch.Config{Proxy: pu, RootCAs: pool})
 	resp, err := c.Get(t.Context(), plain.URL+"/p")
-	if err != nil || string(resp.Body) != "plain" || resp.Header.Get("Via") != "1.1 test-proxy" {
+	if err != nil || string(resp.Body) != "plain" || resp.Header.Get("Via") != "1.1 proxytest" {
 		t.Errorf("http through the proxy: %v %q %v", err, resp.Body, resp.Header)
 	}
 	if resp, err := c.Get(t.Context(), tlsSrv.URL+"/s"); err != nil || string(resp.Body) != "tls" {
 		t.Errorf("https through the proxy: %v", err)
 	}
 	want := []string{"GET " + plain.URL + "/p", "CONNECT " + strings.TrimPrefix(tlsSrv.URL, "https://")}
-	if got := proxy.handled(); !slices.Equal(got, want) {
+	if got := proxy.Handled(); !slices.Equal(got, want) {
 		t.Errorf("proxy handled %q, want %q", got, want)
 	}
 }

@@ -92,10 +92,12 @@ type Result struct {
 
 // Stats counts Run's outcomes; each result is counted once: OK
 // (downloaded), Skipped (kept, with Continue), Duplicates, or Failed (bad
-// inputs included). Bytes is the size of every body fetched or kept.
+// inputs included). Interrupted counts the downloads a cancellation cut
+// short, which are not results. Bytes is the size of every body fetched or
+// kept.
 type Stats struct {
-	OK, Failed, Skipped, Duplicates int
-	Bytes                           int64
+	OK, Failed, Skipped, Duplicates, Interrupted int
+	Bytes                                        int64
 }
 
 // Run fetches the URLs from inputs with opts.Concurrency workers and calls
@@ -105,7 +107,8 @@ type Stats struct {
 // Bad inputs are emitted as failed results without a request, duplicates
 // (with Dir) as duplicates. Run returns when all inputs are done, emit
 // returns an error, or ctx is cancelled (in which case in-flight downloads
-// stop, their part files stay resumable, and ctx's error is returned).
+// stop, are not emitted since their outcome is unknown, their part files
+// stay resumable, and ctx's error is returned).
 func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Result) error) (Stats, error) {
 	var st Stats
 	if opts.Concurrency < 0 {
@@ -146,6 +149,9 @@ func Run(ctx context.Context, opts Options, inputs iter.Seq[Input], emit func(Re
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
+		case r.Err != nil && ctx.Err() != nil && errors.Is(r.Err, context.Canceled):
+			st.Interrupted++
+			return
 		case r.Err != nil:
 			r.Error = r.Err.Error()
 			st.Failed++

@@ -49,6 +49,7 @@ duplicate_of. Each line is written whole, with one write, as soon as its URL
 is done: tail -f and jq see progress, and a kill loses no finished line. At
 the end a summary (ok, failed, skipped, duplicates, bytes, time) goes to
 stderr; --quiet silences it, the progress bar and the per-URL messages.
+Downloads cut short by an interruption get no line (they are not done).
 
 URLs come from the arguments, from -i FILE, or from standard input when
 neither is given: one per line, blank lines and # comments ignored. Input is
@@ -196,7 +197,7 @@ func runFetch(cmd *cobra.Command, s Streams, o fetchOptions, args []string) erro
 	rep := newFetchReporter(s.Err, out, o.quiet, where, total)
 	opts.Progress = rep.received
 	st, err := fetch.Run(cmd.Context(), opts, inputs, func(r fetch.Result) error {
-		return rep.result(cmd.Context(), r)
+		return rep.result(r)
 	})
 	rep.finish(st, cmd.Context().Err() != nil)
 	if cerr := cleanup(); err == nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,9 +52,8 @@ func newFetchReporter(errw, out io.Writer, quiet bool, where string, total int) 
 func (r *fetchReporter) received(n int64) { r.bytes.Add(n) }
 
 // result writes one result; fetch.Run calls it one at a time.
-func (r *fetchReporter) result(ctx context.Context, res fetch.Result) error {
-	interrupted := ctx.Err() != nil && errors.Is(res.Err, context.Canceled) // said once, by the exit status
-	if res.Err != nil && !r.quiet && !interrupted && (r.bar == nil || errors.Is(res.Err, fetch.ErrBadInput)) {
+func (r *fetchReporter) result(res fetch.Result) error {
+	if res.Err != nil && !r.quiet && (r.bar == nil || errors.Is(res.Err, fetch.ErrBadInput)) {
 		if res.Line > 0 && errors.Is(res.Err, fetch.ErrBadInput) {
 			fmt.Fprintf(r.errw, "crew fetch: %s %d: %v\n", r.where, res.Line, res.Err)
 		} else {
@@ -91,12 +89,12 @@ func (r *fetchReporter) finish(st fetch.Stats, interrupted bool) {
 	}
 	elapsed := time.Since(r.start)
 	got := r.bytes.Load()
-	how := ""
+	cut, how := "", ""
 	if interrupted {
-		how = " before the interruption"
+		cut, how = fmt.Sprintf(", %d interrupted", st.Interrupted), " before the interruption"
 	}
-	fmt.Fprintf(r.errw, "crew fetch: %d ok, %d failed, %d skipped, %d %s; %s received in %s (%s/s)%s\n",
-		st.OK, st.Failed, st.Skipped, st.Duplicates, plural(st.Duplicates, "duplicate", "duplicates"),
+	fmt.Fprintf(r.errw, "crew fetch: %d ok, %d failed, %d skipped, %d %s%s; %s received in %s (%s/s)%s\n",
+		st.OK, st.Failed, st.Skipped, st.Duplicates, plural(st.Duplicates, "duplicate", "duplicates"), cut,
 		humanBytes(got), elapsed.Round(time.Millisecond), humanBytes(int64(float64(got)/max(elapsed.Seconds(), 1e-9))), how)
 }
 
