@@ -265,7 +265,7 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		UserAgent: cfg.UserAgent, MaxBodySize: cfg.MaxBodySize, Timeout: cfg.Timeout,
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
 		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
-		NoSession: cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
+		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
 		StripQuery: cfg.Canon.StripQuery,
 	}
 	if err := k.record(nil, starts); err != nil {

@@ -298,7 +298,7 @@ func stateDir(o crawlOptions) string {
 	return filepath.Join(o.out, "state")
 }
 
-// nonNil keeps an empty list given on the command line ('') empty: the
+// nonNil keeps an empty list given on the command line (”) empty: the
 // crawl's nil means its default.
 func nonNil(l []string) []string {
 	if l == nil {
