@@ -2,6 +2,7 @@ package crawl_test
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -87,7 +88,10 @@ func uniqueSite(b *testing.B, links int) *httptest.Server {
 // links to 100 URLs never seen before: the seen-set's insert cost (300 000
 // new URLs per iteration) against the fetching and parsing.
 func BenchmarkCrawlNewLinks(b *testing.B) {
-	const n = 3000
+	n := 3000
+	if v, err := strconv.Atoi(os.Getenv("CRAWL_BENCH_PAGES")); err == nil {
+		n = v
+	}
 	srv := uniqueSite(b, 100)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -12,11 +12,12 @@ import (
 )
 
 var (
-	bucketSeen     = []byte("seen")     // seenKey → 1: URLs admitted, flushed from the log
+	bucketSeen     = []byte("seen")     // seenKey → 1: the seen-set of older versions
+	bucketSeenRuns = []byte("seenruns") // n → sorted seenKeys (see seenSet)
 	bucketSeenLog  = []byte("seenlog")  // n → seenKeys admitted since the last flush
-	bucketQueue    = []byte("queue")    // seq → item waiting to be visited
+	bucketQueue    = []byte("queue")    // seq → chunk of items waiting to be visited
 	bucketInflight = []byte("inflight") // seq → item popped, not yet recorded
-	bucketHeld     = []byte("held")     // seq → item found beyond the depth limit
+	bucketHeld     = []byte("held")     // seq → chunk of items found beyond the depth limit
 	bucketRetry    = []byte("retry")    // seq → item to visit again on the next run
 	bucketCounts   = []byte("counts")   // limit counters, totals, output offsets
 	bucketDone     = []byte("done")     // seenKey → outcome of a visit, for redirects
@@ -26,6 +27,9 @@ var (
 
 // Keys in bucketCounts besides the limit counters.
 var (
+	keyFormat     = []byte("m\x00format")
+	keyQueued     = []byte("m\x00queued")
+	keyHeld       = []byte("m\x00held")
 	keySeq        = []byte("m\x00seq")
 	keyDepth      = []byte("m\x00depth")
 	keyVisited    = []byte("t\x00visited")
@@ -107,7 +111,7 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 	}
 	f := &Frontier{db: db, lim: lim, tot: Totals{PagesBytes: -1, URLsBytes: -1}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSeen, bucketSeenLog, bucketQueue, bucketInflight, bucketHeld,
+		for _, b := range [][]byte{bucketSeen, bucketSeenRuns, bucketSeenLog, bucketQueue, bucketInflight, bucketHeld,
 			bucketRetry, bucketCounts, bucketDone, bucketWaiting, bucketPatterns} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -116,10 +120,7 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 		return f.recover(tx)
 	})
 	if err == nil {
-		// Stats counts committed pages only, hence a second transaction.
 		err = db.View(func(tx *bolt.Tx) error {
-			f.queued = tx.Bucket(bucketQueue).Stats().KeyN
-			f.held = tx.Bucket(bucketHeld).Stats().KeyN
 			f.seen = loadSeen(tx)
 			return nil
 		})
@@ -136,10 +137,16 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 // counters.
 func (f *Frontier) recover(tx *bolt.Tx) error {
 	counts, q := tx.Bucket(bucketCounts), tx.Bucket(bucketQueue)
-	f.seq = uint64(count(counts, keySeq))
-	if k, _ := q.Cursor().Last(); k != nil {
-		f.seq = max(f.seq, beUint64(k)) // a frontier from before keySeq
+	if counts.Get(keyFormat) == nil {
+		if k, _ := tx.Bucket(bucketSeen).Cursor().First(); k != nil {
+			return errOldFormat
+		}
+		if err := putCount(counts, keyFormat, 2); err != nil {
+			return err
+		}
 	}
+	f.seq = uint64(count(counts, keySeq))
+	f.queued, f.held = count(counts, keyQueued), count(counts, keyHeld)
 	f.tot.Visited, f.tot.URLs = count(counts, keyVisited), count(counts, keyURLs)
 	if v := counts.Get(keyPagesBytes); v != nil {
 		f.tot.PagesBytes = int64(count(counts, keyPagesBytes))
@@ -150,7 +157,15 @@ func (f *Frontier) recover(tx *bolt.Tx) error {
 	// first, in their original order.
 	for _, name := range [][]byte{bucketInflight, bucketRetry} {
 		b := tx.Bucket(name)
-		if err := b.ForEach(func(k, v []byte) error { return q.Put(k, v) }); err != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			it, err := decodeItem(k, v)
+			if err != nil {
+				return err
+			}
+			f.queued++
+			return putChunks(q, []Item{it})
+		})
+		if err != nil {
 			return err
 		}
 		if err := tx.DeleteBucket(name); err != nil {
@@ -167,43 +182,64 @@ func (f *Frontier) recover(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	if err := putCount(counts, keyDepth, f.lim.Depth+1); err != nil {
-		return err
+	for _, c := range []struct {
+		k []byte
+		v int
+	}{{keyDepth, f.lim.Depth + 1}, {keySeq, int(f.seq)}, {keyQueued, f.queued}, {keyHeld, f.held}} {
+		if err := putCount(counts, c.k, c.v); err != nil {
+			return err
+		}
 	}
-	return putCount(counts, keySeq, int(f.seq))
+	return nil
 }
+
+// errOldFormat reports a state directory written by an older crew, whose
+// frontier this one does not read.
+var errOldFormat = errors.New("the state was written by an older version of crew; finish that crawl with it, or delete the state directory to start over")
 
 // release queues the held items within the depth limit, counting them
 // against the other limits as if they were found now.
 func (f *Frontier) release(tx *bolt.Tx) error {
 	held, q, counts := tx.Bucket(bucketHeld), tx.Bucket(bucketQueue), tx.Bucket(bucketCounts)
-	c := held.Cursor()
-	for k, v := c.First(); k != nil; {
-		it, err := decodeItem(k, v)
+	var keep, queue []Item
+	if err := held.ForEach(func(_, v []byte) error {
+		items, err := decodeChunk(v)
 		if err != nil {
 			return err
 		}
-		if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
-			k, v = c.Next()
-			continue
-		}
-		ok, err := f.admit(counts, it.URL, true)
-		if err != nil {
-			return err
-		}
-		if ok {
-			f.seq++
-			if err := q.Put(seqKey(f.seq), v); err != nil {
+		for _, it := range items {
+			if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
+				keep = append(keep, it)
+				continue
+			}
+			f.held--
+			ok, err := f.admit(counts, it.URL, true)
+			if err != nil {
 				return err
 			}
+			if ok {
+				f.seq++
+				it.Seq = f.seq
+				queue = append(queue, it)
+			}
 		}
-		next := append([]byte(nil), k...)
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		k, v = c.Seek(next) // the key after the deleted one
+		return nil
+	}); err != nil {
+		return err
 	}
-	return nil
+	if err := tx.DeleteBucket(bucketHeld); err != nil {
+		return err
+	}
+	held, err := tx.CreateBucket(bucketHeld)
+	if err != nil {
+		return err
+	}
+	f.queued += len(queue)
+	f.tot.URLs += len(queue)
+	if err := putChunks(held, keep); err != nil {
+		return err
+	}
+	return putChunks(q, queue)
 }
 
 func seqKey(n uint64) []byte {
@@ -318,40 +354,50 @@ func putCount(b *bolt.Bucket, k []byte, n int) error {
 // the depth limit (left queued by a run with a larger one) are held
 // instead.
 func (f *Frontier) Pop(n int) ([]Item, error) {
-	var out []Item
-	var held int
+	var out, held []Item
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		out, held = out[:0], 0
-		q, in, hb := tx.Bucket(bucketQueue), tx.Bucket(bucketInflight), tx.Bucket(bucketHeld)
+		out, held = out[:0], held[:0]
+		q, in := tx.Bucket(bucketQueue), tx.Bucket(bucketInflight)
 		c := q.Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.First() {
-			it, err := decodeItem(k, v)
+			items, err := decodeChunk(v)
 			if err != nil {
-				return err
-			}
-			dst := in
-			if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
-				dst = hb
-				held++
-			}
-			if err := dst.Put(k, v); err != nil {
 				return err
 			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
-			if dst == in {
+			i := 0
+			for ; i < len(items) && len(out) < n; i++ {
+				it := items[i]
+				if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
+					held = append(held, it)
+					continue
+				}
+				if err := in.Put(seqKey(it.Seq), encodeItem(it)); err != nil {
+					return err
+				}
 				out = append(out, it)
 			}
+			if err := putChunks(q, items[i:]); err != nil {
+				return err
+			}
 		}
-		return nil
+		if err := putChunks(tx.Bucket(bucketHeld), held); err != nil {
+			return err
+		}
+		counts := tx.Bucket(bucketCounts)
+		if err := putCount(counts, keyQueued, f.queued-len(out)-len(held)); err != nil {
+			return err
+		}
+		return putCount(counts, keyHeld, f.held+len(held))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("frontier pop: %w", err)
 	}
-	f.queued -= len(out) + held
+	f.queued -= len(out) + len(held)
 	f.inflight += len(out)
-	f.held += held
+	f.held += len(held)
 	return out, nil
 }
 

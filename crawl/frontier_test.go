@@ -130,8 +130,8 @@ func TestFrontierHeldAndRetry(t *testing.T) {
 // TestSeenSetFlushAndReopen: the seen-set answers exactly across a flush
 // of its in-memory part and across a reopen that reads its log back.
 func TestSeenSetFlushAndReopen(t *testing.T) {
-	defer func(old int) { flushAt = old }(flushAt)
-	flushAt = 50
+	defer func(f, r int) { flushAt, maxRunKeys = f, r }(flushAt, maxRunKeys)
+	flushAt, maxRunKeys = 50, 120
 	dir := t.TempDir()
 	f, err := OpenFrontier(dir, Limits{Depth: -1})
 	if err != nil {

@@ -18,11 +18,8 @@ func (k *crawler) follow(s string, depth int) (ok, trapped bool) {
 	if len(s) > k.cfg.MaxURLLength {
 		return false, true
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return false, false
-	}
-	if !k.inScope(u) {
+	host, path, query, ok := splitCanonical(s)
+	if !ok || !k.inScope(s, host) {
 		return false, false
 	}
 	if k.cfg.Include != nil && !k.cfg.Include.MatchString(s) {
@@ -31,7 +28,7 @@ func (k *crawler) follow(s string, depth int) (ok, trapped bool) {
 	if k.cfg.Exclude != nil && k.cfg.Exclude.MatchString(s) {
 		return false, false
 	}
-	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) > k.cfg.MaxPathDepth {
 		return false, true
 	}
@@ -39,7 +36,7 @@ func (k *crawler) follow(s string, depth int) (ok, trapped bool) {
 		return false, true
 	}
 	if k.cfg.MaxPatternDepth > 0 {
-		p := pattern(u)
+		p := pattern(host, path, query)
 		first, seen := k.patterns[p]
 		switch {
 		case !seen && len(k.patterns) < maxPatterns:
@@ -73,9 +70,10 @@ func repeats(segs []string) int {
 // pattern is a URL with its numbers taken out — host, path and query keys
 // kept, every run of digits replaced by '#' — so that /cal/2024/05 and
 // /cal/2031/11, or ?y=2001 and ?y=3006, share one pattern.
-func pattern(u *url.URL) string {
+func pattern(host, path, query string) string {
 	var b strings.Builder
-	b.WriteString(u.Host)
+	b.Grow(len(host) + len(path) + len(query) + 1)
+	b.WriteString(host)
 	digits := func(s string) {
 		in := false
 		for i := 0; i < len(s); i++ {
@@ -91,24 +89,27 @@ func pattern(u *url.URL) string {
 			b.WriteByte(c)
 		}
 	}
-	digits(u.EscapedPath())
-	if u.RawQuery != "" {
+	digits(path)
+	if query != "" {
 		b.WriteByte('?')
-		digits(u.RawQuery)
+		digits(query)
 	}
 	return b.String()
 }
 
-func (k *crawler) inScope(u *url.URL) bool {
+// inScope reports whether the canonical URL u, on host, is in the crawl's
+// scope or on an allowed host.
+func (k *crawler) inScope(u, host string) bool {
+	name := hostname(host)
 	for _, h := range k.cfg.AllowHosts {
-		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) {
+		if strings.EqualFold(h, host) || strings.EqualFold(h, name) {
 			return true
 		}
 	}
 	for _, s := range k.scopes {
 		switch k.cfg.Scope {
 		case ScopeHost:
-			if u.Host == s.Host {
+			if host == s.Host {
 				return true
 			}
 		case ScopeDomain:
@@ -116,17 +117,42 @@ func (k *crawler) inScope(u *url.URL) bool {
 			if err != nil {
 				d = s.Hostname()
 			}
-			h := u.Hostname()
-			if h == d || strings.HasSuffix(h, "."+d) {
+			if name == d || strings.HasSuffix(name, "."+d) {
 				return true
 			}
 		case ScopePrefix:
-			if strings.HasPrefix(u.String(), s.String()) {
+			if strings.HasPrefix(u, s.String()) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// splitCanonical splits a canonical URL (scheme://host/path?query, as
+// Canonicalizer writes it) into its host, escaped path and query.
+func splitCanonical(s string) (host, path, query string, ok bool) {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return "", "", "", false
+	}
+	rest := s[i+3:]
+	j := strings.IndexByte(rest, '/')
+	if j < 0 {
+		return "", "", "", false
+	}
+	host, path = rest[:j], rest[j:]
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		path, query = path[:q], path[q+1:]
+	}
+	return host, path, query, host != ""
+}
+
+// hostname is host without its port (and an IPv6 address without its
+// brackets), as url.URL.Hostname returns it.
+func hostname(host string) string {
+	u := url.URL{Host: host}
+	return u.Hostname()
 }
 
 func hostOf(s string) string {

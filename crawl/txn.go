@@ -16,6 +16,8 @@ type Txn struct {
 	seq    uint64
 	logged []byte // seenKeys added, for the seen-set's log
 	tot    Totals
+	queue  []Item // items admitted, written as chunks at the end
+	hold   []Item // items held, likewise
 
 	queued, inflight, held, retry int
 }
@@ -26,14 +28,20 @@ type Txn struct {
 // commit, what fn wrote past them is cut off when the crawl resumes.
 func (f *Frontier) Update(fn func(*Txn) error) error {
 	t := &Txn{f: f, seq: f.seq, tot: f.tot}
-	var flushing bool
+	var sc seenCommit
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		t.tx = tx
 		if err := fn(t); err != nil {
 			return err
 		}
+		if err := putChunks(tx.Bucket(bucketQueue), t.queue); err != nil {
+			return err
+		}
+		if err := putChunks(tx.Bucket(bucketHeld), t.hold); err != nil {
+			return err
+		}
 		var err error
-		if flushing, err = f.seen.logAdded(tx, t.logged); err != nil {
+		if sc, err = f.seen.logAdded(tx, t.logged); err != nil {
 			return err
 		}
 		return t.saveTotals()
@@ -42,9 +50,7 @@ func (f *Frontier) Update(fn func(*Txn) error) error {
 		f.seen.forget(t.logged)
 		return fmt.Errorf("frontier: %w", err)
 	}
-	if flushing {
-		f.seen.flushed()
-	}
+	f.seen.committed(sc)
 	f.seq, f.tot = t.seq, t.tot
 	f.queued += t.queued
 	f.inflight += t.inflight
@@ -58,6 +64,16 @@ func (t *Txn) saveTotals() error {
 	old := t.f.tot
 	if t.seq != t.f.seq {
 		if err := putCount(counts, keySeq, int(t.seq)); err != nil {
+			return err
+		}
+	}
+	if t.queued != 0 {
+		if err := putCount(counts, keyQueued, t.f.queued+t.queued); err != nil {
+			return err
+		}
+	}
+	if t.held != 0 {
+		if err := putCount(counts, keyHeld, t.f.held+t.held); err != nil {
 			return err
 		}
 	}
@@ -100,16 +116,14 @@ func (t *Txn) Retry(it Item) error {
 // limit. Items deeper than the depth limit are marked seen and held.
 func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err error) {
 	seen := t.f.seen
-	q, hb, counts := t.tx.Bucket(bucketQueue), t.tx.Bucket(bucketHeld), t.tx.Bucket(bucketCounts)
+	counts := t.tx.Bucket(bucketCounts)
 	for _, it := range items {
 		k := keyOf(it.URL)
 		if seen.contains(t.tx, k) {
 			continue
 		}
-		dst := q
-		if t.f.lim.Depth >= 0 && it.Depth > t.f.lim.Depth {
-			dst = hb
-		} else {
+		hold := t.f.lim.Depth >= 0 && it.Depth > t.f.lim.Depth
+		if !hold {
 			ok, err := t.f.admit(counts, it.URL, limited)
 			if err != nil {
 				return nil, 0, err
@@ -123,13 +137,12 @@ func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err er
 		t.logged = append(t.logged, k[:]...)
 		t.seq++
 		it.Seq = t.seq
-		if err := dst.Put(seqKey(t.seq), encodeItem(it)); err != nil {
-			return nil, 0, err
-		}
-		if dst == hb {
+		if hold {
+			t.hold = append(t.hold, it)
 			t.held++
 			continue
 		}
+		t.queue = append(t.queue, it)
 		t.queued++
 		t.tot.URLs++
 		added = append(added, it)
