@@ -2,11 +2,11 @@ package crawl_test
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
