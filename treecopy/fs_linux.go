@@ -1,10 +1,7 @@
 package treecopy
 
 import (
-	"bytes"
-	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -95,100 +92,6 @@ func lstatInto(dir int, name string, st *unixStat) error {
 		return &fs.PathError{Op: "lstat", Path: name, Err: err}
 	}
 	return nil
-}
-
-// prepareDir creates dir (owner-writable until its metadata is applied) and
-// removes temp files a killed run left in it (see isTempName). created
-// reports that dir is new, hence empty. An existing dir is read with one
-// descriptor: its names are scanned in the raw directory records, so that
-// a rerun over thousands of directories allocates nothing for names it
-// keeps.
-func prepareDir(dir string) (created bool, err error) {
-	err = unix.Mkdir(dir, 0o700)
-	if err == nil {
-		return true, nil
-	}
-	if !errors.Is(err, unix.EEXIST) {
-		return false, &fs.PathError{Op: "mkdir", Path: dir, Err: err}
-	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-		// Not a directory (the source changed type): replace it.
-		if err := os.Remove(dir); err != nil {
-			return false, err
-		}
-		return true, os.Mkdir(dir, 0o700)
-	}
-	if err != nil {
-		return false, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return false, &fs.PathError{Op: "stat", Path: dir, Err: err}
-	}
-	if st.Mode&0o700 != 0o700 {
-		if err := unix.Fchmod(fd, st.Mode&0o7777|0o700); err != nil {
-			return false, &fs.PathError{Op: "chmod", Path: dir, Err: err}
-		}
-	}
-	buf := make([]byte, 16<<10)
-	prefix := []byte(TempPrefix)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return false, &fs.PathError{Op: "readdir", Path: dir, Err: err}
-		}
-		if n <= 0 {
-			return false, nil
-		}
-		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
-		for rec := buf[:n]; len(rec) >= 19; {
-			reclen := int(*(*uint16)(unsafe.Pointer(&rec[16])))
-			if reclen < 19 || reclen > len(rec) {
-				break
-			}
-			name := rec[19:reclen]
-			if bytes.HasPrefix(name, prefix) {
-				if i := bytes.IndexByte(name, 0); i >= 0 {
-					name = name[:i]
-				}
-				// unlinkat, not rmdir: a directory of that name is the
-				// source's, never a leftover (EISDIR leaves it be).
-				if isTempName(name) {
-					if err := unix.Unlinkat(fd, string(name), 0); err != nil && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.ENOENT) {
-						return false, &fs.PathError{Op: "remove", Path: filepath.Join(dir, string(name)), Err: err}
-					}
-				}
-			}
-			rec = rec[reclen:]
-		}
-	}
-}
-
-// isTempName reports whether name is one tempName makes: TempPrefix, a
-// process id, "-" and a sequence number. Only such names are removed as a
-// killed run's leftovers, so that source entries which merely start with
-// TempPrefix are copied like any other.
-func isTempName(name []byte) bool {
-	rest, ok := bytes.CutPrefix(name, []byte(TempPrefix))
-	if !ok {
-		return false
-	}
-	pid, seq, ok := bytes.Cut(rest, []byte("-"))
-	return ok && allDigits(pid) && allDigits(seq)
-}
-
-func allDigits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // fileInfo is an fs.FileInfo from a stat, as os builds it.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,24 +13,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copyFile writes src's content and metadata to the new file tmp through
-// raw file descriptors: no os.File (whose poller registration and flag
-// probing cost more system calls than copying a small file), metadata set
-// on the open file rather than by path. Only data extents are copied
-// (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; each extent goes
-// through copy_file_range, which the kernel may turn into a reflink.
-func (c *copier) copyFile(j job, tmp string) (n int64, err error) {
-	out, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+// copyFile writes src's content and metadata to a new file under a temp
+// name beside j.dst, returned, through raw file descriptors: no os.File
+// (whose poller registration and flag probing cost more system calls than
+// copying a small file), metadata set on the open file rather than by
+// path. Only data extents are copied (SEEK_DATA/SEEK_HOLE), so sparse
+// files stay sparse; each extent goes through copy_file_range, which the
+// kernel may turn into a reflink. Errors name j.dst, never the temp name.
+func (c *copier) copyFile(j job) (tmp string, n int64, err error) {
+	out := -1
+	tmp, err = withTempName(j.dst, func(tmp string) (err error) {
+		out, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		return err
+	})
 	if err != nil {
-		return 0, &fs.PathError{Op: "create", Path: tmp, Err: err}
+		return "", 0, pathError("create", j.dst, err)
 	}
-	defer func() {
-		if cerr := unix.Close(out); err == nil && cerr != nil {
-			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
-		}
-	}()
-	// Errors name the file being copied to, not its temp name.
-	return c.copyInto(j, out, j.dst)
+	n, err = c.copyInto(j, out, j.dst)
+	if cerr := unix.Close(out); err == nil && cerr != nil {
+		err = pathError("close", j.dst, cerr)
+	}
+	if err != nil {
+		unix.Unlink(tmp)
+		return "", n, err
+	}
+	return tmp, n, nil
 }
 
 // copyUnnamed copies src to dst, which must not exist, through a file
@@ -55,11 +61,11 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 			c.noTmpfile.Store(true)
 			return 0, errNoTmpfile
 		}
-		return 0, &fs.PathError{Op: "create", Path: dst, Err: err}
+		return 0, pathError("create", dst, err)
 	}
 	defer func() {
 		if cerr := unix.Close(out); err == nil && cerr != nil {
-			err = &fs.PathError{Op: "close", Path: dst, Err: cerr}
+			err = pathError("close", dst, cerr)
 		}
 	}()
 	if n, err = c.copyInto(j, out, dst); err != nil {
@@ -72,7 +78,7 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 			return n, nil
 		}
 		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EPERM) {
-			return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
+			return n, pathError("link into place", dst, err)
 		}
 		c.noEmptyPath.Store(true)
 	}
@@ -81,7 +87,7 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 			c.noTmpfile.Store(true)
 			return 0, errNoTmpfile
 		}
-		return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
+		return n, pathError("link into place", dst, err)
 	}
 	return n, nil
 }
@@ -101,15 +107,15 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 	sdir, sname := at(j.srcDir, src)
 	in, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
+		return 0, sourceError("open", src, err)
 	}
 	defer unix.Close(in)
 	var st unixStat
 	if err := unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&st))); err != nil {
-		return 0, &fs.PathError{Op: "stat", Path: src, Err: err}
+		return 0, sourceError("stat", src, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, fmt.Errorf("copy %s: %w (no longer a regular file)", src, errChanged)
+		return 0, pathError("copy", src, fmt.Errorf("%w (no longer a regular file)", errChanged))
 	}
 	size := st.Size
 	if size < 64<<10 {
@@ -130,9 +136,21 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 		err = unix.Ftruncate(out, size) // trailing hole
 	}
 	if err != nil {
-		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
+		if errors.Is(err, errChanged) {
+			return n, pathError("copy", src, err)
+		}
+		return n, pathError("write", name, err)
 	}
-	return n, c.fileMeta(in, out, src, name, &st, j.inheritsACL)
+	if err := c.fileMeta(in, out, src, name, &st, j.inheritsACL); err != nil {
+		return n, err
+	}
+	if c.opts.Fsync {
+		fsyncs.Add(1)
+		if err := unix.Fsync(out); err != nil {
+			return n, pathError("fsync", name, err)
+		}
+	}
+	return n, nil
 }
 
 // unchangedSince reports whether the open file in still has st's size and mtime.
@@ -231,7 +249,7 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 				err = io.ErrShortWrite
 			}
 			if err != nil {
-				return done, fmt.Errorf("write: %w", err)
+				return done, err
 			}
 			w += m
 			done += int64(m)
@@ -251,11 +269,11 @@ func (c *copier) fileMeta(in, out int, src, name string, st *unixStat, inheritsA
 		// source's ids compared with ours.
 		var ost unix.Stat_t
 		if err := unix.Fstat(out, &ost); err != nil {
-			return fmt.Errorf("%s: stat: %w", name, err)
+			return pathError("stat", name, err)
 		}
 		if ost.Uid != st.Uid || ost.Gid != st.Gid {
 			if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
-				return fmt.Errorf("%s: chown: %w", name, err)
+				return pathError("chown", name, err)
 			}
 		}
 	}
@@ -263,12 +281,12 @@ func (c *copier) fileMeta(in, out int, src, name string, st *unixStat, inheritsA
 		return err
 	}
 	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
-		return fmt.Errorf("%s: chmod: %w", name, err)
+		return pathError("chmod", name, err)
 	}
 	ts := times(st)
 	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return fmt.Errorf("%s: utimes: %w", name, e)
+		return pathError("set times", name, e)
 	}
 	return nil
 }
@@ -301,7 +319,7 @@ func copyFdXattrs(in, out int, src, dst string, inheritsACL bool) error {
 // removeACL removes the access ACL of the open file out, named dst.
 func removeACL(out int, dst string) error {
 	if err := unix.Fremovexattr(out, aclAccess); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
-		return fmt.Errorf("%s: removexattr %s: %w", dst, aclAccess, err)
+		return pathError("removexattr "+aclAccess, dst, err)
 	}
 	return nil
 }
