@@ -228,3 +228,22 @@ func TestCopyExitStatuses(t *testing.T) {
 		t.Errorf("--max-delete: exit %d, %q", code, stderr)
 	}
 }
+
+// TestProgressLine checks the progress line: no rate when nothing was
+// copied (a rerun over an up-to-date copy looks at gigabytes a second),
+// a percentage once the total is known.
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		entries, data, max, copied int64
+		rate                       float64
+		want                       string
+	}{
+		{20000, 2_500_000_000, -1, 0, 0, "20000 entries, 2.5 GB looked at, 0 B copied"},
+		{20000, 1_250_000_000, 2_500_000_000, 0, 0, "20000 entries, 1.2 GB of 2.5 GB (50%) looked at, 0 B copied"},
+		{5, 4096, 8192, 4096, 1e6, "5 entries, 4.1 kB of 8.2 kB (50%) looked at, 4.1 kB copied (1.0 MB/s)"},
+	} {
+		if got := progressLine(tc.entries, tc.data, tc.max, tc.copied, tc.rate); got != tc.want {
+			t.Errorf("progressLine = %q, want %q", got, tc.want)
+		}
+	}
+}

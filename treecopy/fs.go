@@ -1,7 +1,10 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -16,11 +19,15 @@ type unixStat = syscall.Stat_t
 // them. They stay in seconds and nanoseconds: as int64 nanoseconds
 // (time.Time.UnixNano) a time past 2262 wraps round to 1901.
 func times(st *unixStat) [2]unix.Timespec {
-	return [2]unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}
+	return [2]unix.Timespec{atim(st), mtim(st)}
 }
 
 // sameMtime reports whether a and b were modified at the same nanosecond.
-func sameMtime(a, b *unixStat) bool { return a.Mtim == b.Mtim }
+func sameMtime(a, b *unixStat) bool { return mtim(a) == mtim(b) }
+
+// euid and egid are ours: a file we make is owned by them (unless its
+// directory is setgid).
+var euid, egid = os.Geteuid(), os.Getegid()
 
 // batchDirs holds a batch's source and destination directories open with
 // O_PATH, so that each entry is reached by its name alone (see at): a full
@@ -29,6 +36,9 @@ func sameMtime(a, b *unixStat) bool { return a.Mtim == b.Mtim }
 type batchDirs struct {
 	src, dst   int
 	defaultACL bool // dst has a default ACL (see job.inheritsACL)
+	// ownGroup: dst's group is ours, so a file made there is ours, user
+	// and group, whether or not dst is setgid (see job.ownGroup).
+	ownGroup bool
 }
 
 // at returns what the *at system calls need to reach path: the directory
@@ -44,20 +54,16 @@ func at(dir int, path string) (int, string) {
 // open is -1, and lookups then take the full path.
 func openDirs(src, dst string) batchDirs {
 	open := func(dir string) int {
-		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(dir, pathFlag|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return -1
 		}
 		return fd
 	}
-	return batchDirs{src: open(src), dst: open(dst), defaultACL: hasDefaultACL(dst)}
-}
-
-// hasDefaultACL reports whether the directory dir has a default ACL. One
-// lookup per directory: an O_PATH descriptor cannot read xattrs.
-func hasDefaultACL(dir string) bool {
-	n, err := unix.Lgetxattr(dir, aclDefault, nil)
-	return err == nil && n > 0
+	d := batchDirs{src: open(src), dst: open(dst), defaultACL: hasDefaultACL(dst)}
+	var st unix.Stat_t
+	d.ownGroup = d.dst >= 0 && unix.Fstat(d.dst, &st) == nil && int(st.Gid) == egid
+	return d
 }
 
 // info returns the lstat of j's source.
@@ -102,7 +108,7 @@ type fileInfo struct {
 
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.st.Size }
-func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi *fileInfo) ModTime() time.Time { t := mtim(&fi.st); return time.Unix(t.Unix()) }
 func (fi *fileInfo) IsDir() bool        { return fi.Mode().IsDir() }
 func (fi *fileInfo) Sys() any           { return &fi.st }
 

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package treecopy
 
@@ -78,9 +78,14 @@ func (c *copier) work(ctx context.Context, batches <-chan batch, hl *hardlinks) 
 			if ctx.Err() != nil {
 				break // drain without copying
 			}
-			j.srcDir, j.dstDir, j.inheritsACL, j.parent = dirs.src, dirs.dst, dirs.defaultACL, b.parent
+			j.srcDir, j.dstDir, j.inheritsACL, j.ownGroup, j.parent = dirs.src, dirs.dst, dirs.defaultACL, dirs.ownGroup, b.parent
 			if beforeEntry != nil {
 				beforeEntry(j.src)
+			}
+			if j.fi == nil && j.fresh && j.d.Type().IsRegular() && !c.opts.DryRun && dirs.src >= 0 {
+				// A new file: its stat comes from the open source, which
+				// the copy then reads, instead of from an lstat too.
+				j.fi, j.srcFD, j.opened = openSource(dirs.src, j.d.Name())
 			}
 			if j.fi == nil {
 				// The walker only reads directories; the lstat of each
@@ -93,9 +98,11 @@ func (c *copier) work(ctx context.Context, batches <-chan batch, hl *hardlinks) 
 				j.fi = fi
 			}
 			if hl.later(j) {
+				j.close()
 				continue
 			}
 			written, err := c.entry(j)
+			j.close()
 			if err != nil {
 				c.fail(err)
 			}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
@@ -18,7 +20,7 @@ func checkPaths(src string, sfi fs.FileInfo, dst string) error {
 	s := sfi.Sys().(*unixStat)
 	isSrc := func(st *unix.Stat_t) bool { return st.Dev == s.Dev && st.Ino == s.Ino }
 	p, exact := dst, true
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(p, pathFlag|unix.O_CLOEXEC, 0)
 	for err != nil {
 		// Missing, a dangling link or otherwise not reachable: what the
 		// copy makes is a new entry in the directory above.
@@ -27,7 +29,7 @@ func checkPaths(src string, sfi fs.FileInfo, dst string) error {
 			return nil // nothing of dst is reachable: the copy fails by itself
 		}
 		p, exact = parent, false
-		fd, err = unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(p, pathFlag|unix.O_CLOEXEC, 0)
 	}
 	defer func() { unix.Close(fd) }()
 	var st unix.Stat_t
@@ -44,7 +46,7 @@ func checkPaths(src string, sfi fs.FileInfo, dst string) error {
 			return nil
 		}
 		unix.Close(fd)
-		if fd, err = unix.Open(parent, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		if fd, err = unix.Open(parent, pathFlag|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 			return nil
 		}
 		if err := unix.Fstat(fd, &st); err != nil {
@@ -55,7 +57,7 @@ func checkPaths(src string, sfi fs.FileInfo, dst string) error {
 		if isSrc(&st) {
 			return fmt.Errorf("%w: destination %s is inside source %s", ErrRefused, Quote(dst), Quote(src))
 		}
-		up, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		up, err := unix.Openat(fd, "..", pathFlag|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil
 		}

@@ -1,7 +1,8 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -22,8 +23,9 @@ var errNotDir = errors.New("not a directory")
 // dstDir is a destination directory open for reading its entries, and its
 // fstat; fd is -1 for one that is new (or, in a dry run, missing).
 type dstDir struct {
-	fd int
-	st unixStat
+	fd   int
+	st   unixStat
+	path string
 }
 
 // dent is a destination entry: its name and whether it is a directory.
@@ -56,7 +58,7 @@ func makeDir(dir string, open, dryRun bool) (d dstDir, created bool, err error) 
 	case err != nil:
 		return d, false, pathError("open", dir, err)
 	}
-	d.fd = fd
+	d.fd, d.path = fd, dir
 	if err := unix.Fstat(fd, (*unix.Stat_t)(unsafe.Pointer(&d.st))); err != nil {
 		d.close()
 		return d, false, pathError("stat", dir, err)
@@ -70,7 +72,7 @@ func openDstPath(dir string) (dstDir, error) {
 	if err != nil {
 		return dstDir{fd: -1}, err
 	}
-	return dstDir{fd: fd}, nil
+	return dstDir{fd: fd, path: dir}, nil
 }
 
 func (d dstDir) close() {
@@ -88,55 +90,6 @@ func (d dstDir) unlink(name string, isDir bool) error {
 		flags = unix.AT_REMOVEDIR
 	}
 	return unix.Unlinkat(d.fd, name, flags)
-}
-
-// scan returns the directory's entries named like temp files and, with
-// all, every entry. The names are found in the raw directory records, so
-// that a rerun over thousands of directories allocates nothing for names
-// it keeps.
-func (d dstDir) scan(all bool) ([]dent, error) {
-	if _, err := unix.Seek(d.fd, 0, 0); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 16<<10)
-	prefix := []byte(TempPrefix)
-	var out []dent
-	for {
-		n, err := unix.Getdents(d.fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		if n <= 0 {
-			return out, nil
-		}
-		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
-		for rec := buf[:n]; len(rec) >= 19; {
-			reclen := int(*(*uint16)(unsafe.Pointer(&rec[16])))
-			if reclen < 19 || reclen > len(rec) {
-				break
-			}
-			name := rec[19:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			typ := rec[18]
-			rec = rec[reclen:]
-			if !all && !bytes.HasPrefix(name, prefix) || string(name) == "." || string(name) == ".." {
-				continue
-			}
-			e := dent{name: string(name), dir: typ == unix.DT_DIR}
-			if typ == unix.DT_UNKNOWN {
-				var st unix.Stat_t
-				if unix.Fstatat(d.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-					e.dir = st.Mode&unix.S_IFMT == unix.S_IFDIR
-				}
-			}
-			out = append(out, e)
-		}
-	}
 }
 
 // lstatDst lstats j's destination, by name in its open directory when
@@ -165,11 +118,14 @@ const (
 	typeSymlink = unix.S_IFLNK
 )
 
-func fileType(st *unixStat) uint32 { return st.Mode & unix.S_IFMT }
+func fileType(st *unixStat) uint32 { return uint32(st.Mode) & unix.S_IFMT }
 
-// ctimeAfter reports whether a's inode changed after b's.
+// ctimeAfter reports whether a's inode changed after b's, or in the same
+// tick of the kernel's coarse clock, which stamps ctimes: two changes a
+// few milliseconds apart can share one.
 func ctimeAfter(a, b *unixStat) bool {
-	return a.Ctim.Sec > b.Ctim.Sec || a.Ctim.Sec == b.Ctim.Sec && a.Ctim.Nsec > b.Ctim.Nsec
+	ca, cb := ctim(a), ctim(b)
+	return ca.Sec > cb.Sec || ca.Sec == cb.Sec && ca.Nsec >= cb.Nsec
 }
 
 // rename renames old to new; unix.Rename, not os.Rename, which lstats
@@ -186,7 +142,7 @@ func isENOSPC(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(
 
 func mknod(p string, fi fs.FileInfo) error {
 	st := fi.Sys().(*unixStat)
-	return unix.Mknod(p, st.Mode, int(st.Rdev))
+	return mknodMode(p, uint32(st.Mode), uint64(st.Rdev))
 }
 
 // syncDir makes the entries of the directory open as fd (named dir)

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
@@ -28,7 +30,7 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 		return err
 	}
 	if !isLink {
-		if err := unix.Chmod(dst, st.Mode&07777); err != nil {
+		if err := unix.Chmod(dst, uint32(st.Mode)&07777); err != nil {
 			return pathError("chmod", dst, err)
 		}
 	}
@@ -57,7 +59,7 @@ func copyXattrs(src, dst string, prune bool) error {
 	}
 	for _, name := range theirs {
 		if removable(name) && !slices.Contains(names, name) {
-			if err := unix.Lremovexattr(dst, name); err != nil && !errors.Is(err, unix.ENODATA) &&
+			if err := unix.Lremovexattr(dst, name); err != nil && !errors.Is(err, errNoAttr) &&
 				!errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
 				return pathError("removexattr "+name, dst, err)
 			}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
@@ -60,7 +62,7 @@ func lockHolder(fd int) string {
 	}
 	defer f.Close()
 	// "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), st.Ino)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())

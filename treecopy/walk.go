@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
@@ -44,7 +46,14 @@ type job struct {
 	// inheritsACL is set when dst's directory has a default ACL, which
 	// a file made there inherits as its access ACL.
 	inheritsACL bool
-	parent      *dirMeta // dst's directory, or nil at a top
+	// ownGroup is set when dst's directory has our group: a file made
+	// there is then ours, user and group, with no need to ask it.
+	ownGroup bool
+	// srcFD is the source, already open (opened), for a new file whose
+	// lstat was taken from the open file.
+	srcFD  int
+	opened bool
+	parent *dirMeta // dst's directory, or nil at a top
 }
 
 // dirJob is a directory to copy: the source directories merged into dst
@@ -403,7 +412,7 @@ func (c *copier) openDst(d dirJob, m *dirMeta) (dstDir, error) {
 	}
 	if !c.opts.DryRun && !m.fresh && dst.st.Mode&0o700 != 0o700 {
 		// Writable by us until its metadata is applied at the end.
-		if err := dst.chmod(dst.st.Mode&0o7777 | 0o700); err != nil {
+		if err := dst.chmod(uint32(dst.st.Mode)&0o7777 | 0o700); err != nil {
 			dst.close()
 			return dstDir{fd: -1}, pathError("chmod", d.dst, err)
 		}
