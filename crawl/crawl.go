@@ -268,7 +268,7 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
 		StripQuery: cfg.Canon.StripQuery,
 	}
-	if err := k.record(nil, starts); err != nil {
+	if err := k.record(nil, starts, true); err != nil {
 		return k.finalStats(), err
 	}
 	if fr.Queued() == 0 {

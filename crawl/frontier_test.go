@@ -117,6 +117,10 @@ func TestFrontierHeldAndRetry(t *testing.T) {
 	if f, err = OpenFrontier(dir, Limits{Depth: 3}); err != nil {
 		t.Fatal(err)
 	}
+	var released []Item
+	if err := f.Update(func(tx *Txn) (err error) { released, err = tx.Release(); return err }); err != nil || len(released) != 1 {
+		t.Fatalf("Release: %v, %v; want /2", released, err)
+	}
 	got, _ := f.Pop(10)
 	if len(got) != 2 || got[0].URL != "http://a/1" || got[1].URL != "http://a/2" || f.Held() != 0 {
 		t.Fatalf("reopened deeper: popped %v, held %d; want /1 (in flight) then the released /2", got, f.Held())
