@@ -96,6 +96,13 @@ func (k *crawler) record(batch []VisitResult, starts []Item, begin bool) error {
 		var found []Item
 		for i := range batch {
 			r := &batch[i]
+			if k.mirror != nil && r.Body != nil {
+				saved, err := k.mirror.save(r.Page.URL, r.Body)
+				if err != nil {
+					r.Page.Error = "save: " + err.Error()
+				}
+				r.Page.Saved, r.Body = saved, nil
+			}
 			st.Pages++
 			switch {
 			case r.Skipped:

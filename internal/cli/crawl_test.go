@@ -203,3 +203,47 @@ func runCLIErr(t *testing.T, args ...string) (int, string) {
 	code := Main(t.Context(), args, Streams{In: strings.NewReader(""), Out: &stderr, Err: &stderr})
 	return code, stderr.String()
 }
+
+// TestCrawlSave: crew crawl --save writes a mirror in the tree layout by
+// default and the flat one with --layout flat.
+func TestCrawlSave(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<title>home</title><a href="/d/p.html">p</a>`)
+		case "/d/p.html":
+			fmt.Fprint(w, `<title>p</title>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct {
+		layout []string
+		files  []string
+	}{
+		{nil, []string{"index.html", "d/p.html"}},
+		{[]string{"--layout", "flat"}, []string{"%root", "d%2Fp.html"}}, // the host too is escaped: HOST%3APORT
+	} {
+		dir := t.TempDir()
+		save := filepath.Join(dir, "mirror")
+		args := append([]string{"crawl", "-q", "--ignore-robots", "-o", filepath.Join(dir, "out"), "--save", save}, tc.layout...)
+		if code, msg := runCLIErr(t, append(args, srv.URL+"/")...); code != 0 {
+			t.Fatalf("%v: exit %d, %s", tc.layout, code, msg)
+		}
+		h := host
+		if tc.layout != nil {
+			h = strings.ReplaceAll(host, ":", "%3A")
+		}
+		for _, f := range tc.files {
+			if _, err := os.Stat(filepath.Join(save, h, filepath.FromSlash(f))); err != nil {
+				t.Errorf("%v: %v", tc.layout, err)
+			}
+		}
+	}
+	if code, msg := runCLIErr(t, "crawl", "--layout", "tree", srv.URL+"/"); code != 2 || !strings.Contains(msg, "--save") {
+		t.Errorf("--layout without --save: exit %d, %s; want a usage error", code, msg)
+	}
+}
