@@ -177,3 +177,26 @@ func FuzzDecodeItem(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeChunk(f *testing.F) {
+	f.Add([]byte{})
+	var v []byte
+	for i, u := range []string{"http://a/", "http://a/b?c=d"} {
+		v = appendEntry(v, Item{URL: u, Depth: i, Parent: "http://p/", Seq: uint64(7 + i)})
+	}
+	f.Add(v)
+	f.Fuzz(func(t *testing.T, v []byte) {
+		items, err := decodeChunk(v)
+		if err != nil {
+			return
+		}
+		var again []byte
+		for _, it := range items {
+			again = appendEntry(again, it)
+		}
+		back, err := decodeChunk(again)
+		if err != nil || !slices.Equal(back, items) {
+			t.Fatalf("round trip of %+v: %+v, %v", items, back, err)
+		}
+	})
+}
