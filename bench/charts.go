@@ -404,7 +404,7 @@ func timeRange(exps []Experiment, cores int) (lo, hi float64) {
 	if hi == 0 {
 		return 1e-3, 1
 	}
-	return lo / 1.5, hi * 40 // room for the labels after the bars
+	return lo / 1.5, hi * 12 // room for the labels after the bars
 }
 
 // timeRows are the rows the headline compares: each language's seq and

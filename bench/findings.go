@@ -373,6 +373,8 @@ func times(x float64) string {
 		return fmt.Sprintf("%.0f×", x)
 	case x >= 10:
 		return fmt.Sprintf("%.1f×", x)
+	case x < 0.01:
+		return fmt.Sprintf("%.3f×", x)
 	}
 	return fmt.Sprintf("%.2f×", x)
 }

@@ -135,10 +135,6 @@ func trimFloat(v float64, dec int) string { return strconv.FormatFloat(v, 'f', d
 func logAxis(a *plot.Axis, lo, hi float64, format func(float64) string) {
 	a.Scale = plot.LogScale{}
 	a.Min, a.Max = roundLog(lo, false), roundLog(hi, true)
-	if math.Log10(a.Max/a.Min) > 2.01 { // labels only at powers of ten: end on them
-		a.Min = math.Pow(10, math.Floor(math.Log10(lo)+1e-9))
-		a.Max = math.Pow(10, math.Ceil(math.Log10(hi)-1e-9))
-	}
 	a.Tick.Marker = logTicks{format: format}
 }
 

@@ -66,6 +66,13 @@ A full run takes about 4 minutes on 2 cores with Python and 1 without;
   crew bench --only isolation          # a crash and a hang, on goroutines and processes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.from != "" {
+				for _, name := range []string{"quick", "workers", "io-workers", "python-workers", "pages", "latency", "only", "python", "no-python"} {
+					if cmd.Flags().Changed(name) {
+						return usagef("--from draws the report of an earlier run again: --%s would change nothing", name)
+					}
+				}
+			}
 			return runBench(cmd.Context(), s, o)
 		},
 	}
