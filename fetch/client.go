@@ -176,8 +176,8 @@ func checkScheme(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%w %q", ErrUnsupportedScheme, u.Scheme)
 	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
+	if u.Hostname() == "" {
+		return ErrNoHost
 	}
 	return nil
 }

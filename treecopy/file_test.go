@@ -1,3 +1,5 @@
+//go:build linux
+
 package treecopy
 
 import (
@@ -32,7 +34,7 @@ func TestSourceChangedAfterLstat(t *testing.T) {
 				if err := os.WriteFile(src, now, 0o644); err != nil { // rewritten meanwhile
 					t.Fatal(err)
 				}
-				c := &copier{}
+				c := newCopier(Options{}, func(error) {})
 				if _, err := c.entry(job{src: src, dst: dst, fi: fi, fresh: fresh, srcDir: -1, dstDir: -1}); err != nil {
 					t.Errorf("size %d → %d, fresh %v: %v", size, len(now), fresh, err)
 				}

@@ -43,12 +43,12 @@ func TestCrawlCommand(t *testing.T) {
 		wantPages int
 		wantErr   string
 	}{
-		{"depth 1", []string{"--depth", "1", srv.URL + "/"}, 0, 4, "4 pages (1 errors)"},
+		{"depth 1", []string{"--depth", "1", srv.URL + "/"}, 0, 4, "4 pages in"},
 		{"whole site from -i", []string{"-i", urls}, 0, 6, "6 pages"},
 		{"max pages", []string{"-n", "2", srv.URL + "/"}, 0, 2, "left in the queue"},
 		{"exclude", []string{"--exclude", "/[cd]$", srv.URL + "/"}, 0, 4, ""},
 		{"bad URL argument", []string{"mailto:x@y"}, 2, -1, `argument 1 "mailto:x@y"`},
-		{"bad line in -i", []string{"-i", badURLs}, 2, -1, "bad.txt:2"},
+		{"bad line in -i: reported, skipped, exit 1", []string{"-i", badURLs}, 1, 6, `bad.txt:2: "ftp://x/"`},
 		{"bad regex", []string{"--include", "(", srv.URL}, 2, -1, "--include"},
 		{"bad scope", []string{"--scope", "planet", srv.URL}, 2, -1, "--scope"},
 		{"nothing to resume", []string{}, 2, -1, "no start URL"},
