@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/fetch"
 )
 
 // ErrBadConfig reports an invalid Config.
@@ -109,6 +110,12 @@ type Config struct {
 	MaxPagesPerHost   int // URLs admitted per host; 0 unlimited
 	MaxQueryVariants  int // distinct queries per scheme+host+path; default 100, <0 none
 
+	// Save, if set, is a directory where the bodies of the pages fetched
+	// with a 2xx status are kept, at Layout's path for each URL (see
+	// fetch.Layout): a mirror of the site, as wget -r makes.
+	Save   string
+	Layout fetch.Layout
+
 	// Executor runs the visits (fetching and parsing); nil runs them on
 	// Workers goroutines in this process. With a process or cluster
 	// executor the frontier stays here and only visits travel.
@@ -150,6 +157,7 @@ type Page struct {
 	LinksFound int    `json:"links_found"` // distinct crawlable (http(s), canonical) links on the page, in scope or not
 	ElapsedMS  int64  `json:"elapsed_ms"`
 	Error      string `json:"error,omitempty"`
+	Saved      string `json:"saved,omitempty"` // with Config.Save, where the body is, under it
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -266,9 +274,15 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
 		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
 		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
-		StripQuery: cfg.Canon.StripQuery,
+		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "",
 	}
-	if err := k.record(nil, starts); err != nil {
+	if cfg.Save != "" {
+		if k.mirror, err = openMirror(cfg.Save, cfg.Layout, fresh); err != nil {
+			return Stats{}, err
+		}
+		defer k.mirror.close()
+	}
+	if err := k.record(nil, starts, true); err != nil {
 		return k.finalStats(), err
 	}
 	if fr.Queued() == 0 {

@@ -68,26 +68,41 @@ func (k *crawler) finish(batch []VisitResult) error {
 			hs.next = time.Now().Add(hs.delay)
 		}
 	}
-	return k.record(batch, nil)
+	return k.record(batch, nil, false)
 }
 
-// record commits a batch of visits and new start URLs: within one frontier
+// record commits a batch of visits, or (begin) the run's start: held items
+// the depth limit now allows, and new start URLs. Within one frontier
 // transaction it retires the visited items (or keeps them for the next
 // run), admits the links found, appends their rows to pages.jsonl and the
 // URLs admitted to urls.txt, and records the files' new sizes. Nothing is
 // lost or recorded twice if the process dies at any point (see
 // openOutput).
-func (k *crawler) record(batch []VisitResult, starts []Item) error {
+func (k *crawler) record(batch []VisitResult, starts []Item, begin bool) error {
 	var st Stats
 	err := k.fr.Update(func(t *Txn) error {
 		st = Stats{}
 		k.rows, k.lines = k.rows[:0], k.lines[:0]
+		if begin {
+			released, err := t.Release()
+			if err != nil {
+				return err
+			}
+			k.addLines(released, &st)
+		}
 		if err := k.admit(t, starts, false, &st); err != nil {
 			return err
 		}
 		var found []Item
 		for i := range batch {
 			r := &batch[i]
+			if k.mirror != nil && r.Body != nil {
+				saved, err := k.mirror.save(r.Page.URL, r.Body)
+				if err != nil {
+					r.Page.Error = "save: " + err.Error()
+				}
+				r.Page.Saved, r.Body = saved, nil
+			}
 			st.Pages++
 			switch {
 			case r.Skipped:
@@ -164,6 +179,12 @@ func (k *crawler) admit(t *Txn, items []Item, limited bool, st *Stats) error {
 		return err
 	}
 	st.Trapped += refused
+	k.addLines(added, st)
+	return nil
+}
+
+// addLines adds the URLs of items just queued to urls.txt.
+func (k *crawler) addLines(added []Item, st *Stats) {
 	st.Discovered += len(added)
 	for _, it := range added {
 		k.lines = append(append(k.lines, it.URL...), '\n')
@@ -171,7 +192,6 @@ func (k *crawler) admit(t *Txn, items []Item, limited bool, st *Stats) error {
 	if len(added) > 0 {
 		k.drained = false
 	}
-	return nil
 }
 
 func (k *crawler) row(p Page) error {

@@ -42,6 +42,7 @@ type VisitOpts struct {
 	Session      []string      `json:"sp,omitempty"`
 	NoSession    bool          `json:"nsp,omitempty"` // Session is empty, not the default
 	StripQuery   bool          `json:"sq,omitempty"`
+	Bodies       bool          `json:"b,omitempty"` // return the bodies of 2xx pages (for Config.Save)
 }
 
 func (o VisitOpts) canonicalizer() Canonicalizer {
@@ -72,6 +73,8 @@ type VisitResult struct {
 	// Retry: the visit is to be made again on the crawl's next run (the
 	// host did not answer, or its robots.txt was unreachable).
 	Retry bool `json:"rt,omitempty"`
+	// Body is the page's body, for a 2xx page when VisitOpts.Bodies is set.
+	Body []byte `json:"body,omitempty"`
 }
 
 // visitor holds what a worker keeps between visits: an HTTP client and the
@@ -189,6 +192,9 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 			r.NoAnswer, r.Retry = true, true
 		}
 		return r, nil
+	}
+	if a.Opts.Bodies && resp.Status >= 200 && resp.Status < 300 {
+		r.Body = resp.Body
 	}
 	canon := a.Opts.canonicalizer()
 	if isRedirect(resp.Status) {
