@@ -106,8 +106,9 @@ func (e *goroutines) work() {
 		}
 	}()
 	slow := true // until this worker has timed an element: it shares eagerly
-	var ctxOf executor.Batch
-	var bctx context.Context
+	// The context carrying w, made once per submitter's context: calls
+	// submitted in a loop with one context cost no allocation here.
+	var ctxOf, bctx context.Context
 	for {
 		it, ok := e.next()
 		if !ok {
@@ -125,8 +126,8 @@ func (e *goroutines) work() {
 				continue
 			}
 		}
-		if it.b != ctxOf { // the context carrying w, once per batch
-			ctxOf, bctx = it.b, w.Context(it.b.Context())
+		if c := it.b.Context(); c != ctxOf {
+			ctxOf, bctx = c, w.Context(c)
 		}
 		e.runRange(bctx, it, &slow)
 	}

@@ -75,3 +75,11 @@ func SetAnnounceEvery(t interface{ Cleanup(func()) }, d time.Duration) {
 	announceEvery, workersTTL = d, 3*d
 	t.Cleanup(func() { announceEvery, workersTTL = oldEvery, oldTTL })
 }
+
+// SetMonitorEvery makes Serve's notices look at the workers and jobs
+// every d, for one test (call before Serve).
+func SetMonitorEvery(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := monitorEvery
+	monitorEvery = d
+	t.Cleanup(func() { monitorEvery = old })
+}

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 )
 
 // ServerConfig configures the NATS server that Serve runs.
@@ -53,6 +55,14 @@ type ServerConfig struct {
 	// connections. In a cluster, JetStream works once a majority of the
 	// nodes run.
 	Ready func(url string)
+	// Log, if set, receives the server's notices, one line each: workers
+	// joining and leaving, and tasks that wait because no connected
+	// worker has registered their name (see docs/protocol-cluster.md).
+	Log func(line string)
+
+	// monitor is the key with which Serve's notices connect to the
+	// server when it takes nkeys.
+	monitor nkeys.KeyPair
 
 	// inProcess makes the server listen on no port at all: New's
 	// "embedded" server, whose only clients are in this process and
@@ -63,7 +73,18 @@ type ServerConfig struct {
 }
 
 // Serve runs a NATS server with JetStream until ctx ends (crew serve).
+// With cfg.Log set it also watches the server's workers and jobs and logs
+// what a user needs to know: workers joining and leaving, and tasks that
+// wait for a worker that has them.
 func Serve(ctx context.Context, cfg ServerConfig) error {
+	if cfg.Log != nil && len(cfg.NKeys) > 0 {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return fmt.Errorf("cluster: server: %w", err)
+		}
+		pub, _ := kp.PublicKey()
+		cfg.monitor, cfg.NKeys = kp, append(slices.Clip(cfg.NKeys), pub)
+	}
 	srv, cleanup, err := startServer(cfg)
 	if err != nil {
 		return err
@@ -71,6 +92,14 @@ func Serve(ctx context.Context, cfg ServerConfig) error {
 	defer cleanup()
 	if cfg.Ready != nil {
 		cfg.Ready(srv.ClientURL())
+	}
+	if cfg.Log != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			monitor(ctx, srv, cfg)
+		}()
 	}
 	<-ctx.Done()
 	return nil

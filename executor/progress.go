@@ -57,6 +57,9 @@ func (t *Tracker) Snapshot() Progress {
 // Submitted records n elements accepted. Call it before any of them can
 // start, so that no count ever runs ahead of it.
 func (t *Tracker) Submitted(n int) {
+	if t == nil {
+		return
+	}
 	for range n {
 		t.update(func(p *Progress) { p.Submitted++ })
 	}
@@ -65,6 +68,9 @@ func (t *Tracker) Submitted(n int) {
 // Withdrawn takes back Submitted for n elements the executor then
 // refused (its Exec returned an error).
 func (t *Tracker) Withdrawn(n int) {
+	if t == nil {
+		return
+	}
 	for range n {
 		t.update(func(p *Progress) { p.Submitted-- })
 	}
