@@ -17,6 +17,12 @@ var ErrSkipURL = errors.New("crawl: url not crawlable")
 // default. A trailing '*' matches any suffix, so "utm_*" drops utm_source.
 var DefaultTrackingParams = []string{"utm_*", "fbclid", "gclid"}
 
+// DefaultSessionParams are the session-id parameters Canonicalizer drops by
+// default, in the query (?sid=…) and as path parameters (;jsessionid=…).
+// A site that puts a fresh session id in every link would otherwise make
+// every page a new URL.
+var DefaultSessionParams = []string{"sid", "sessionid", "session_id", "jsessionid", "phpsessid"}
+
 // Canonicalizer turns a URL into the single spelling the crawler uses for
 // de-duplication. The rules, applied in order:
 //
@@ -24,11 +30,16 @@ var DefaultTrackingParams = []string{"utm_*", "fbclid", "gclid"}
 //   - scheme and host are lower-cased, a default port (:80, :443) is dropped;
 //   - the fragment is removed;
 //   - dot segments are resolved and an empty path becomes "/";
+//   - path parameters (";name=value" in a path segment) and query
+//     parameters named in SessionParams are dropped;
 //   - query parameters matching TrackingParams are dropped, the rest are
 //     sorted by key (stable for repeated keys); with StripQuery the whole
 //     query is dropped.
+//
+// Parameter names match without regard to case.
 type Canonicalizer struct {
-	TrackingParams []string // nil means DefaultTrackingParams
+	TrackingParams []string // nil means DefaultTrackingParams; empty, none
+	SessionParams  []string // nil means DefaultSessionParams; empty, none
 	StripQuery     bool
 }
 
@@ -67,7 +78,7 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if p == "" {
 		p = "/"
 	}
-	clean := path.Clean(p)
+	clean := path.Clean(c.dropPathParams(p))
 	if strings.HasSuffix(p, "/") && clean != "/" {
 		clean += "/"
 	}
@@ -95,6 +106,41 @@ func setEscapedPath(u *url.URL, escaped string) error {
 	return nil
 }
 
+func (c Canonicalizer) sessionParams() []string {
+	if c.SessionParams == nil {
+		return DefaultSessionParams
+	}
+	return c.SessionParams
+}
+
+// dropPathParams removes session-id path parameters (";jsessionid=…")
+// from each segment of an escaped path.
+func (c Canonicalizer) dropPathParams(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	session := c.sessionParams()
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		parts := strings.Split(seg, ";")
+		if len(parts) == 1 {
+			continue
+		}
+		kept := parts[:1]
+		for _, param := range parts[1:] {
+			key, _, _ := strings.Cut(param, "=")
+			if k, err := url.PathUnescape(key); err == nil {
+				key = k
+			}
+			if !isTracking(key, session) {
+				kept = append(kept, param)
+			}
+		}
+		segs[i] = strings.Join(kept, ";")
+	}
+	return strings.Join(segs, "/")
+}
+
 func (c Canonicalizer) query(raw string) string {
 	if raw == "" {
 		return ""
@@ -103,6 +149,7 @@ func (c Canonicalizer) query(raw string) string {
 	if tracking == nil {
 		tracking = DefaultTrackingParams
 	}
+	tracking = append(tracking[:len(tracking):len(tracking)], c.sessionParams()...)
 	parts := strings.Split(raw, "&")
 	kept := parts[:0]
 	for _, p := range parts {
@@ -125,9 +172,12 @@ func (c Canonicalizer) query(raw string) string {
 	return strings.Join(kept, "&")
 }
 
+// isTracking reports whether key matches one of patterns, ignoring case;
+// a pattern ending in '*' matches any key it prefixes.
 func isTracking(key string, patterns []string) bool {
 	key = strings.ToLower(key)
 	for _, p := range patterns {
+		p = strings.ToLower(p)
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			if strings.HasPrefix(key, prefix) {
 				return true

@@ -1,3 +1,5 @@
+//go:build linux
+
 package treecopy
 
 // NoTmpfile makes Copy write every file under a temp name, as where the
@@ -12,4 +14,21 @@ func NoTmpfile() (undo func()) {
 func NoEmptyPath() (undo func()) {
 	emptyPath = false
 	return func() { emptyPath = true }
+}
+
+// Fsyncs is the number of fsyncs made so far.
+func Fsyncs() int64 { return fsyncs.Load() }
+
+// BeforeDir sets a function called by the walk before it reads each
+// source directory; it returns the undo.
+func BeforeDir(f func(src string)) (undo func()) {
+	beforeDir = f
+	return func() { beforeDir = nil }
+}
+
+// BeforeEntry sets a function called in a worker before each entry's lstat
+// (to make a source vanish, say); it returns the undo.
+func BeforeEntry(f func(src string)) (undo func()) {
+	beforeEntry = f
+	return func() { beforeEntry = nil }
 }

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package treecopy
 
 import (
@@ -5,111 +7,64 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// copyFile writes src's content and metadata to the new file tmp through
-// raw file descriptors: no os.File (whose poller registration and flag
-// probing cost more system calls than copying a small file), metadata set
-// on the open file rather than by path. Only data extents are copied
-// (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse; each extent goes
-// through copy_file_range, which the kernel may turn into a reflink.
-func (c *copier) copyFile(j job, tmp string) (n int64, err error) {
-	out, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+// copyFile writes src's content and metadata to a new file under a temp
+// name beside j.dst, returned, through raw file descriptors: no os.File
+// (whose poller registration and flag probing cost more system calls than
+// copying a small file), metadata set on the open file rather than by
+// path. Only data extents are copied (SEEK_DATA/SEEK_HOLE), so sparse
+// files stay sparse; each extent goes through copy_file_range, which the
+// kernel may turn into a reflink. Errors name j.dst, never the temp name.
+func (c *copier) copyFile(j job) (tmp string, n int64, err error) {
+	out := -1
+	j.madeMode = 0o600
+	tmp, err = withTempName(j.dst, func(tmp string) (err error) {
+		out, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, j.madeMode)
+		return err
+	})
 	if err != nil {
-		return 0, &fs.PathError{Op: "create", Path: tmp, Err: err}
+		return "", 0, pathError("create", j.dst, err)
 	}
-	defer func() {
-		if cerr := unix.Close(out); err == nil && cerr != nil {
-			err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
-		}
-	}()
-	// Errors name the file being copied to, not its temp name.
-	return c.copyInto(j, out, j.dst)
-}
-
-// copyUnnamed copies src to dst, which must not exist, through a file
-// without a name (O_TMPFILE) that is linked in as dst once complete: no
-// temporary name to create and rename, and nothing left behind if the
-// process dies. It returns errNoTmpfile, having done nothing, where the
-// file system or the kernel cannot do that.
-func (c *copier) copyUnnamed(j job) (n int64, err error) {
-	if !tmpfile || c.noTmpfile.Load() {
-		return 0, errNoTmpfile
+	n, err = c.copyInto(j, out, j.dst, tmp)
+	if cerr := unix.Close(out); err == nil && cerr != nil {
+		err = pathError("close", j.dst, cerr)
 	}
-	dst := j.dst
-	dir, name := at(j.dstDir, dst)
-	tdir, tpath := dir, "."
-	if j.dstDir < 0 {
-		tpath = filepath.Dir(dst)
-	}
-	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
-			c.noTmpfile.Store(true)
-			return 0, errNoTmpfile
-		}
-		return 0, &fs.PathError{Op: "create", Path: dst, Err: err}
+		unix.Unlink(tmp)
+		return "", n, err
 	}
-	defer func() {
-		if cerr := unix.Close(out); err == nil && cerr != nil {
-			err = &fs.PathError{Op: "close", Path: dst, Err: cerr}
-		}
-	}()
-	if n, err = c.copyInto(j, out, dst); err != nil {
-		return n, err
-	}
-	// Linking a descriptor needs CAP_DAC_READ_SEARCH; its /proc name does not.
-	if c.root && emptyPath && !c.noEmptyPath.Load() {
-		err = unix.Linkat(out, "", dir, name, unix.AT_EMPTY_PATH)
-		if err == nil {
-			return n, nil
-		}
-		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EPERM) {
-			return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
-		}
-		c.noEmptyPath.Store(true)
-	}
-	if err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(out), dir, name, unix.AT_SYMLINK_FOLLOW); err != nil {
-		if _, perr := os.Stat("/proc/self/fd"); errors.Is(err, unix.ENOENT) && perr != nil { // no /proc
-			c.noTmpfile.Store(true)
-			return 0, errNoTmpfile
-		}
-		return n, &os.LinkError{Op: "link", Old: "(new file)", New: dst, Err: err}
-	}
-	return n, nil
+	return tmp, n, nil
 }
-
-var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
-
-// tmpfile and emptyPath are false only in tests of the other paths.
-var tmpfile, emptyPath = true, true
 
 // copyInto copies the content and metadata of j's source into out, a new
 // file named name in errors. The source may have changed since the walk
 // looked at it: what is copied, size and metadata alike, is what the open
 // file holds, and a source that shrinks while being copied fails with
 // errChanged rather than leaving a copy padded with zeros.
-func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
+func (c *copier) copyInto(j job, out int, name, path string) (n int64, err error) {
 	src := j.src
-	sdir, sname := at(j.srcDir, src)
-	in, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return 0, &fs.PathError{Op: "open", Path: src, Err: err}
-	}
-	defer unix.Close(in)
+	var in int
 	var st unixStat
-	if err := unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&st))); err != nil {
-		return 0, &fs.PathError{Op: "stat", Path: src, Err: err}
+	if j.opened {
+		in, st = j.srcFD, *j.fi.Sys().(*unixStat)
+	} else {
+		sdir, sname := at(j.srcDir, src)
+		in, err = unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return 0, sourceError("open", src, err)
+		}
+		defer unix.Close(in)
+		if err := unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&st))); err != nil {
+			return 0, sourceError("stat", src, err)
+		}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, fmt.Errorf("copy %s: %w (no longer a regular file)", src, errChanged)
+		return 0, pathError("copy", src, fmt.Errorf("%w (no longer a regular file)", errChanged))
 	}
 	size := st.Size
 	if size < 64<<10 {
@@ -130,16 +85,46 @@ func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
 		err = unix.Ftruncate(out, size) // trailing hole
 	}
 	if err != nil {
-		return n, fmt.Errorf("copy %s to %s: %w", src, name, err)
+		if errors.Is(err, errChanged) {
+			return n, pathError("copy", src, err)
+		}
+		return n, pathError("write", name, err)
 	}
-	return n, c.fileMeta(in, out, src, name, &st, j.inheritsACL)
+	if err := c.fileMeta(in, out, src, name, path, &st, j.inheritsACL, j.ownGroup, j.madeMode); err != nil {
+		return n, err
+	}
+	if c.opts.Fsync {
+		fsyncs.Add(1)
+		if err := unix.Fsync(out); err != nil {
+			return n, pathError("fsync", name, err)
+		}
+	}
+	return n, nil
 }
 
 // unchangedSince reports whether the open file in still has st's size and mtime.
 func unchangedSince(in int, st *unixStat) bool {
 	var now unixStat
-	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && now.Mtim == st.Mtim
+	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && mtim(&now) == mtim(st)
 }
+
+// umask is the process's file mode creation mask, or 0o777 where it
+// could not be read without changing it.
+var umask = readUmask()
+
+// createMode is the mode to create the copy of a file of mode m with: m's
+// permissions when the umask leaves them whole and no ACL is inherited,
+// so that no chmod is needed after; 0600 otherwise (and for setuid,
+// setgid and sticky files, whose bits a chown would clear).
+func createMode(m uint32, inheritsACL bool) uint32 {
+	if inheritsACL || m&0o7000 != 0 || m&0o777&umask != 0 {
+		return 0o600
+	}
+	return m & 0o777
+}
+
+// errNoTmpfile is a system or file system without O_TMPFILE.
+var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
 
 // errChanged is a source file that changed while it was being copied.
 var errChanged = errors.New("file changed during copy")
@@ -175,35 +160,6 @@ func copyExtents(in, out int, size int64) (int64, error) {
 	return total, nil
 }
 
-// copyRange copies n bytes at off with copy_file_range, falling back to
-// pread/pwrite where the kernel or file systems do not support it.
-func copyRange(in, out int, off, n int64) (int64, error) {
-	var done int64
-	for done < n {
-		ioff, ooff := off+done, off+done
-		m, err := unix.CopyFileRange(in, &ioff, out, &ooff, int(min(n-done, 1<<30)), 0)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-				k, err := copyPread(in, out, off+done, n-done)
-				return done + k, err
-			}
-			return done, err
-		}
-		if m == 0 {
-			// The end of the file before its size: it shrank — or it is a
-			// kernel file (sysfs, procfs) that copy_file_range cannot
-			// read. read(2) tells them apart.
-			k, err := copyPread(in, out, off+done, n-done)
-			return done + k, err
-		}
-		done += int64(m)
-	}
-	return done, nil
-}
-
 // copyPread copies n bytes at off with pread and pwrite. A pwrite may
 // write less than it was given (a file system filling up writes what fits,
 // and only the next call fails with ENOSPC), so each buffer is written
@@ -231,7 +187,7 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 				err = io.ErrShortWrite
 			}
 			if err != nil {
-				return done, fmt.Errorf("write: %w", err)
+				return done, err
 			}
 			w += m
 			done += int64(m)
@@ -244,31 +200,32 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 // and nanosecond times of in, whose fstat is st, in that order because
 // chown clears setuid bits; it does what meta does for other entries,
 // without path lookups. inheritsACL is as for copyFdXattrs.
-func (c *copier) fileMeta(in, out int, src, name string, st *unixStat, inheritsACL bool) error {
-	if c.root {
+func (c *copier) fileMeta(in, out int, src, name, path string, st *unixStat, inheritsACL, ownGroup bool, madeMode uint32) error {
+	if c.root && !(ownGroup && int(st.Uid) == euid && int(st.Gid) == egid) {
 		// A new file is ours, but its group is its directory's when that
 		// is setgid (or mounted with grpid): ask the file, not the
 		// source's ids compared with ours.
 		var ost unix.Stat_t
 		if err := unix.Fstat(out, &ost); err != nil {
-			return fmt.Errorf("%s: stat: %w", name, err)
+			return pathError("stat", name, err)
 		}
 		if ost.Uid != st.Uid || ost.Gid != st.Gid {
 			if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
-				return fmt.Errorf("%s: chown: %w", name, err)
+				return pathError("chown", name, err)
 			}
 		}
 	}
 	if err := copyFdXattrs(in, out, src, name, inheritsACL); err != nil {
 		return err
 	}
-	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
-		return fmt.Errorf("%s: chmod: %w", name, err)
+	if mode := uint32(st.Mode) & 07777; mode != madeMode {
+		if err := unix.Fchmod(out, mode); err != nil {
+			return pathError("chmod", name, err)
+		}
 	}
 	ts := times(st)
-	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
-	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return fmt.Errorf("%s: utimes: %w", name, e)
+	if err := futimens(out, path, &ts); err != nil {
+		return pathError("set times", name, err)
 	}
 	return nil
 }
@@ -300,8 +257,32 @@ func copyFdXattrs(in, out int, src, dst string, inheritsACL bool) error {
 
 // removeACL removes the access ACL of the open file out, named dst.
 func removeACL(out int, dst string) error {
-	if err := unix.Fremovexattr(out, aclAccess); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
-		return fmt.Errorf("%s: removexattr %s: %w", dst, aclAccess, err)
+	if err := unix.Fremovexattr(out, aclAccess); err != nil && !errors.Is(err, errNoAttr) && !errors.Is(err, unix.ENOTSUP) {
+		return pathError("removexattr "+aclAccess, dst, err)
 	}
 	return nil
+}
+
+// openSource opens the regular file name in the directory open as dir and
+// returns its fstat; nil, having opened nothing, if that fails or it is
+// no longer a regular file (the lstat path then reports it).
+func openSource(dir int, name string) (fs.FileInfo, int, bool) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, -1, false
+	}
+	fi := &fileInfo{name: name}
+	if unix.Fstat(fd, (*unix.Stat_t)(unsafe.Pointer(&fi.st))) != nil || fi.st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, -1, false
+	}
+	return fi, fd, true
+}
+
+// close closes j's source if the worker opened it.
+func (j *job) close() {
+	if j.opened {
+		unix.Close(j.srcFD)
+		j.opened = false
+	}
 }
