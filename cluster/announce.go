@@ -41,6 +41,7 @@ type WorkerInfo struct {
 	Started   time.Time     `json:"started"`
 	Updated   time.Time     `json:"updated"`
 	Heartbeat time.Duration `json:"heartbeat_ns"`
+	Draining  bool          `json:"draining,omitempty"` // stopped fetching, finishing its running tasks
 }
 
 // announcer keeps a worker's announcement in the workers bucket, from a
@@ -50,15 +51,17 @@ type announcer struct {
 	w    *worker
 	kv   jetstream.KeyValue // nil if the bucket could not be opened: try again at the next beat
 	info WorkerInfo
-	jobs atomic.Int64
-	done chan struct{}
+	jobs     atomic.Int64
+	draining atomic.Bool
+	poke     chan struct{} // renew now
+	done     chan struct{}
 }
 
 // announce starts announcing w until ctx ends; withdraw then removes the
 // announcement.
 func (w *worker) announce(ctx context.Context) *announcer {
 	host, _ := os.Hostname()
-	a := &announcer{w: w, done: make(chan struct{}), info: WorkerInfo{
+	a := &announcer{w: w, done: make(chan struct{}), poke: make(chan struct{}, 1), info: WorkerInfo{
 		ID: nuid.Next(), Host: host, PID: os.Getpid(), Version: version(), Protocol: protocolVersion,
 		Tasks: w.taskNames(), Slots: w.slots, Started: time.Now(), Heartbeat: announceEvery,
 	}}
@@ -72,10 +75,20 @@ func (w *worker) announce(ctx context.Context) *announcer {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			case <-a.poke:
 			}
 		}
 	}()
 	return a
+}
+
+// drain says at once that the worker is draining.
+func (a *announcer) drain() {
+	a.draining.Store(true)
+	select {
+	case a.poke <- struct{}{}:
+	default:
+	}
 }
 
 // put renews the announcement with the counts now.
@@ -91,7 +104,7 @@ func (a *announcer) put(ctx context.Context) {
 	}
 	p := a.w.progress.Snapshot()
 	a.info.Running, a.info.Abandoned, a.info.Done, a.info.Failed = p.Running, p.Abandoned, p.Done, p.Failed
-	a.info.Jobs, a.info.Updated = int(a.jobs.Load()), time.Now()
+	a.info.Jobs, a.info.Updated, a.info.Draining = int(a.jobs.Load()), time.Now(), a.draining.Load()
 	body, _ := json.Marshal(a.info)
 	a.kv.Put(ctx, a.info.ID, body)
 }

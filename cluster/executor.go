@@ -110,6 +110,8 @@ type submitter struct {
 	closeOnce  sync.Once
 
 	resubmitting sync.WaitGroup // submitFailed's timers
+
+	stats *jobStats // the job's record and failures, for the live view (stats.go)
 }
 
 // sent is one Exec's batch in the cluster.
@@ -208,9 +210,15 @@ func (e *submitter) start(ctx context.Context, url string, extra []nats.Option) 
 	if e.rev, err = e.kv.Create(ctx, e.id, body); err != nil {
 		return fmt.Errorf("cluster: register job: %w", explain(err))
 	}
+	if err := e.startStats(ctx); err != nil {
+		return err
+	}
 	tctx, stop := context.WithCancel(context.Background())
 	e.stopTend = stop
 	go e.tend(tctx)
+	if err := e.listenControl(); err != nil {
+		return err
+	}
 	if e.srv != nil {
 		wctx, cancel := context.WithCancel(context.Background())
 		e.stopWork, e.workDone = cancel, make(chan struct{})
@@ -221,7 +229,7 @@ func (e *submitter) start(ctx context.Context, url string, extra []nats.Option) 
 		go func() {
 			defer close(e.workDone)
 			defer wnc.Close()
-			work(wctx, wnc, e.cfg)
+			work(wctx, wnc, e.cfg, stopping{}) // nothing waits for a result: stop at once
 		}()
 	}
 	return nil
@@ -246,6 +254,7 @@ func (e *submitter) Exec(b executor.Batch) error {
 		return err
 	}
 	e.cfg.Progress.Submitted(n)
+	e.stats.submitted(n)
 	s := &sent{b: b, base: e.seq.Add(uint64(n)) - uint64(n) + 1, left: n}
 	for i := range n {
 		select {
@@ -253,6 +262,7 @@ func (e *submitter) Exec(b executor.Batch) error {
 		case <-ctx.Done():
 			if i == 0 {
 				e.cfg.Progress.Withdrawn(n)
+				e.stats.submitted(-n)
 				return ctx.Err()
 			}
 			e.neverSent(s, i, ctx.Err())
@@ -269,6 +279,7 @@ func (e *submitter) Exec(b executor.Batch) error {
 			<-e.slots
 			if i == 0 {
 				e.cfg.Progress.Withdrawn(n)
+				e.stats.submitted(-n)
 				return err
 			}
 			e.neverSent(s, i, err)
@@ -304,6 +315,7 @@ func (e *submitter) neverSent(s *sent, from int, err error) {
 	e.mu.Lock()
 	e.settleLocked(s, n-from)
 	e.mu.Unlock()
+	e.stats.unsent(n-from, err)
 	for range n - from {
 		e.cfg.Progress.Finished(false, err)
 	}
@@ -359,6 +371,7 @@ func (e *submitter) finish(id string, r *reply, err error) bool {
 	default:
 		e.cfg.Progress.Finished(p.started, err)
 	}
+	e.stats.finished(p, id, r, err)
 	b.Complete(p.i, p.i+1, err)
 	<-e.slots
 	if last {
@@ -386,7 +399,9 @@ func (e *submitter) onResult(m jetstream.Msg) {
 	if err := json.Unmarshal(m.Data(), &r); err != nil {
 		r = reply{Error: executor.ToRemote(fmt.Errorf("cluster: bad result: %w", err))}
 	}
-	e.finish(id, &r, nil)
+	if !e.finish(id, &r, nil) {
+		e.stats.rerunDone(id, &r)
+	}
 	// A result whose ack is lost comes again after AckWait; finish
 	// drops it.
 	m.Ack()
@@ -450,6 +465,9 @@ func (e *submitter) shutdown() {
 	if e.stopTend != nil {
 		e.stopTend()
 		<-e.tendDone
+	}
+	if e.stats != nil {
+		e.stats.end("")
 	}
 	if e.nc != nil && e.js != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -31,6 +31,8 @@ func (w *worker) fetch(j *workerJob, task string) {
 			case <-w.free:
 			case <-j.ctx.Done():
 				return
+			case <-w.draining:
+				return
 			}
 			slots = 1
 		more:
@@ -54,7 +56,7 @@ func (w *worker) fetch(j *workerJob, task string) {
 			w.free <- struct{}{}
 		}
 		empty = got < want
-		if j.ctx.Err() != nil {
+		if j.ctx.Err() != nil || w.isDraining() {
 			return
 		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
@@ -97,6 +99,9 @@ func (w *worker) handOver(j *workerJob, task string, msgs <-chan jetstream.Msg, 
 		case run <- next:
 			waiting = waiting[1:]
 			passed++
+		case <-w.draining:
+			w.handBack(waiting, j, task, msgs)
+			return passed, slots
 		case <-j.ctx.Done():
 			// Left to be redelivered. Wait for the fetch to end (within
 			// its expiry) so that its goroutine does not outlive us.

@@ -110,6 +110,13 @@ func (s jobSpec) policy(progress *executor.Tracker) executor.Policy {
 type reply struct {
 	Value json.RawMessage       `json:"value,omitempty"`
 	Error *executor.RemoteError `json:"error,omitempty"`
+	// For the job's record (stats.go): the run's time on the worker, its
+	// attempts and deliveries when more than one, and, when it failed,
+	// the worker (host:pid).
+	RunNS     int64  `json:"ns,omitempty"`
+	Attempts  int    `json:"attempts,omitempty"`
+	Delivered int    `json:"delivered,omitempty"`
+	By        string `json:"by,omitempty"`
 }
 
 // tasksMaxBytes bounds the tasks queued on the server: beyond it,

@@ -59,6 +59,22 @@ type ServerConfig struct {
 	// joining and leaving, and tasks that wait because no connected
 	// worker has registered their name (see docs/protocol-cluster.md).
 	Log func(line string)
+	// UI and Metrics, when set, are the addresses (host:port; a bare
+	// ":port" means 127.0.0.1) of the live view — a web page of the
+	// jobs, workers and failures, with cancel and rerun — and of its
+	// Prometheus metrics (package view; crew serve --ui, --metrics). The
+	// page's control needs Token when the server has one, and is off with
+	// NKeys.
+	UI, Metrics string
+	// ViewReady, if set, receives the URLs of the view and the metrics
+	// once they listen.
+	ViewReady func(ui, metrics string)
+	// History is how many ended jobs the view keeps (default 100); older
+	// ones' records and failures are removed from the server.
+	History int
+
+	// viewEvery is how often the view reads the state (default 1 s).
+	viewEvery time.Duration
 
 	// monitor is the key with which Serve's notices connect to the
 	// server when it takes nkeys.
@@ -77,7 +93,7 @@ type ServerConfig struct {
 // what a user needs to know: workers joining and leaving, and tasks that
 // wait for a worker that has them.
 func Serve(ctx context.Context, cfg ServerConfig) error {
-	if cfg.Log != nil && len(cfg.NKeys) > 0 {
+	if (cfg.Log != nil || cfg.UI != "" || cfg.Metrics != "") && len(cfg.NKeys) > 0 {
 		kp, err := nkeys.CreateUser()
 		if err != nil {
 			return fmt.Errorf("cluster: server: %w", err)
@@ -90,6 +106,13 @@ func Serve(ctx context.Context, cfg ServerConfig) error {
 		return err
 	}
 	defer cleanup()
+	if cfg.UI != "" || cfg.Metrics != "" {
+		done, err := startView(ctx, srv, cfg)
+		if err != nil {
+			return err
+		}
+		defer func() { <-done }()
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(srv.ClientURL())
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,7 +40,7 @@ func Work(ctx context.Context, url string, opts ...crew.Option) error {
 		return err
 	}
 	defer nc.Close()
-	if err := work(ctx, nc, cfg); err != nil && ctx.Err() == nil {
+	if err := work(ctx, nc, cfg, stoppingOf(cfg)); err != nil && ctx.Err() == nil {
 		return err
 	}
 	// Stopped while starting: the set-up error is only the stop.
@@ -61,6 +63,9 @@ type worker struct {
 	// solo is held shared while a task runs, and exclusively while a
 	// task delivered soloFrom times runs alone (see runAlone).
 	solo sync.RWMutex
+	// draining is closed when the worker stops fetching (drain.go).
+	draining chan struct{}
+	self     string // host:pid, in the results of failed tasks
 }
 
 // jobsCheck is how often a worker looks for jobs whose executor died (see
@@ -73,6 +78,9 @@ type delivery struct {
 	task     string
 	msg      jetstream.Msg
 	stopBeat func() // stops the InProgress heartbeats
+	// delivered counts the task's deliveries, this one included, but not
+	// those a draining worker handed back without running it (drain.go).
+	delivered int
 }
 
 // runs reports whether this worker runs the tasks called name.
@@ -89,19 +97,25 @@ func (w *worker) taskNames() []string {
 	return slices.DeleteFunc(executor.Tasks(), func(n string) bool { return !w.runs(n) })
 }
 
-func work(ctx context.Context, nc *nats.Conn, cfg executor.Config) error {
+func work(ctx context.Context, nc *nats.Conn, cfg executor.Config, stop stopping) error {
 	// Without a timeout, a result whose PubAck is lost (its stream leader
 	// died) would hold up the acks of every later task for good.
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return err
 	}
+	// The jobs and the running tasks live until the drain that follows
+	// ctx's end is over (drain.go).
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batch := custom(cfg, batchKey{}, 64)
+	host, _ := os.Hostname()
 	w := &worker{nc: nc, js: js, replicas: custom(cfg, replKey{}, 0), batch: batch, slots: cfg.Workers,
 		without: custom[[]string](cfg, withoutKey{}, nil), progress: executor.NewTracker(nil),
-		free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{})}
+		free: make(chan struct{}, cfg.Workers+batch), tasks: make(chan *delivery), acks: make(chan pendingAck, 4096), acked: make(chan struct{}),
+		draining: make(chan struct{}), self: host + ":" + strconv.Itoa(os.Getpid())}
 	watch, err := w.watchJobs(ctx)
 	if err != nil {
 		return err
@@ -123,20 +137,24 @@ func work(ctx context.Context, nc *nats.Conn, cfg executor.Config) error {
 	go w.ack(actx)
 	w.wg.Add(cfg.Workers)
 	for range cfg.Workers {
-		go w.run(ctx)
+		go w.run(life)
 	}
-	a := w.announce(ctx)
+	a := w.announce(life)
 	jobs := map[string]*workerJob{}
 	var fetchers, reapers sync.WaitGroup
 	defer func() {
+		// Drain: stop fetching and hand back the tasks not started, let
+		// the running ones finish (drain.go).
 		cancel()
-		for _, j := range jobs {
-			j.end()
-		}
+		close(w.draining)
+		a.drain()
 		fetchers.Wait()
 		reapers.Wait()
 		close(w.tasks)
-		w.wg.Wait()
+		w.finishRunning(stop, endLife)
+		for _, j := range jobs {
+			j.end()
+		}
 		close(w.acks)
 		grace := time.AfterFunc(ackGrace, stopAcks)
 		defer grace.Stop()
@@ -188,7 +206,7 @@ func work(ctx context.Context, nc *nats.Conn, cfg executor.Config) error {
 				}
 				j := jobs[id]
 				if j == nil {
-					if j = w.startJob(ctx, id, spec); j == nil {
+					if j = w.startJob(life, id, spec); j == nil {
 						continue
 					}
 					jobs[id] = j
@@ -249,7 +267,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}()
 	for d := range w.tasks {
-		if meta, err := d.msg.Metadata(); err == nil && meta.NumDelivered >= soloFrom {
+		if d.delivered = deliveries(d.msg); d.delivered >= soloFrom {
 			w.runAlone(ctx, d, states)
 		} else {
 			w.solo.RLock()
@@ -311,6 +329,8 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*exe
 
 	var out []byte
 	var err error
+	var ran time.Duration
+	attempts := 0
 	st := states[j.id]
 	if st == nil {
 		// The job's lifetime, not this task's: values outlive the task
@@ -327,7 +347,9 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*exe
 			w.nc.Publish(progressSubject+j.id, []byte("s "+id))
 		}
 		w.progress.Started()
-		out, err = w.runTask(st.Context(tctx), j.spec, d.task, m.Data())
+		start := time.Now()
+		out, attempts, err = w.runTask(st.Context(tctx), j.spec, d.task, m.Data())
+		ran = time.Since(start)
 		w.progress.Finished(true, err)
 		if j.spec.Progress {
 			// Before this slot can start another task, and before the
@@ -340,10 +362,13 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*exe
 		}
 	}
 	if tctx.Err() != nil && j.ctx.Err() != nil {
+		// The worker or job stopped: redeliver the task now, not after
+		// AckWait.
 		d.stopBeat()
-		return // the worker or job stopped: leave the task for redelivery
+		m.Nak()
+		return
 	}
-	body, _ := json.Marshal(reply{Value: out, Error: executor.ToRemote(err)})
+	body := w.reply(out, err, ran, attempts, d.delivered)
 	res := nats.NewMsg(resultSubject + j.id)
 	res.Header.Set(hdrID, id)
 	res.Data = body
@@ -372,25 +397,30 @@ func (w *worker) handle(ctx context.Context, d *delivery, states map[string]*exe
 }
 
 // runTask runs the task called name on arg, one JSON value, under the
-// job's attempt policy, and returns its JSON result.
-func (w *worker) runTask(ctx context.Context, spec jobSpec, name string, arg []byte) ([]byte, error) {
+// job's attempt policy, and returns its JSON result and how many attempts
+// it took.
+func (w *worker) runTask(ctx context.Context, spec jobSpec, name string, arg []byte) ([]byte, int, error) {
 	task, err := executor.Lookup(name)
 	if err != nil {
-		return nil, err
+		return nil, 1, err
 	}
 	args := make([]byte, 0, len(arg)+2)
 	d, err := task.Decode(append(append(append(args, '['), arg...), ']'))
 	if err != nil {
-		return nil, err
+		return nil, 1, err
 	}
-	if err := spec.policy(w.progress).Run(ctx, d, 0); err != nil {
-		return nil, err
+	policy, attempts := spec.policy(w.progress), 1
+	if spec.Retries > 0 {
+		policy.BeforeRetry = func(n int, _ time.Duration) { attempts = n }
+	}
+	if err := policy.Run(ctx, d, 0); err != nil {
+		return nil, attempts, err
 	}
 	out, err := d.AppendResults(nil, 0, 1)
 	if err != nil {
-		return nil, err
+		return nil, attempts, err
 	}
-	return out[1 : len(out)-1], nil
+	return out[1 : len(out)-1], attempts, nil
 }
 
 // unstorable reports whether err, from publishing the result res, is one
