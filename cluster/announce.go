@@ -48,9 +48,9 @@ type WorkerInfo struct {
 // goroutine of its own: a server that does not answer must not hold up
 // the worker.
 type announcer struct {
-	w    *worker
-	kv   jetstream.KeyValue // nil if the bucket could not be opened: try again at the next beat
-	info WorkerInfo
+	w        *worker
+	kv       jetstream.KeyValue // nil if the bucket could not be opened: try again at the next beat
+	info     WorkerInfo
 	jobs     atomic.Int64
 	draining atomic.Bool
 	poke     chan struct{} // renew now
