@@ -220,28 +220,39 @@ func beUint64(k []byte) uint64 {
 
 // encodeItem is the on-disk form of a queued item: depth, URL length, URL,
 // parent.
-func encodeItem(it Item) []byte {
-	b := make([]byte, 0, 4+len(it.URL)+len(it.Parent))
-	b = binary.AppendUvarint(b, uint64(it.Depth))
-	b = binary.AppendUvarint(b, uint64(len(it.URL)))
-	b = append(b, it.URL...)
-	return append(b, it.Parent...)
-}
+func encodeItem(it Item) []byte { return encodeTriple(uint64(it.Depth), it.URL, it.Parent) }
 
 var errCorrupt = errors.New("frontier: corrupt item")
 
 func decodeItem(k, v []byte) (Item, error) {
-	d, n := binary.Uvarint(v)
-	if n <= 0 || d > 1<<31 {
+	d, u, parent, ok := decodeTriple(v)
+	if !ok || d > 1<<31 {
 		return Item{}, errCorrupt
 	}
-	v = v[n:]
-	l, n := binary.Uvarint(v)
-	if n <= 0 || uint64(len(v)-n) < l {
-		return Item{}, errCorrupt
+	return Item{URL: u, Parent: parent, Depth: int(d), Seq: beUint64(k)}, nil
+}
+
+// encodeTriple writes a number and two strings: uvarint n, uvarint len(a),
+// a, b (b runs to the end).
+func encodeTriple(n uint64, a, b string) []byte {
+	v := make([]byte, 0, 2*binary.MaxVarintLen64+len(a)+len(b))
+	v = binary.AppendUvarint(v, n)
+	v = binary.AppendUvarint(v, uint64(len(a)))
+	return append(append(v, a...), b...)
+}
+
+func decodeTriple(v []byte) (n uint64, a, b string, ok bool) {
+	n, i := binary.Uvarint(v)
+	if i <= 0 {
+		return 0, "", "", false
 	}
-	v = v[n:]
-	return Item{URL: string(v[:l]), Parent: string(v[l:]), Depth: int(d), Seq: beUint64(k)}, nil
+	v = v[i:]
+	l, i := binary.Uvarint(v)
+	if i <= 0 || uint64(len(v)-i) < l {
+		return 0, "", "", false
+	}
+	v = v[i:]
+	return n, string(v[:l]), string(v[l:]), true
 }
 
 // Push adds the items whose URLs were never seen, ignoring the limits
