@@ -34,7 +34,7 @@ if [ -n "${BASE:-}" ]; then
 fi
 
 start_site() { # args → sets URL
-	coproc SITE { "$tmp/site" "$@"; }
+	coproc SITE { exec "$tmp/site" "$@"; }
 	read -r URL <&"${SITE[0]}"
 }
 
