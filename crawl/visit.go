@@ -43,6 +43,9 @@ type VisitOpts struct {
 	NoSession    bool          `json:"nsp,omitempty"` // Session is empty, not the default
 	StripQuery   bool          `json:"sq,omitempty"`
 	Bodies       bool          `json:"b,omitempty"` // return the bodies of 2xx pages (for Config.Save)
+	// BodyLimit, if set, is the largest body returned: a larger one is an
+	// error, as it would not fit a cluster's message.
+	BodyLimit int64 `json:"bl,omitempty"`
 }
 
 func (o VisitOpts) canonicalizer() Canonicalizer {
@@ -194,7 +197,11 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 		return r, nil
 	}
 	if a.Opts.Bodies && resp.Status >= 200 && resp.Status < 300 {
-		r.Body = resp.Body
+		if l := a.Opts.BodyLimit; l > 0 && int64(len(resp.Body)) > l {
+			r.Page.Error = fmt.Sprintf("not saved: a body of %d bytes does not travel back from a worker (at most %d)", len(resp.Body), l)
+		} else {
+			r.Body = resp.Body
+		}
 	}
 	canon := a.Opts.canonicalizer()
 	if isRedirect(resp.Status) {

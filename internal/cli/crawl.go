@@ -114,6 +114,8 @@ a path ending in /; --layout flat as crew fetch --dir), and its row names the
 file ("saved"). Files are written whole or not at all (temporary name, then
 rename); nothing is written outside DIR, even through a symbolic link in it;
 a resumed crawl keeps the files already there, a new crawl replaces them.
+With --cluster the bodies travel back from the workers; one over 4 MiB is
+recorded as an error instead of saved.
 
 With --cluster, pages are fetched and parsed by "crew worker" processes
 connected to that server, while the queue stays here; --token or --nkey and
