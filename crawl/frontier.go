@@ -84,7 +84,7 @@ type Totals struct {
 // breadth-first when each page's links are added after it is done. Pop
 // moves items to an in-flight set and a Txn retires them; opening a
 // frontier returns in-flight items, and items kept for retry, to the front
-// of the queue, so after kill -9 only the pages in flight at the time are
+// of the queue, so after kill -9 only the pages not yet retired are
 // fetched again. The seen-set is described on seenSet.
 //
 // Each Pop and Update is one transaction; callers batch them. The file is

@@ -55,18 +55,15 @@ func (k *crawler) closeOutput() {
 	}
 }
 
-// finish records a batch of visits in one frontier transaction.
-func (k *crawler) finish(batch []VisitResult) error {
-	for i := range batch {
-		r := &batch[i]
-		_, hs := k.host(r.Item.URL)
-		hs.active--
-		if r.CrawlDelay > hs.delay {
-			hs.delay = r.CrawlDelay
-			hs.next = time.Now().Add(hs.delay)
-		}
+// returned frees the host's slot of a visit that has come back and takes
+// its robots.txt Crawl-delay into account.
+func (k *crawler) returned(r *VisitResult) {
+	_, hs := k.host(r.Item.URL)
+	hs.active--
+	if r.CrawlDelay > hs.delay {
+		hs.delay = r.CrawlDelay
+		hs.next = time.Now().Add(hs.delay)
 	}
-	return k.record(batch, nil, false)
 }
 
 // record commits a batch of visits, or (begin) the run's start: held items

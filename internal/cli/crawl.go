@@ -99,8 +99,9 @@ Traps are bounded by default, even with --depth -1; which limit stops which:
 State: the queue and the seen-set live on disk in the state directory
 (default OUT/state), so memory stays flat on huge crawls. An interrupted
 crawl (Ctrl-C, or even kill -9) resumes exactly where it stopped when run
-again with the same --out (or --state): only the pages that were in flight
-are fetched again, and nothing is recorded twice. Start URLs are
+again with the same --out (or --state): after kill -9 only the pages in
+flight or not yet committed (at most 1.5 x -j) are fetched again, after
+Ctrl-C only those in flight; nothing is recorded twice. Start URLs are
 remembered, so resuming needs none. Running a finished crawl again extends
 it: a larger --depth follows the links found beyond the old one, new start
 URLs are added, and --max-pages counts the whole crawl's pages (5 then 20
