@@ -103,7 +103,7 @@ type Config struct {
 	MaxBodySize  int64         // default 10 MiB
 	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none
 	Timeout      time.Duration // per attempt; default 30s
-	MaxRedirects int           // longest redirect chain followed; default 10
+	MaxRedirects int           // longest redirect chain followed; default 10, negative none (recorded, not followed)
 	Canon        Canonicalizer
 
 	// Trap limits: links beyond them are not followed. Each has a default
@@ -197,7 +197,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Retries < 0 {
 		cfg.Retries = 0 // none: fetch.Config's zero
 	}
-	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 || cfg.MaxRedirects < 0 {
+	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 {
 		return cfg, fmt.Errorf("%w: negative limit", ErrBadConfig)
 	}
 	if cfg.UserAgent == "" {

@@ -73,6 +73,9 @@ func (k *crawler) redirected(t *Txn, r *VisitResult, st *Stats) error {
 	if err := t.SetOutcome(r.Item.URL, Outcome{Status: r.Page.Status, Redirect: target}); err != nil {
 		return err
 	}
+	if k.cfg.MaxRedirects < 0 {
+		return k.hopRows(h, target, "", "") // recorded, not followed
+	}
 	visited := map[string]bool{r.Item.URL: true}
 	for _, p := range h.Rows {
 		visited[p.URL] = true

@@ -3,8 +3,9 @@
 # (bench/crawl/collycrawl: async, robots.txt on, same concurrency and depth)
 # on a generated local site (bench/crawl/site: 20 000 pages of ~2 KB, ten
 # links each). The crawlers alternate within each of ROUNDS rounds (the
-# order rotates) and medians are reported: wall time → pages/s, and peak
-# RSS (GNU time).
+# order rotates) and medians are reported: wall time → pages/s, the
+# crawler's CPU time (user + system) per page, which other work on the
+# machine disturbs less than wall time, and peak RSS (GNU time).
 # Then the frontier test: crew crawls 10 000 pages of a site where every
 # link is a new URL (100 per page), so its frontier reaches 1 000 000 URLs:
 # pages/s and peak RSS, medians of ROUNDS.
@@ -38,14 +39,14 @@ start_site() { # args → sets URL
 	read -r URL <&"${SITE[0]}"
 }
 
-run_one() { # tool url label-round [crawl args...] → appends "tool secs kib pages" to $tmp/results
+run_one() { # tool url label-round [crawl args...] → appends "tool secs kib user sys pages" to $tmp/results
 	local tool=$1 url=$2 out="$tmp/out-$1-$3"
 	shift 3
 	case $tool in
-	crew | base) /usr/bin/time -f "%e %M" -o "$tmp/t" "$tmp/$tool" crawl -q -j "$J" --per-host "$J" -o "$out" "$@" "$url" ;;
-	colly) /usr/bin/time -f "%e %M" -o "$tmp/t" "$tmp/collycrawl" -j "$J" -depth 1000 -out "$out" -url "$url" ;;
+	crew | base) /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$tmp/$tool" crawl -q -j "$J" --per-host "$J" -o "$out" "$@" "$url" ;;
+	colly) /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$tmp/collycrawl" -j "$J" -depth 1000 -out "$out" -url "$url" ;;
 	esac
-	echo "$tool $(cat "$tmp/t") $(wc -l <"$out/pages.jsonl")" >>"$tmp/results"
+	echo "$tool $(tail -1 "$tmp/t") $(wc -l <"$out/pages.jsonl")" >>"$tmp/results"
 	rm -rf "$out"
 }
 
@@ -60,23 +61,25 @@ report() { # label pages-per-run → one table row per tool, ratios against coll
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    tool, secs, kib, pages = line.split()
-    rows.setdefault(tool, []).append((float(secs), int(kib), int(pages)))
+    tool, secs, kib, user, sys_, pages = line.split()
+    rows.setdefault(tool, []).append((float(secs), int(kib), float(user) + float(sys_), int(pages)))
 label, n = sys.argv[2], int(sys.argv[3])
-m = {t: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), min(r[2] for r in v)) for t, v in rows.items()}
+med = lambda v, i: statistics.median(r[i] for r in v)
+m = {t: (med(v, 0), med(v, 1), med(v, 2), min(r[3] for r in v)) for t, v in rows.items()}
 ref = m.get("colly", m["crew"])
 for tool in ("crew", "base", "colly"):
     if tool not in m:
         continue
-    s, kib, pages = m[tool]
-    print(f"| {label} | {tool} | {n / s:,.0f} | {pages} | **{ref[0] / s:.2f}×** | {kib / 1024:.0f} MiB | **{kib / ref[1]:.2f}×** |")
+    s, kib, cpu, pages = m[tool]
+    print(f"| {label} | {tool} | {n / s:,.0f} | **{ref[0] / s:.2f}×** | {cpu / n * 1e6:,.0f} | **{ref[2] / cpu:.2f}×** | "
+          f"{kib / 1024:.0f} MiB | **{kib / ref[1]:.2f}×** | {pages} |")
 PY
 }
 
 echo "crew crawl vs colly v2, $PAGES-page local site, -j $J, medians of $ROUNDS rotating rounds"
 echo
-echo "| latency | crawler | pages/s | pages | speed ÷ colly | peak RSS | RSS ÷ colly |"
-echo "|---|---|---|---|---|---|---|"
+echo "| latency | crawler | pages/s | speed ÷ colly | CPU µs/page | colly CPU ÷ this | peak RSS | RSS ÷ colly | pages |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for latency in 0 20ms; do
 	start_site -pages "$PAGES" -links 10 -latency "$latency"
 	: >"$tmp/results"
@@ -90,8 +93,8 @@ done
 echo
 echo "Frontier test: $BIG pages of a site where every link is new (100 per page), medians of $ROUNDS"
 echo
-echo "| test | crawler | pages/s | pages | speed ÷ crew | peak RSS | RSS ÷ crew |"
-echo "|---|---|---|---|---|---|---|"
+echo "| test | crawler | pages/s | speed ÷ crew | CPU µs/page | crew CPU ÷ this | peak RSS | RSS ÷ crew | pages |"
+echo "|---|---|---|---|---|---|---|---|---|"
 start_site -unique -links 100
 tools=("${tools[@]/colly/}")
 tools=($(printf '%s\n' "${tools[@]}" | grep .))

@@ -157,7 +157,7 @@ interrupted (state saved; run again to resume).`,
 	f.IntVar(&o.perHost, "per-host", 2, "pages fetched at once from one host")
 	f.DurationVar(&o.delay, "delay", 0, "minimum gap between requests to one host (robots Crawl-delay if larger)")
 	f.IntVar(&o.retries, "retries", 2, "retries after network errors, 429 and 5xx")
-	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed")
+	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed (0: redirects recorded, not followed)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for one request attempt, body included")
 	f.StringVar(&o.userAgent, "user-agent", "crew-crawl/1", "User-Agent header, also the name matched in robots.txt")
 	f.StringVar(&o.maxSize, "max-size", "10M", "largest page body accepted")
