@@ -281,7 +281,7 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
 		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
 		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
-		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "",
+		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "", Delay: cfg.Delay,
 	}
 	if cfg.Executor != nil {
 		k.opts.BodyLimit = MaxTravellingBody

@@ -42,7 +42,8 @@ type VisitOpts struct {
 	Session      []string      `json:"sp,omitempty"`
 	NoSession    bool          `json:"nsp,omitempty"` // Session is empty, not the default
 	StripQuery   bool          `json:"sq,omitempty"`
-	Bodies       bool          `json:"b,omitempty"` // return the bodies of 2xx pages (for Config.Save)
+	Delay        time.Duration `json:"dl,omitempty"` // Config.Delay
+	Bodies       bool          `json:"b,omitempty"`  // return the bodies of 2xx pages (for Config.Save)
 	// BodyLimit, if set, is the largest body returned: a larger one is an
 	// error, as it would not fit a cluster's message.
 	BodyLimit int64 `json:"bl,omitempty"`
@@ -86,6 +87,7 @@ type visitor struct {
 	client *fetch.Client
 	mu     sync.Mutex
 	robots map[string]*robotsEntry
+	next   map[string]time.Time // host → earliest start of its next request
 }
 
 // How long robots.txt answers are kept. RFC 9309 §2.4 asks crawlers not to
@@ -116,7 +118,7 @@ func newVisitor(o VisitOpts) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &visitor{client: cl, robots: map[string]*robotsEntry{}}, nil
+	return &visitor{client: cl, robots: map[string]*robotsEntry{}, next: map[string]time.Time{}}, nil
 }
 
 type visitorKey struct{}
@@ -183,6 +185,10 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 			}
 		}
 	}
+	if err := v.space(ctx, u.Host, max(a.Opts.Delay, r.CrawlDelay)); err != nil {
+		r.Page.Error = err.Error()
+		return r, nil
+	}
 	resp, err := v.client.Get(ctx, it.URL)
 	if resp != nil {
 		r.Page.Status = resp.Status
@@ -236,6 +242,31 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	}
 	r.Page.LinksFound = len(r.Links)
 	return r, nil
+}
+
+// space waits until delay has passed since the start of this visitor's
+// last request to host. The coordinator already spaces its visits; this
+// holds the gap where the request leaves, however long a visit waited to
+// be run.
+func (v *visitor) space(ctx context.Context, host string, delay time.Duration) error {
+	if delay <= 0 {
+		return nil
+	}
+	v.mu.Lock()
+	start := time.Now()
+	if n := v.next[host]; n.After(start) {
+		start = n
+	}
+	v.next[host] = start.Add(delay)
+	v.mu.Unlock()
+	t := time.NewTimer(time.Until(start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func isRedirect(status int) bool {
