@@ -235,10 +235,26 @@ func decodeItem(k, v []byte) (Item, error) {
 // encodeTriple writes a number and two strings: uvarint n, uvarint len(a),
 // a, b (b runs to the end).
 func encodeTriple(n uint64, a, b string) []byte {
-	v := make([]byte, 0, 2*binary.MaxVarintLen64+len(a)+len(b))
+	return appendTriple(make([]byte, 0, 2*binary.MaxVarintLen64+len(a)+len(b)), n, a, b)
+}
+
+func appendTriple(v []byte, n uint64, a, b string) []byte {
 	v = binary.AppendUvarint(v, n)
 	v = binary.AppendUvarint(v, uint64(len(a)))
 	return append(append(v, a...), b...)
+}
+
+// tripleLen is the length of encodeTriple's result.
+func tripleLen(n uint64, a, b string) int {
+	return uvarintLen(n) + uvarintLen(uint64(len(a))) + len(a) + len(b)
+}
+
+func uvarintLen(n uint64) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
 }
 
 func decodeTriple(v []byte) (n uint64, a, b string, ok bool) {

@@ -35,6 +35,7 @@ type crawler struct {
 
 	patterns    map[string]int // URL pattern → depth first seen at (see follow)
 	newPatterns []string       // patterns first seen in the current batch
+	patBuf      []byte
 	unreachable UnreachableError
 	mirror      *mirror // with Config.Save
 

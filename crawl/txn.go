@@ -127,6 +127,12 @@ func (t *Txn) Retry(it Item) error {
 func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err error) {
 	seen, held := t.f.seen, t.f.heldSeen
 	counts := t.tx.Bucket(bucketCounts)
+	first := len(t.queue)
+	defer func() {
+		if err == nil {
+			added = t.queue[first:len(t.queue):len(t.queue)]
+		}
+	}()
 	for _, it := range items {
 		k := keyOf(it.URL)
 		if seen.contains(t.tx, k) {
@@ -162,9 +168,8 @@ func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err er
 		t.queue = append(t.queue, it)
 		t.queued++
 		t.tot.URLs++
-		added = append(added, it)
 	}
-	return added, refused, nil
+	return nil, refused, nil
 }
 
 // Seen reports whether the URL was ever admitted (queued or held).

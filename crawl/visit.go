@@ -229,7 +229,7 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	links := Links(u, resp.Body)
 	seen := make(map[string]struct{}, len(links))
 	for _, l := range links {
-		c, err := canon.Canonical(nil, l.String())
+		c, err := canon.canonicalURL(l) // l is resolved, and ours to change
 		if err != nil {
 			continue
 		}
