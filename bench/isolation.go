@@ -358,6 +358,12 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 		for range lines { // let the reader end, so that Wait may close the pipe
 		}
 	}
+	fail := func(msg string) IsolationRun {
+		kill()
+		cmd.Wait()
+		run.Error = msg
+		return run
+	}
 	// A program that does not call ServeIfChild would run its own main
 	// instead of the batch; it never says it is ready.
 	ready := time.NewTimer(10 * time.Second)
@@ -375,15 +381,9 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 				start = l.at
 			}
 		case <-ready.C:
-			kill()
-			cmd.Wait()
-			run.Error = "the child did not start the batch within 10 s: does the program call bench.ServeIfChild first in main?"
-			return run
+			return fail("the child did not start the batch within 10 s: does the program call bench.ServeIfChild first in main?")
 		case <-ctx.Done():
-			kill()
-			cmd.Wait()
-			run.Error = ctx.Err().Error()
-			return run
+			return fail(ctx.Err().Error())
 		}
 	}
 	patience := time.NewTimer(s.patience(quick))
@@ -419,10 +419,7 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 			run.Status = "killed by the bench"
 			return run
 		case <-ctx.Done():
-			kill()
-			cmd.Wait()
-			run.Error = ctx.Err().Error()
-			return run
+			return fail(ctx.Err().Error())
 		}
 	}
 }
