@@ -268,7 +268,6 @@ func FuzzReadReport(f *testing.F) {
 	})
 }
 
-
 // TestRecordedRunRenders draws a recorded --quick run with Python and
 // every experiment: the terminal table fits and explains its columns, the
 // page has every section, and every chart is valid in both formats.
