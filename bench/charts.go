@@ -177,6 +177,9 @@ func (r *Report) machineLine() string {
 	if r.Quick {
 		s += " --quick"
 	}
+	if r.busy() {
+		s += " · a busy machine: see the warning"
+	}
 	return s
 }
 

@@ -69,9 +69,13 @@ func (r *Report) cpuFindings(e Experiment) []string {
 		if more, ok := e.row(LangGo, ModeGoroutines, 2*cores); ok && 2*cores != g.Workers {
 			s += fmt.Sprintf(" %d workers: %s — more workers than cores add nothing to CPU-bound work.", more.Workers, times(more.Speedup))
 		}
-		if okGS && goSeq.MedianS < shortWork && cores > 1 {
+		ceiling := math.Min(float64(g.Workers), float64(cores))
+		switch {
+		case okGS && goSeq.MedianS < shortWork && cores > 1:
 			s += fmt.Sprintf(" The sequential run takes only %s: too short for the speed-up to show fully.", dur(goSeq.MedianS))
-		} else if r.busy() && g.Speedup < 0.8*math.Min(float64(g.Workers), float64(cores)) {
+		case g.Speedup > 1.1*ceiling:
+			s += fmt.Sprintf(" That is more than %s can give: other programs slowed the sequential runs more than these.", plural(int(ceiling), "core"))
+		case r.busy() && g.Speedup < 0.8*ceiling:
 			s += " The machine was busy, and other programs took cores from this run."
 		}
 		out = append(out, s)
@@ -330,9 +334,9 @@ func (r *Report) summary() []string {
 			case r.Quick:
 				why = "the --quick work is too short to show it"
 			case r.busy():
-				why = "the machine was busy"
+				why = "the machine was busy, and the figures scatter"
 			}
-			out = append(out, fmt.Sprintf("Go's goroutines reached only %s sequential speed on %d cores in this run: %s.", span(glo, ghi), cores, why))
+			out = append(out, fmt.Sprintf("Go's goroutines measured %s sequential speed on %d cores in this run, where %d× is what %d cores allow: %s.", span(glo, ghi), cores, cores, cores, why))
 		}
 	}
 	if e, ok := r.experiment("download"); ok {

@@ -73,6 +73,11 @@ func TestSpeedupsAndGoals(t *testing.T) {
 			t.Errorf("--quick: %+v, want not checked", g)
 		}
 	}
+	// More than the cores allow: the sequential runs were slowed.
+	rep = cpuReport(1, 0.4, 40, 20)
+	if g := goalNamed(t, rep.checkGoals(), "goroutines use the cores"); g.Verdict != NotChecked || !strings.Contains(g.Why, "more than 2 cores") {
+		t.Errorf("2.5× on 2 cores: %+v, want not checked", g)
+	}
 	// One core: nothing to check.
 	rep = cpuReport(1, 1, 40, 40)
 	rep.Machine.Cores = 1
@@ -151,7 +156,7 @@ func TestFindingsSayWhatTheNumbersShow(t *testing.T) {
 	// Goroutines that did not use the cores are not said to.
 	slow := cpuReport(1, 0.9, 40, 20)
 	slow.finish()
-	if sum := strings.Join(slow.Summary, " "); strings.Contains(sum, "use every core") || !strings.Contains(sum, "reached only 1.11×") {
+	if sum := strings.Join(slow.Summary, " "); strings.Contains(sum, "use every core") || !strings.Contains(sum, "measured 1.11×") {
 		t.Errorf("1.11× summarised as: %s", sum)
 	}
 }

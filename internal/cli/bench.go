@@ -63,7 +63,8 @@ A full run takes about 4 minutes on 2 cores with Python and 1 without;
   crew bench                           # full run, Python too if installed
   crew bench --no-python --workers 1,2,4,8
   crew bench --only download --pages 320 --latency 50ms --io-workers 8,32,64
-  crew bench --only isolation          # a crash and a hang, on goroutines and processes`,
+  crew bench --only isolation          # a crash and a hang, on goroutines and processes
+  crew bench --from crew-bench/bench.json --out report   # draw an earlier run again`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.from != "" {
