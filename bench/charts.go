@@ -37,6 +37,17 @@ var barCharts = map[string]struct {
 	ChartIsolation: {kindIsolation, "One task crashes, one hangs: what became of the batch", 20, isolationPanel},
 }
 
+// chartAlt is a chart's alternative text in Markdown.
+func chartAlt(name string) string {
+	switch name {
+	case ChartSpeedup:
+		return "Speed-up over sequential against workers"
+	case ChartIO:
+		return "Time to download every page against workers, beside the ideal"
+	}
+	return barCharts[name].title
+}
+
 // chartOf names the chart that draws experiments of each kind.
 var chartOf = map[kind]string{
 	kindCPU: ChartSpeedup, kindIO: ChartIO, kindOverhead: ChartOverhead,

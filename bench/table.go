@@ -300,9 +300,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Summary) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", strings.Join(r.Summary, " "))
 	}
+	// The charts are the files written beside this one.
+	fmt.Fprintf(&b, "\n![Time per mode, Go and Python on one log scale](%s)\n", ChartFile(ChartTime, PNG))
 	used := map[string]bool{}
+	drawn := map[string]bool{}
 	for _, e := range r.Experiments {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n*%s* (%s)\n\n", e.Number, e.Title, e.Question, e.Seed)
+		if c := chartOf[kindOf(e.Kind)]; !drawn[c] {
+			drawn[c] = true
+			fmt.Fprintf(&b, "![%s](%s)\n\n", chartAlt(c), ChartFile(c, SVG))
+		}
 		t := r.table(e)
 		fmt.Fprintf(&b, "| %s |\n|", strings.Join(t.head, " | "))
 		for i, h := range t.head {
