@@ -119,6 +119,15 @@ func (s isolationSpec) patience(quick bool) time.Duration {
 	return time.Duration(rounds*s.TaskMS)*time.Millisecond + s.timeout() + margin
 }
 
+// exitGrace is how long a child whose tasks have all answered may take to
+// end before it counts as hung.
+func (s isolationSpec) exitGrace(quick bool) time.Duration {
+	if quick {
+		return 2 * time.Second
+	}
+	return 3 * time.Second
+}
+
 func isolationSpecFor(cfg Config) isolationSpec {
 	if cfg.Quick {
 		return isolationSpec{Tasks: 12, Workers: 4, TaskMS: 20, TimeoutMS: 300, Crash: 5, Hang: 8}
@@ -388,7 +397,7 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 	}
 	patience := time.NewTimer(s.patience(quick))
 	defer patience.Stop()
-	done := false
+	done, graced := false, false
 	for {
 		select {
 		case l, ok := <-lines:
@@ -412,6 +421,13 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 			}
 			run.record(s, l.l.Index, l.l.Error, "", l.at.Sub(start).Seconds())
 		case <-patience.C:
+			if run.Completed+run.Failed == s.Tasks && !graced {
+				// Every task has answered: give the program time to end
+				// (a pool's shutdown is slow on a busy machine).
+				graced = true
+				patience.Reset(s.exitGrace(quick))
+				continue
+			}
 			run.ElapsedS = time.Since(start).Seconds()
 			kill()
 			cmd.Wait()
