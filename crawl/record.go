@@ -116,9 +116,9 @@ func (k *crawler) record(batch []VisitResult, starts []Item, begin bool) error {
 			if err != nil {
 				return err
 			}
-			if r.NoAnswer && r.Item.Parent == "" && r.Item.Depth == 0 {
+			if r.NoAnswer != "" && r.Item.Parent == "" && r.Item.Depth == 0 {
 				k.unreachable.URLs = append(k.unreachable.URLs, r.Item.URL)
-				k.unreachable.Errors = append(k.unreachable.Errors, r.Page.Error)
+				k.unreachable.Errors = append(k.unreachable.Errors, r.NoAnswer)
 			}
 			if r.Redirect != "" {
 				if err := k.redirected(t, r, &st); err != nil {

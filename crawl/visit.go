@@ -71,9 +71,9 @@ type VisitResult struct {
 	CrawlDelay time.Duration `json:"cd,omitempty"`
 	// Skipped: robots.txt kept the page from being fetched.
 	Skipped bool `json:"sk,omitempty"`
-	// NoAnswer: the host did not answer at all (network error or
-	// timeout), for the page or its robots.txt.
-	NoAnswer bool `json:"na,omitempty"`
+	// NoAnswer, if set, is why the host did not answer at all (a network
+	// error or a timeout), for the page or its robots.txt.
+	NoAnswer string `json:"na,omitempty"`
 	// Retry: the visit is to be made again on the crawl's next run (the
 	// host did not answer, or its robots.txt was unreachable).
 	Retry bool `json:"rt,omitempty"`
@@ -198,7 +198,7 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	if err != nil {
 		r.Page.Error = err.Error()
 		if r.Page.Status == 0 && ctx.Err() == nil {
-			r.NoAnswer, r.Retry = true, true
+			r.NoAnswer, r.Retry = err.Error(), true
 		}
 		return r, nil
 	}
@@ -314,10 +314,10 @@ func (v *visitor) robotsFor(ctx context.Context, u *url.URL) (*robotstxt.Group, 
 }
 
 // robotsUnreachable is why a whole origin is disallowed: its robots.txt
-// could not be fetched (noAnswer: the host did not answer at all) or
+// could not be fetched (noAnswer: why the host did not answer at all) or
 // answered 5xx.
 type robotsUnreachable struct {
-	noAnswer bool
+	noAnswer string
 	msg      string
 }
 
@@ -357,7 +357,7 @@ func (v *visitor) fetchRobots(ctx context.Context, origin string) (group *robots
 	}
 	switch {
 	case resp.Status == 0:
-		return nil, &robotsUnreachable{noAnswer: true,
+		return nil, &robotsUnreachable{noAnswer: err.Error(),
 			msg: fmt.Sprintf("disallowed: robots.txt unreachable, which disallows the whole site (RFC 9309): %v", err)}, nil
 	case resp.Status >= 500:
 		return nil, &robotsUnreachable{msg: fmt.Sprintf("disallowed: robots.txt answered HTTP %d, which disallows the whole site (RFC 9309)", resp.Status)}, nil
