@@ -215,15 +215,12 @@ var drainHook func(handedBack int)
 
 // reply encodes the result message of a task.
 func (w *worker) reply(out []byte, err error, ran time.Duration, attempts, delivered int) []byte {
-	r := reply{Value: out, Error: executor.ToRemote(err), RunNS: int64(ran)}
+	r := reply{Value: out, Error: executor.ToRemote(err), RunNS: int64(ran), By: w.self}
 	if attempts > 1 {
 		r.Attempts = attempts
 	}
 	if delivered > 1 {
 		r.Delivered = delivered
-	}
-	if err != nil {
-		r.By = w.self
 	}
 	body, _ := json.Marshal(r)
 	return body

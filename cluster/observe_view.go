@@ -53,7 +53,7 @@ func jobView(id string, spec jobSpec, live bool, rec jobRecord, recorded bool, f
 	if !j.Started.IsZero() {
 		j.Age = now.Sub(j.Started).Seconds()
 		if d := end.Sub(j.Started).Seconds(); d > 0 {
-			j.Rate = float64(j.Completed()) / d
+			j.Rate = float64(j.Done+j.Failed) / d
 		}
 	}
 	j.Failures = failureViews(failures, j.State == view.Running)

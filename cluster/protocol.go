@@ -111,8 +111,8 @@ type reply struct {
 	Value json.RawMessage       `json:"value,omitempty"`
 	Error *executor.RemoteError `json:"error,omitempty"`
 	// For the job's record (stats.go): the run's time on the worker, its
-	// attempts and deliveries when more than one, and, when it failed,
-	// the worker (host:pid).
+	// attempts and deliveries when more than one, and the worker
+	// (host:pid).
 	RunNS     int64  `json:"ns,omitempty"`
 	Attempts  int    `json:"attempts,omitempty"`
 	Delivered int    `json:"delivered,omitempty"`

@@ -50,7 +50,7 @@ type jobRecord struct {
 	Reruns      int64 `json:"reruns"`
 	RerunsOK    int64 `json:"reruns_ok"`
 
-	// Spark: calls completed in each of the view.SparkSeconds seconds up
+	// Spark: calls done or failed in each of the view.SparkSeconds seconds up
 	// to Updated, oldest first.
 	Spark    []int64        `json:"spark"`
 	Duration view.Histogram `json:"duration"`

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,19 @@ type labelKey struct{}
 // may hold secrets.
 func Label(s string) crew.Option { return executor.Custom(labelKey{}, s) }
 
+// judgeKey is the CountAsFailed option's key.
+type judgeKey struct{}
+
+// CountAsFailed makes the job's record (the live view, crew jobs, the
+// metrics) count as failed the calls whose value judge says failed: it
+// gets the task name and the value's JSON and returns the failure's text.
+// The calls themselves still return their values; only the count and the
+// failures list change. crew run --cluster counts so the commands that
+// exit non-zero, whose exit status is their task's value.
+func CountAsFailed(judge func(task string, value []byte) (failure string, failed bool)) crew.Option {
+	return executor.Custom(judgeKey{}, judge)
+}
+
 // statsEvery is how often an executor writes its job record while its
 // counts change. A variable for the tests.
 var statsEvery = time.Second
@@ -33,8 +47,9 @@ var statsEvery = time.Second
 // jobStats is an executor's account of its calls: the job record it keeps
 // in the stats bucket, and the failures it publishes.
 type jobStats struct {
-	e  *submitter
-	kv jetstream.KeyValue
+	e     *submitter
+	kv    jetstream.KeyValue
+	judge func(task string, value []byte) (string, bool)
 
 	mu        sync.Mutex
 	rec       jobRecord
@@ -64,7 +79,7 @@ func (e *submitter) startStats(ctx context.Context) error {
 	}
 	host, _ := os.Hostname()
 	now := time.Now()
-	s := &jobStats{e: e, kv: kv, reruns: map[string]rerunOf{}, flushed: make(chan struct{}), rec: jobRecord{
+	s := &jobStats{e: e, kv: kv, judge: custom[func(string, []byte) (string, bool)](e.cfg, judgeKey{}, nil), reruns: map[string]rerunOf{}, flushed: make(chan struct{}), rec: jobRecord{
 		Protocol: protocolVersion, Program: filepath.Base(os.Args[0]), Label: custom(e.cfg, labelKey{}, ""),
 		Host: host, PID: os.Getpid(), Started: now,
 	}}
@@ -89,7 +104,7 @@ func (s *jobStats) flush(ctx context.Context) {
 		case <-tick.C:
 		}
 		s.mu.Lock()
-		done := s.rec.Done + s.rec.Failed + s.rec.CancelledN
+		done := s.rec.Done + s.rec.Failed // cancelled calls did no work
 		s.spark[s.next] = done - s.counted
 		s.next = (s.next + 1) % len(s.spark)
 		s.counted = done
@@ -169,6 +184,12 @@ func cancelled(err error) bool {
 // finished counts the call p, completed with the worker's reply r (nil
 // if it completed without one) and err, and publishes it if it failed.
 func (s *jobStats) finished(p *pending, id string, r *reply, err error) {
+	judged := ""
+	if err == nil && r != nil && s.judge != nil {
+		if text, failed := s.judge(p.s.b.Task(), r.Value); failed {
+			judged = cmp.Or(text, "failed")
+		}
+	}
 	s.mu.Lock()
 	s.dirty = true
 	if r != nil {
@@ -181,7 +202,7 @@ func (s *jobStats) finished(p *pending, id string, r *reply, err error) {
 		s.rec.Redelivered += int64(max(r.Delivered-1, 0))
 	}
 	switch {
-	case err == nil:
+	case err == nil && judged == "":
 		s.rec.Done++
 		s.mu.Unlock()
 		return
@@ -193,7 +214,11 @@ func (s *jobStats) finished(p *pending, id string, r *reply, err error) {
 	s.rec.Failed++
 	s.mu.Unlock()
 	f := failureRecord{ID: id, Task: p.s.b.Task(), Attempts: 1, Time: time.Now()}
-	f.Error, f.Kind = errorText(r, err)
+	if judged != "" {
+		f.Error = judged
+	} else {
+		f.Error, f.Kind = errorText(r, err)
+	}
 	if r != nil {
 		f.Worker, f.Attempts = r.By, max(r.Attempts, 1)
 	}
@@ -247,7 +272,13 @@ func (s *jobStats) rerunDone(id string, r *reply) bool {
 	of, ok := s.reruns[id]
 	delete(s.reruns, id)
 	ok = ok && r != nil
-	if ok && r.Error == nil {
+	judged := ""
+	if ok && r.Error == nil && s.judge != nil {
+		if text, failed := s.judge(of.task, r.Value); failed {
+			judged = cmp.Or(text, "failed")
+		}
+	}
+	if ok && r.Error == nil && judged == "" {
 		s.rec.RerunsOK++
 		s.dirty = true
 	}
@@ -255,7 +286,7 @@ func (s *jobStats) rerunDone(id string, r *reply) bool {
 	if !ok {
 		return false
 	}
-	f := failureRecord{ID: id, Task: of.task, RerunOf: of.id, OK: r.Error == nil, Worker: r.By, Attempts: max(r.Attempts, 1), Time: time.Now()}
+	f := failureRecord{ID: id, Task: of.task, RerunOf: of.id, OK: r.Error == nil && judged == "", Worker: r.By, Attempts: max(r.Attempts, 1), Time: time.Now(), Error: judged}
 	if r.Error != nil {
 		f.Error, f.Kind = errorText(r, nil)
 	}

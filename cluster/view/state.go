@@ -69,9 +69,11 @@ type Job struct {
 	Reruns   int64 `json:"reruns"`
 	RerunsOK int64 `json:"reruns_ok"`
 
-	Rate10s float64 `json:"rate_10s"` // calls completed per second over the last 10 s
-	Rate    float64 `json:"rate"`     // over the job's life
-	// Spark is the calls completed in each of the last SparkSeconds
+	// Rate10s is the calls done or failed per second over the last 10 s
+	// (cancelled ones did no work); Rate, over the job's life.
+	Rate10s float64 `json:"rate_10s"`
+	Rate    float64 `json:"rate"`
+	// Spark is the calls done or failed in each of the last SparkSeconds
 	// seconds, oldest first.
 	Spark []int64 `json:"spark"`
 	// P50 and P99 are percentiles of the tasks' run time on the workers,

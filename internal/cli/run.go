@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/run"
 )
 
@@ -221,7 +222,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Progress = progressPrinter(s, f.eta)
 	}
 	if f.cluster != "" && !f.dry {
-		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
+		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs, cluster.Label("crew run "+strings.Join(o.Command, " ")), cluster.CountAsFailed(shellFailure))
 		if err != nil {
 			return runUsage("--cluster: %v", err)
 		}

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,8 @@ import (
 
 type serveOptions struct {
 	listen, store, token       string
+	tokenFile, ui, metrics     string
+	history                    int
 	nkeys                      []string
 	tlsCert, tlsKey, tlsClient string
 	syncAlways                 bool
@@ -82,12 +83,21 @@ no authentication or TLS: keep it on a private network.`,
 			if err := checkListen(o.listen); err != nil {
 				return usagef("--listen: %v", err)
 			}
-			if o.token == "" && len(o.nkeys) == 0 {
-				o.token = os.Getenv(tokenEnv)
+			if (o.token != "" || o.tokenFile != "") && len(o.nkeys) > 0 {
+				return usagef("--token and --nkey-user cannot be combined")
+			}
+			token, err := resolveToken(o.token, o.tokenFile, len(o.nkeys) > 0)
+			if err != nil {
+				return err
+			}
+			o.token = token
+			if err := o.checkView(); err != nil {
+				return err
 			}
 			if o.token == "" && len(o.nkeys) == 0 && reachableBeyondHost(o.listen) {
 				fmt.Fprintf(s.Err, "crew: warning: %s is reachable from other machines and takes no --token or --nkey-user: anyone who reaches it can submit tasks, and run commands on workers started with --allow-shell\n", o.listen)
 			}
+			o.warnView(s)
 			cfg := cluster.ServerConfig{
 				Listen:        o.listen,
 				StoreDir:      o.store,
@@ -100,6 +110,10 @@ no authentication or TLS: keep it on a private network.`,
 				Ready: func(url string) {
 					fmt.Fprintf(s.Err, "crew: serving on %s\n", url)
 				},
+				UI:        o.ui,
+				Metrics:   o.metrics,
+				History:   o.history,
+				ViewReady: func(ui, metrics string) { viewReady(s, ui, metrics) },
 			}
 			if o.token != "" && len(o.nkeys) > 0 {
 				return usagef("--token and --nkey-user cannot be combined")
@@ -126,6 +140,10 @@ no authentication or TLS: keep it on a private network.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "client address, host:port")
 	f.StringVar(&o.store, "store", "", "JetStream directory (default: temporary)")
 	f.StringVar(&o.token, "token", "", "secret token clients must present (default $"+tokenEnv+")")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the token from the first line of `FILE` (kept out of the process list)")
+	f.StringVar(&o.ui, "ui", "", "serve the live view (jobs, workers, failures; cancel and rerun) at `ADDR`, e.g. 127.0.0.1:8222")
+	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at `ADDR`/metrics, e.g. 127.0.0.1:9090")
+	f.IntVar(&o.history, "history", 100, "ended jobs the live view keeps (older ones' records are removed)")
 	f.StringArrayVar(&o.nkeys, "nkey-user", nil, "nkey user public `KEY` (U…) allowed to connect; repeatable")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate `FILE` (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")

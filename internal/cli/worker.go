@@ -2,8 +2,9 @@ package cli
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,9 +20,10 @@ type workerOptions struct {
 	replicas int
 	auth     clusterAuth
 	shell    bool
+	drain    time.Duration
 }
 
-func newWorkerCommand(Streams) *cobra.Command {
+func newWorkerCommand(s Streams) *cobra.Command {
 	var o workerOptions
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -70,18 +72,28 @@ server run commands as this worker's user. Use it with --token or --nkey
 			if o.replicas < 0 {
 				return usagef("--replicas %d: negative", o.replicas)
 			}
-			opts = append(opts, crew.Workers(o.jobs))
+			if o.drain < 0 {
+				return usagef("--drain-timeout %v: negative", o.drain)
+			}
+			opts = append(opts, crew.Workers(o.jobs), cluster.DrainTimeout(o.drain))
 			if o.replicas > 0 {
 				opts = append(opts, cluster.Replicas(o.replicas))
 			}
 			run.AllowShell(o.shell)
-			return cluster.Work(cmd.Context(), o.server, opts...)
+			// The first SIGINT/SIGTERM drains, the second stops at once.
+			ctx, now, release := cluster.Signals(cmd.Context())
+			defer release()
+			defer context.AfterFunc(ctx, func() {
+				fmt.Fprintf(s.Err, "crew: worker draining: no new tasks, the fetched ones handed back, the running ones finishing (up to %v); interrupt again to stop at once\n", o.drain)
+			})()
+			return cluster.Work(ctx, o.server, append(opts, now)...)
 		},
 	}
 	cmd.Flags().StringVar(&o.server, "server", "nats://127.0.0.1:4222", "server URL (of a cluster: every node's, comma-separated)")
 	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tasks to run at once")
 	cmd.Flags().IntVar(&o.replicas, "replicas", 0, "replicate crew's streams on `N` cluster nodes (default: keep, 1 when creating)")
 	o.auth.register(cmd.Flags())
+	cmd.Flags().DurationVar(&o.drain, "drain-timeout", 30*time.Second, "on the first interrupt, let running tasks finish for up to this long (the second stops at once)")
 	cmd.Flags().BoolVar(&o.shell, "allow-shell", false, "run crew run --cluster jobs (shell commands from the server's clients)")
 	return cmd
 }
@@ -89,12 +101,13 @@ server run commands as this worker's user. Use it with --token or --nkey
 // clusterAuth holds the credential flags of a cluster client: crew worker
 // and any command with --cluster.
 type clusterAuth struct {
-	token, nkey            string
+	token, tokenFile, nkey string
 	tlsCA, tlsCert, tlsKey string
 }
 
 func (a *clusterAuth) register(f *pflag.FlagSet) {
 	f.StringVar(&a.token, "token", "", "secret token the server expects (default $"+tokenEnv+")")
+	f.StringVar(&a.tokenFile, "token-file", "", "read the token from the first line of `FILE` (kept out of the process list)")
 	f.StringVar(&a.nkey, "nkey", "", "authenticate with the nkey seed in `FILE`")
 	f.StringVar(&a.tlsCA, "tls-ca", "", "trust the server certificates signed by this CA `FILE` (PEM)")
 	f.StringVar(&a.tlsCert, "tls-cert", "", "client certificate `FILE` (PEM), for servers that require one")
@@ -103,23 +116,25 @@ func (a *clusterAuth) register(f *pflag.FlagSet) {
 
 // executor connects a cluster executor with workers slots to url: what
 // --cluster does for crew run and crew crawl.
-func (a *clusterAuth) executor(ctx context.Context, url string, workers int) (crew.Executor, error) {
+func (a *clusterAuth) executor(ctx context.Context, url string, workers int, extra ...crew.Option) (crew.Executor, error) {
 	opts, err := a.options()
 	if err != nil {
 		return nil, err
 	}
-	return cluster.New(ctx, url, append(opts, crew.Workers(workers))...)
+	return cluster.New(ctx, url, append(append(opts, crew.Workers(workers)), extra...)...)
 }
 
 // options turns the flags into cluster options.
 func (a *clusterAuth) options() ([]crew.Option, error) {
 	var opts []crew.Option
-	if a.token != "" && a.nkey != "" {
+	if (a.token != "" || a.tokenFile != "") && a.nkey != "" {
 		return nil, usagef("--token and --nkey cannot be combined")
 	}
-	if a.token == "" && a.nkey == "" {
-		a.token = os.Getenv(tokenEnv)
+	token, err := resolveToken(a.token, a.tokenFile, a.nkey != "")
+	if err != nil {
+		return nil, err
 	}
+	a.token = token
 	if a.token != "" {
 		opts = append(opts, cluster.Token(a.token))
 	}
