@@ -149,7 +149,7 @@ func number(t *testing.T, ctx context.Context, sel string) int {
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(` + strconv.Quote(sel) + `) || {}).textContent || ""`))
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+strconv.Quote(sel)+`) || {}).textContent || ""`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func enabled(t *testing.T, ctx context.Context, sel string) bool {
 	t.Helper()
-	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector(` + strconv.Quote(sel) + `) && !document.querySelector(` + strconv.Quote(sel) + `).disabled`))
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector(`+strconv.Quote(sel)+`) && !document.querySelector(`+strconv.Quote(sel)+`).disabled`))
 	if err != nil {
 		t.Fatal(err)
 	}
