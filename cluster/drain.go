@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -177,7 +179,11 @@ func (w *worker) handBack(held []*delivery, j *workerJob, task string, msgs <-ch
 	for i, d := range held {
 		c := nats.NewMsg(d.msg.Subject())
 		for k, v := range d.msg.Headers() {
-			c.Header[k] = v
+			// Not the server's headers: a copy with the original's
+			// Nats-Msg-Id would be dropped as a duplicate.
+			if !strings.HasPrefix(k, "Nats-") {
+				c.Header[k] = v
+			}
 		}
 		c.Header.Set(hdrPrior, strconv.Itoa(deliveries(d.msg)-1))
 		c.Data = d.msg.Data()
@@ -191,7 +197,10 @@ func (w *worker) handBack(held []*delivery, j *workerJob, task string, msgs <-ch
 		err := c.err
 		if err == nil {
 			select {
-			case <-c.fut.Ok():
+			case ack := <-c.fut.Ok():
+				if ack.Duplicate {
+					err = errors.New("the copy was taken for a duplicate")
+				}
 			case err = <-c.fut.Err():
 			case <-ctx.Done():
 				err = ctx.Err()

@@ -83,3 +83,10 @@ func SetMonitorEvery(t interface{ Cleanup(func()) }, d time.Duration) {
 	monitorEvery = d
 	t.Cleanup(func() { monitorEvery = old })
 }
+
+// SetDrainHook makes draining workers report how many held tasks they
+// handed back to fn, for one test.
+func SetDrainHook(t interface{ Cleanup(func()) }, fn func(handedBack int)) {
+	drainHook = fn
+	t.Cleanup(func() { drainHook = nil })
+}
