@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"mime"
 	"net/http"
 	"os"
 	"path"
@@ -78,6 +77,7 @@ func (rn *runner) get(ctx context.Context, in Input, r *Result) error {
 		return err
 	}
 	sink := newBodySink()
+	defer sink.free()
 	n, err := rn.copyBody(sink, body)
 	r.Bytes = n
 	if err != nil {
@@ -251,6 +251,7 @@ func (rn *runner) try(ctx context.Context, j job, r *Result, m mode, have int64,
 func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have int64, rng byteRange, partial bool, old record) error {
 	rel, part := j.rel, partPath(j.rel)
 	sink := newBodySink()
+	defer sink.free()
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	rec := record{URL: r.URL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Total: -1}
 	if have > 0 {
@@ -310,6 +311,7 @@ func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have
 // 416 whose total is the part file's size).
 func (rn *runner) completePart(j job, r *Result, rel, part string, resp *Response, have int64) (bool, error) {
 	sink := newBodySink()
+	defer sink.free()
 	if err := hashFile(rn.root, part, sink); err != nil {
 		return false, rn.saveError(r, err)
 	}
@@ -341,6 +343,7 @@ func (rn *runner) commit(j job, r *Result, resp *Response, sink *bodySink, rec r
 // file does not match it.
 func (rn *runner) keep(j job, r *Result, rel string) (again bool, err error) {
 	sink := newBodySink()
+	defer sink.free()
 	if err := hashFile(rn.root, rel, sink); err != nil {
 		return false, rn.saveError(r, err)
 	}
@@ -446,22 +449,37 @@ func parseContentRange(v string) (byteRange, bool) {
 	return r, true
 }
 
+// isHTML reports whether a body of this Content-Type (sniffed from its
+// first bytes when there is none) is HTML, whose title is worth reading.
 func isHTML(contentType string, prefix []byte) bool {
 	if contentType == "" {
 		contentType = http.DetectContentType(prefix)
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.TrimSpace(mt)
+	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
 }
 
-// bodySink hashes a body and keeps its first titleBytes for Title.
+// bodySink hashes a body and keeps its first titleBytes for Title. Sinks
+// are recycled (newBodySink, free): a page's hash state and prefix buffer
+// would otherwise be most of its garbage.
 type bodySink struct {
 	h      hash.Hash
 	prefix bytes.Buffer
 	n      int64
 }
 
-func newBodySink() *bodySink { return &bodySink{h: sha256.New()} }
+var sinks = sync.Pool{New: func() any { return &bodySink{h: sha256.New()} }}
+
+func newBodySink() *bodySink { return sinks.Get().(*bodySink) }
+
+// free returns s for reuse; nothing it holds may be used after.
+func (s *bodySink) free() {
+	s.h.Reset()
+	s.prefix.Reset()
+	s.n = 0
+	sinks.Put(s)
+}
 
 func (s *bodySink) Write(b []byte) (int, error) {
 	s.n += int64(len(b))
