@@ -77,24 +77,27 @@ that leads out of it is not followed (that URL fails instead).
 A URL saved to the same file as an earlier line (the same URL again, or
 differing only in #fragment, http/https or host case) is not fetched again:
 its line says "duplicate": true and "duplicate_of" the earlier line, and it
-is not a failure (as wget -nc and aria2c). File names are remembered with
-64-bit hashes, in two generations of 524288: the last 524288 to 1048576
-names, in at most ~16 MiB; a duplicate of a name older than that is fetched
-again and replaces the file.
+is not a failure (as wget -nc and aria2c). File names are remembered by
+64-bit hashes in two generations of 262144: always the last 262144 to
+524288 names, in at most 12 MiB; a duplicate of a name older than that is
+fetched again and replaces the file.
 
 A body is written under DIR/.crew-fetch/ and moved into place when whole,
 so a file that exists is complete; DIR/.crew-fetch/ is the one place that
-keeps what resuming needs (validators and sizes). --continue resumes and
+keeps what resuming needs (part files, their validators and sizes). --continue resumes and
 checks; what it trusts:
   - a part file resumes with Range from its size. If the first response
     had an ETag or Last-Modified it is sent as If-Range, so a changed file
     comes back whole. Without one, the resume rests on size alone: the 206
-    must start where the part ends and have the total size first announced,
-    or the download starts over. Only a checksum proves the joined bytes:
+    must start where the part ends and have the total size first announced
+    (known unless a download under 1 MiB was killed outright), or the
+    download starts over. Only a checksum proves the joined bytes:
     "URL sha256=HEX" in the input, or with --verify the server's
     Repr-Digest/Digest.
   - a complete file is kept if the server answers 304 to its ETag or
-    Last-Modified; without those, if the server's size equals the file's.
+    Last-Modified (kept on the file in an extended attribute); without
+    those (or extended attributes: Windows, some file systems), if the
+    server's size equals the file's.
 Without --continue, files already in DIR are replaced.
 
 Credentials: --user, or --netrc/--netrc-file (as curl -n; wget reads
@@ -314,9 +317,15 @@ func parseRate(v string) (float64, error) {
 // collection (GOGC=400) unless GOGC is set: fetching allocates a few small
 // buffers per page on a small live heap, so the default collects every few
 // hundred pages. Measured (docs/benchmarks.md, crew fetch): 17% less CPU
-// and 14% less time for 5000 pages at latency 0, peak memory 27 → 38 MiB.
+// and 14% less time for 5000 pages at latency 0. A soft memory limit of
+// 40 MiB (unless GOMEMLIMIT is set) collects sooner when the live heap is
+// large (--dir's duplicate detection holds up to 12 MiB), so that five
+// times it does not become the peak.
 func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(40 << 20)
 	}
 }
