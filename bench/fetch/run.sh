@@ -11,6 +11,9 @@
 #
 #   bench/fetch/run.sh [ROUNDS]     # default 7 rounds
 #   N=5000 MILLION=1000000 EXTRA=1 SERVER_CPU=0 CLIENT_CPU=1 bench/fetch/run.sh
+#   SCENARIOS="a b million seq" bench/fetch/run.sh   # pick: (a) latency 0, (b) 20 ms,
+#       1M URLs from stdin, sequential vs concurrent (the tutorials' comparison)
+#   MILLION_DIR=1 also saves the 1M pages with --dir (a million files: opt in)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROUNDS=${1:-7}
@@ -115,7 +118,34 @@ million() { # streamed input: 1M URLs from a pipe, peak memory
 	kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 }
 
+seq_vs_conc() { # the tutorials' comparison: one download at a time vs many at once
+	start_server 20ms
+	make_list 200
+	echo
+	echo "### Sequential vs concurrent (the tutorials' comparison): 200 URLs, latency 20 ms, crew fetch, medians of $ROUNDS"
+	echo
+	echo "| -j | seconds |"
+	echo "|---:|---:|"
+	for j in 1 8 64; do
+		local ts=""
+		for r in $(seq 1 "$ROUNDS"); do
+			taskset -c "$CLIENT_CPU" /usr/bin/time -o "$work/time" -f '%e' \
+				"$work/crew" fetch -q -j "$j" --per-host "$j" -i "$work/list" -o /dev/null || true
+			ts+="$(cat "$work/time") "
+		done
+		printf '| %s | %.3f |\n' "$j" "$(tr ' ' '\n' <<<"$ts" | grep . | median)"
+	done
+	kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
+}
+
+SCENARIOS=${SCENARIOS:-"a b million seq"}
 echo "machine: $(nproc) cores, $(uname -sr); $(curl --version | head -1 | cut -d' ' -f1-2)"
-scenario "(a) latency 0" 0s "$N"
-if [[ ${SKIP_LATENCY:-0} != 1 ]]; then scenario "(b) latency 20 ms" 20ms 2000; fi
-if [[ $MILLION -gt 0 ]]; then million; fi
+for s in $SCENARIOS; do
+	case $s in
+	a) scenario "(a) latency 0" 0s "$N" ;;
+	b) scenario "(b) latency 20 ms" 20ms 2000 ;;
+	million) million ;;
+	seq) seq_vs_conc ;;
+	*) echo "unknown scenario $s (a, b, million, seq)" >&2; exit 2 ;;
+	esac
+done

@@ -242,17 +242,9 @@ func TestFetchURLLength(t *testing.T) {
 // TestFetchTimeoutSeconds: timeouts take bare seconds, as curl's do, or Go
 // durations; a slow server is cut at the limit.
 func TestFetchTimeoutSeconds(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := stallingServer(t)
 	start := time.Now()
-	code, stdout, _ := runCLI(t, "", "fetch", "--timeout", "0.3", "--retries", "0", srv.URL)
+	code, stdout, _ := runCLI(t, "", "fetch", "--timeout", "0.3", "--retries", "0", srv.URL+"/slow/1")
 	if code != exitFailed || !strings.Contains(stdout, "deadline exceeded") || time.Since(start) > 10*time.Second {
 		t.Errorf("--timeout 0.3: exit %d after %v: %s", code, time.Since(start), stdout)
 	}
@@ -496,23 +488,15 @@ func TestFetchTimeoutMatchesCurl(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := stallingServer(t)
 	start := time.Now()
-	err = exec.Command(curl, "-s", "--max-time", "0.3", srv.URL).Run()
+	err = exec.Command(curl, "-s", "-o", os.DevNull, "--max-time", "0.3", srv.URL+"/slow/1").Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 28 || time.Since(start) > 10*time.Second {
 		t.Fatalf("curl --max-time 0.3: %v after %v", err, time.Since(start))
 	}
 	start = time.Now()
-	if code, _, _ := runCLI(t, "", "fetch", "-q", "--retries", "0", "--timeout", "0.3", srv.URL); code != exitFailed || time.Since(start) > 10*time.Second {
+	if code, _, _ := runCLI(t, "", "fetch", "-q", "--retries", "0", "--timeout", "0.3", srv.URL+"/slow/1"); code != exitFailed || time.Since(start) > 10*time.Second {
 		t.Errorf("crew --timeout 0.3: exit %d after %v", code, time.Since(start))
 	}
 }
