@@ -500,3 +500,17 @@ func TestFetchTimeoutMatchesCurl(t *testing.T) {
 		t.Errorf("crew --timeout 0.3: exit %d after %v", code, time.Since(start))
 	}
 }
+
+// TestFetchUserWithoutPassword: --user USER asks for the password on the
+// terminal, as curl does; with no terminal it is a usage error, not an
+// empty password.
+func TestFetchUserWithoutPassword(t *testing.T) {
+	if f, err := os.Open("/dev/tty"); err == nil {
+		f.Close()
+		t.Skip("a terminal is attached: crew would ask for the password")
+	}
+	code, _, stderr := runCLI(t, "", "fetch", "--user", "alice", "http://127.0.0.1:1/")
+	if code != exitUsage || !strings.Contains(stderr, "no password given") {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+}
