@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/fetch"
 )
 
 // ErrBadConfig reports an invalid Config.
@@ -54,6 +55,11 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// MaxTravellingBody is the largest page body Crawl brings back from an
+// Executor's workers for Config.Save: with its encoding it fits the 8 MiB
+// messages of a crew cluster.
+const MaxTravellingBody = 4 << 20
 
 // Scope says which discovered URLs are followed.
 type Scope string
@@ -97,7 +103,7 @@ type Config struct {
 	MaxBodySize  int64         // default 10 MiB
 	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none
 	Timeout      time.Duration // per attempt; default 30s
-	MaxRedirects int           // longest redirect chain followed; default 10
+	MaxRedirects int           // longest redirect chain followed; default 10, negative none (recorded, not followed)
 	Canon        Canonicalizer
 
 	// Trap limits: links beyond them are not followed. Each has a default
@@ -108,6 +114,14 @@ type Config struct {
 	MaxPatternDepth   int // links deeper than the first URL of the same pattern; default 100, <0 none
 	MaxPagesPerHost   int // URLs admitted per host; 0 unlimited
 	MaxQueryVariants  int // distinct queries per scheme+host+path; default 100, <0 none
+
+	// Save, if set, is a directory where the bodies of the pages fetched
+	// with a 2xx status are kept, at Layout's path for each URL (see
+	// fetch.Layout): a mirror of the site, as wget -r makes. With an
+	// Executor the bodies travel back from the workers, and one over
+	// MaxTravellingBody is recorded as an error instead of saved.
+	Save   string
+	Layout fetch.Layout
 
 	// Executor runs the visits (fetching and parsing); nil runs them on
 	// Workers goroutines in this process. With a process or cluster
@@ -150,6 +164,7 @@ type Page struct {
 	LinksFound int    `json:"links_found"` // distinct crawlable (http(s), canonical) links on the page, in scope or not
 	ElapsedMS  int64  `json:"elapsed_ms"`
 	Error      string `json:"error,omitempty"`
+	Saved      string `json:"saved,omitempty"` // with Config.Save, where the body is, under it
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -182,7 +197,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Retries < 0 {
 		cfg.Retries = 0 // none: fetch.Config's zero
 	}
-	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 || cfg.MaxRedirects < 0 {
+	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 {
 		return cfg, fmt.Errorf("%w: negative limit", ErrBadConfig)
 	}
 	if cfg.UserAgent == "" {
@@ -266,14 +281,23 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
 		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
 		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
-		StripQuery: cfg.Canon.StripQuery,
+		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "", Delay: cfg.Delay,
 	}
-	if err := k.record(nil, starts); err != nil {
+	if cfg.Executor != nil {
+		k.opts.BodyLimit = MaxTravellingBody
+	}
+	if cfg.Save != "" {
+		if k.mirror, err = openMirror(cfg.Save, cfg.Layout, fresh); err != nil {
+			return Stats{}, err
+		}
+		defer k.mirror.close()
+	}
+	if err := k.record(nil, starts, true); err != nil {
 		return k.finalStats(), err
 	}
 	if fr.Queued() == 0 {
 		k.stats.Done = true
-		return k.finalStats(), nil
+		return k.finalStats(), k.flushWaiting()
 	}
 	if cfg.MaxPages > 0 && fr.Totals().Visited >= cfg.MaxPages {
 		k.stats.AtMaxPages = true

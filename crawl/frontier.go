@@ -15,6 +15,8 @@ var (
 	bucketSeen     = []byte("seen")     // seenKey → 1: the seen-set of older versions
 	bucketSeenRuns = []byte("seenruns") // n → sorted seenKeys (see seenSet)
 	bucketSeenLog  = []byte("seenlog")  // n → seenKeys admitted since the last flush
+	bucketHeldRuns = []byte("heldruns") // likewise for the URLs held
+	bucketHeldLog  = []byte("heldlog")
 	bucketQueue    = []byte("queue")    // seq → chunk of items waiting to be visited
 	bucketInflight = []byte("inflight") // seq → item popped, not yet recorded
 	bucketHeld     = []byte("held")     // seq → chunk of items found beyond the depth limit
@@ -82,7 +84,7 @@ type Totals struct {
 // breadth-first when each page's links are added after it is done. Pop
 // moves items to an in-flight set and a Txn retires them; opening a
 // frontier returns in-flight items, and items kept for retry, to the front
-// of the queue, so after kill -9 only the pages in flight at the time are
+// of the queue, so after kill -9 only the pages not yet retired are
 // fetched again. The seen-set is described on seenSet.
 //
 // Each Pop and Update is one transaction; callers batch them. The file is
@@ -92,11 +94,16 @@ type Totals struct {
 type Frontier struct {
 	db   *bolt.DB
 	lim  Limits
-	seen *seenSet
-	seq  uint64
-	tot  Totals
+	seen *seenSet // URLs admitted
+	// heldSeen holds the URLs held beyond the depth limit. They are not in
+	// seen, so that a URL held when found too deep is still admitted when
+	// a page visited later links to it from a shallower depth.
+	heldSeen *seenSet
+	seq      uint64
+	tot      Totals
 
 	queued, inflight, held, retry int
+	releaseDue                    bool // the depth limit grew: see Txn.Release
 }
 
 // OpenFrontier opens or creates the frontier in dir (the file
@@ -111,7 +118,7 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 	}
 	f := &Frontier{db: db, lim: lim, tot: Totals{PagesBytes: -1, URLsBytes: -1}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSeen, bucketSeenRuns, bucketSeenLog, bucketQueue, bucketInflight, bucketHeld,
+		for _, b := range [][]byte{bucketSeen, bucketSeenRuns, bucketSeenLog, bucketHeldRuns, bucketHeldLog, bucketQueue, bucketInflight, bucketHeld,
 			bucketRetry, bucketCounts, bucketDone, bucketWaiting, bucketPatterns} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -121,7 +128,8 @@ func OpenFrontier(dir string, lim Limits) (*Frontier, error) {
 	})
 	if err == nil {
 		err = db.View(func(tx *bolt.Tx) error {
-			f.seen = loadSeen(tx)
+			f.seen = loadSeen(tx, bucketSeenRuns, bucketSeenLog)
+			f.heldSeen = loadSeen(tx, bucketHeldRuns, bucketHeldLog)
 			return nil
 		})
 	}
@@ -175,17 +183,19 @@ func (f *Frontier) recover(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	// The depth is stored plus one, so that unlimited (-1) is 0.
-	before := count(counts, keyDepth) - 1
-	if f.lim.Depth < 0 || (before >= 0 && f.lim.Depth > before) {
-		if err := f.release(tx); err != nil {
+	// The depth is stored plus one, so that unlimited (-1) is 0. Held
+	// items are released by the first Update (see Txn.Release).
+	if counts.Get(keyDepth) == nil {
+		if err := putCount(counts, keyDepth, f.lim.Depth+1); err != nil {
 			return err
 		}
 	}
+	before := count(counts, keyDepth) - 1
+	f.releaseDue = f.held > 0 && (f.lim.Depth < 0 || (before >= 0 && f.lim.Depth > before))
 	for _, c := range []struct {
 		k []byte
 		v int
-	}{{keyDepth, f.lim.Depth + 1}, {keySeq, int(f.seq)}, {keyQueued, f.queued}, {keyHeld, f.held}} {
+	}{{keySeq, int(f.seq)}, {keyQueued, f.queued}} {
 		if err := putCount(counts, c.k, c.v); err != nil {
 			return err
 		}
@@ -196,51 +206,6 @@ func (f *Frontier) recover(tx *bolt.Tx) error {
 // errOldFormat reports a state directory written by an older crew, whose
 // frontier this one does not read.
 var errOldFormat = errors.New("the state was written by an older version of crew; finish that crawl with it, or delete the state directory to start over")
-
-// release queues the held items within the depth limit, counting them
-// against the other limits as if they were found now.
-func (f *Frontier) release(tx *bolt.Tx) error {
-	held, q, counts := tx.Bucket(bucketHeld), tx.Bucket(bucketQueue), tx.Bucket(bucketCounts)
-	var keep, queue []Item
-	if err := held.ForEach(func(_, v []byte) error {
-		items, err := decodeChunk(v)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
-				keep = append(keep, it)
-				continue
-			}
-			f.held--
-			ok, err := f.admit(counts, it.URL, true)
-			if err != nil {
-				return err
-			}
-			if ok {
-				f.seq++
-				it.Seq = f.seq
-				queue = append(queue, it)
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := tx.DeleteBucket(bucketHeld); err != nil {
-		return err
-	}
-	held, err := tx.CreateBucket(bucketHeld)
-	if err != nil {
-		return err
-	}
-	f.queued += len(queue)
-	f.tot.URLs += len(queue)
-	if err := putChunks(held, keep); err != nil {
-		return err
-	}
-	return putChunks(q, queue)
-}
 
 func seqKey(n uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n)
@@ -255,28 +220,55 @@ func beUint64(k []byte) uint64 {
 
 // encodeItem is the on-disk form of a queued item: depth, URL length, URL,
 // parent.
-func encodeItem(it Item) []byte {
-	b := make([]byte, 0, 4+len(it.URL)+len(it.Parent))
-	b = binary.AppendUvarint(b, uint64(it.Depth))
-	b = binary.AppendUvarint(b, uint64(len(it.URL)))
-	b = append(b, it.URL...)
-	return append(b, it.Parent...)
-}
+func encodeItem(it Item) []byte { return encodeTriple(uint64(it.Depth), it.URL, it.Parent) }
 
 var errCorrupt = errors.New("frontier: corrupt item")
 
 func decodeItem(k, v []byte) (Item, error) {
-	d, n := binary.Uvarint(v)
-	if n <= 0 || d > 1<<31 {
+	d, u, parent, ok := decodeTriple(v)
+	if !ok || d > 1<<31 {
 		return Item{}, errCorrupt
 	}
-	v = v[n:]
-	l, n := binary.Uvarint(v)
-	if n <= 0 || uint64(len(v)-n) < l {
-		return Item{}, errCorrupt
+	return Item{URL: u, Parent: parent, Depth: int(d), Seq: beUint64(k)}, nil
+}
+
+// encodeTriple writes a number and two strings: uvarint n, uvarint len(a),
+// a, b (b runs to the end).
+func encodeTriple(n uint64, a, b string) []byte {
+	return appendTriple(make([]byte, 0, 2*binary.MaxVarintLen64+len(a)+len(b)), n, a, b)
+}
+
+func appendTriple(v []byte, n uint64, a, b string) []byte {
+	v = binary.AppendUvarint(v, n)
+	v = binary.AppendUvarint(v, uint64(len(a)))
+	return append(append(v, a...), b...)
+}
+
+// tripleLen is the length of encodeTriple's result.
+func tripleLen(n uint64, a, b string) int {
+	return uvarintLen(n) + uvarintLen(uint64(len(a))) + len(a) + len(b)
+}
+
+func uvarintLen(n uint64) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
 	}
-	v = v[n:]
-	return Item{URL: string(v[:l]), Parent: string(v[l:]), Depth: int(d), Seq: beUint64(k)}, nil
+	return l
+}
+
+func decodeTriple(v []byte) (n uint64, a, b string, ok bool) {
+	n, i := binary.Uvarint(v)
+	if i <= 0 {
+		return 0, "", "", false
+	}
+	v = v[i:]
+	l, i := binary.Uvarint(v)
+	if i <= 0 || uint64(len(v)-i) < l {
+		return 0, "", "", false
+	}
+	v = v[i:]
+	return n, string(v[:l]), string(v[l:]), true
 }
 
 // Push adds the items whose URLs were never seen, ignoring the limits

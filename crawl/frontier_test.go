@@ -117,6 +117,10 @@ func TestFrontierHeldAndRetry(t *testing.T) {
 	if f, err = OpenFrontier(dir, Limits{Depth: 3}); err != nil {
 		t.Fatal(err)
 	}
+	var released []Item
+	if err := f.Update(func(tx *Txn) (err error) { released, err = tx.Release(); return err }); err != nil || len(released) != 1 {
+		t.Fatalf("Release: %v, %v; want /2", released, err)
+	}
 	got, _ := f.Pop(10)
 	if len(got) != 2 || got[0].URL != "http://a/1" || got[1].URL != "http://a/2" || f.Held() != 0 {
 		t.Fatalf("reopened deeper: popped %v, held %d; want /1 (in flight) then the released /2", got, f.Held())
@@ -170,6 +174,29 @@ func FuzzDecodeItem(f *testing.F) {
 		back, err := decodeItem(seqKey(seq), encodeItem(it))
 		if err != nil || back != it {
 			t.Fatalf("round trip of %+v: %+v, %v", it, back, err)
+		}
+	})
+}
+
+func FuzzDecodeChunk(f *testing.F) {
+	f.Add([]byte{})
+	var v []byte
+	for i, u := range []string{"http://a/", "http://a/b?c=d"} {
+		v = appendEntry(v, Item{URL: u, Depth: i, Parent: "http://p/", Seq: uint64(7 + i)})
+	}
+	f.Add(v)
+	f.Fuzz(func(t *testing.T, v []byte) {
+		items, err := decodeChunk(v)
+		if err != nil {
+			return
+		}
+		var again []byte
+		for _, it := range items {
+			again = appendEntry(again, it)
+		}
+		back, err := decodeChunk(again)
+		if err != nil || !slices.Equal(back, items) {
+			t.Fatalf("round trip of %+v: %+v, %v", items, back, err)
 		}
 	})
 }

@@ -26,10 +26,10 @@ func keyOf(u string) seenKey {
 // random B+tree inserts:
 //
 //   - keys admitted since the last flush are kept in recent, in memory,
-//     and logged durably in bucketSeenLog as one value per transaction, so
+//     and logged durably in its log bucket as one value per transaction, so
 //     a crawl killed with kill -9 loses none of them;
 //   - every flushAt new keys, recent is sorted and written as one value, a
-//     run, in bucketSeenRuns, in the transaction that also empties the log;
+//     run, in its runs bucket, in the transaction that also empties the log;
 //     runs of similar size are merged (as an LSM tree does), so there are
 //     few of them, each at most maxRunKeys long;
 //   - a Bloom filter over the whole set answers most "never seen" queries
@@ -45,10 +45,11 @@ type seenSet struct {
 	last    uint // capacity of the newest filter
 	bits    uint // bits in all filters
 	recent  map[seenKey]struct{}
-	logSeq  uint64 // key of the last bucketSeenLog value
+	logSeq  uint64 // key of the last value in the log bucket
 	runs    []run  // oldest first
 	nextRun uint64
-	legacy  bool // bucketSeen (a tree of keys, from older versions) is not empty
+
+	runsName, logName []byte // its buckets
 }
 
 type run struct {
@@ -68,10 +69,11 @@ var (
 // positive rate.
 const filterK = 7
 
-// loadSeen builds the in-memory side of the set from the runs and the log.
-func loadSeen(tx *bolt.Tx) *seenSet {
-	s := &seenSet{recent: map[seenKey]struct{}{}}
-	tree, runs, log := tx.Bucket(bucketSeen), tx.Bucket(bucketSeenRuns), tx.Bucket(bucketSeenLog)
+// loadSeen builds the in-memory side of the set kept in the buckets
+// runsName and logName.
+func loadSeen(tx *bolt.Tx, runsName, logName []byte) *seenSet {
+	s := &seenSet{recent: map[seenKey]struct{}{}, runsName: runsName, logName: logName}
+	runs, log := tx.Bucket(runsName), tx.Bucket(logName)
 	n := 0
 	runs.ForEach(func(k, v []byte) error {
 		s.runs = append(s.runs, run{id: beUint64(k), n: len(v) / keyLen})
@@ -79,13 +81,7 @@ func loadSeen(tx *bolt.Tx) *seenSet {
 		n += len(v) / keyLen
 		return nil
 	})
-	legacy := tree.Stats().KeyN
-	s.legacy = legacy > 0
-	s.grow(max(firstFilter, 2*uint(n+legacy)))
-	tree.ForEach(func(k, _ []byte) error {
-		s.addFilter(seenKey(k))
-		return nil
-	})
+	s.grow(max(firstFilter, 2*uint(n)))
 	runs.ForEach(func(_, v []byte) error {
 		for ; len(v) >= keyLen; v = v[keyLen:] {
 			s.addFilter(seenKey(v))
@@ -155,13 +151,13 @@ func (s *seenSet) contains(tx *bolt.Tx, k seenKey) bool {
 	if _, ok := s.recent[k]; ok {
 		return true
 	}
-	runs := tx.Bucket(bucketSeenRuns)
+	runs := tx.Bucket(s.runsName)
 	for _, r := range s.runs {
 		if inRun(runs.Get(seqKey(r.id)), k) {
 			return true
 		}
 	}
-	return s.legacy && tx.Bucket(bucketSeen).Get(k[:]) != nil
+	return false
 }
 
 // inRun binary-searches a run (sorted keys, back to back) for k.
@@ -215,14 +211,14 @@ func (s *seenSet) logAdded(tx *bolt.Tx, logged []byte) (seenCommit, error) {
 			return c, nil
 		}
 		c.logSeq++
-		return c, tx.Bucket(bucketSeenLog).Put(seqKey(c.logSeq), logged)
+		return c, tx.Bucket(s.logName).Put(seqKey(c.logSeq), logged)
 	}
 	keys := make([]byte, 0, len(s.recent)*keyLen)
 	for k := range s.recent {
 		keys = append(keys, k[:]...)
 	}
 	sortKeys(keys)
-	b := tx.Bucket(bucketSeenRuns)
+	b := tx.Bucket(s.runsName)
 	c.runs = slices.Clone(s.runs)
 	for {
 		// Merge the newest run into the new one while it is no more than
@@ -246,10 +242,10 @@ func (s *seenSet) logAdded(tx *bolt.Tx, logged []byte) (seenCommit, error) {
 		return c, err
 	}
 	c.nextRun++
-	if err := tx.DeleteBucket(bucketSeenLog); err != nil {
+	if err := tx.DeleteBucket(s.logName); err != nil {
 		return c, err
 	}
-	_, err := tx.CreateBucket(bucketSeenLog)
+	_, err := tx.CreateBucket(s.logName)
 	c.flushed, c.logSeq = true, 0
 	return c, err
 }

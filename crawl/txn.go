@@ -11,13 +11,15 @@ import (
 // retired or kept for retry, links admitted, outcomes recorded, totals —
 // commits at once or not at all. See Frontier.Update.
 type Txn struct {
-	f      *Frontier
-	tx     *bolt.Tx
-	seq    uint64
-	logged []byte // seenKeys added, for the seen-set's log
-	tot    Totals
-	queue  []Item // items admitted, written as chunks at the end
-	hold   []Item // items held, likewise
+	f          *Frontier
+	tx         *bolt.Tx
+	seq        uint64
+	logged     []byte // seenKeys added to the seen-set, for its log
+	heldLogged []byte // likewise for the held set
+	tot        Totals
+	queue      []Item // items admitted, written as chunks at the end
+	hold       []Item // items held, likewise
+	released   bool
 
 	queued, inflight, held, retry int
 }
@@ -28,7 +30,7 @@ type Txn struct {
 // commit, what fn wrote past them is cut off when the crawl resumes.
 func (f *Frontier) Update(fn func(*Txn) error) error {
 	t := &Txn{f: f, seq: f.seq, tot: f.tot}
-	var sc seenCommit
+	var sc, hc seenCommit
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		t.tx = tx
 		if err := fn(t); err != nil {
@@ -44,13 +46,21 @@ func (f *Frontier) Update(fn func(*Txn) error) error {
 		if sc, err = f.seen.logAdded(tx, t.logged); err != nil {
 			return err
 		}
+		if hc, err = f.heldSeen.logAdded(tx, t.heldLogged); err != nil {
+			return err
+		}
 		return t.saveTotals()
 	})
 	if err != nil {
 		f.seen.forget(t.logged)
+		f.heldSeen.forget(t.heldLogged)
 		return fmt.Errorf("frontier: %w", err)
 	}
 	f.seen.committed(sc)
+	f.heldSeen.committed(hc)
+	if t.released {
+		f.releaseDue = false
+	}
 	f.seq, f.tot = t.seq, t.tot
 	f.queued += t.queued
 	f.inflight += t.inflight
@@ -113,41 +123,53 @@ func (t *Txn) Retry(it Item) error {
 
 // Add queues the items whose URLs were never seen and, when limited is
 // set, fit the limits, and returns them; it counts those refused by a
-// limit. Items deeper than the depth limit are marked seen and held.
+// limit. Items deeper than the depth limit are held instead (once each).
 func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err error) {
-	seen := t.f.seen
+	seen, held := t.f.seen, t.f.heldSeen
 	counts := t.tx.Bucket(bucketCounts)
+	first := len(t.queue)
+	defer func() {
+		if err == nil {
+			added = t.queue[first:len(t.queue):len(t.queue)]
+		}
+	}()
 	for _, it := range items {
 		k := keyOf(it.URL)
 		if seen.contains(t.tx, k) {
 			continue
 		}
-		hold := t.f.lim.Depth >= 0 && it.Depth > t.f.lim.Depth
-		if !hold {
-			ok, err := t.f.admit(counts, it.URL, limited)
-			if err != nil {
-				return nil, 0, err
-			}
-			if !ok {
-				refused++
+		if t.f.lim.Depth >= 0 && it.Depth > t.f.lim.Depth {
+			if held.contains(t.tx, k) {
 				continue
 			}
+			held.add(k)
+			t.heldLogged = append(t.heldLogged, k[:]...)
+			t.seq++
+			it.Seq = t.seq
+			t.hold = append(t.hold, it)
+			t.held++
+			continue
+		}
+		ok, err := t.f.admit(counts, it.URL, limited)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			refused++
+			continue
+		}
+		if held.contains(t.tx, k) {
+			t.held-- // found shallower after all: its held copy is dropped on release
 		}
 		seen.add(k)
 		t.logged = append(t.logged, k[:]...)
 		t.seq++
 		it.Seq = t.seq
-		if hold {
-			t.hold = append(t.hold, it)
-			t.held++
-			continue
-		}
 		t.queue = append(t.queue, it)
 		t.queued++
 		t.tot.URLs++
-		added = append(added, it)
 	}
-	return added, refused, nil
+	return nil, refused, nil
 }
 
 // Seen reports whether the URL was ever admitted (queued or held).
@@ -172,31 +194,18 @@ type Outcome struct {
 
 // SetOutcome records the outcome of a visit to u.
 func (t *Txn) SetOutcome(u string, o Outcome) error {
-	v := binary.AppendUvarint(nil, uint64(max(o.Status, 0)))
-	v = binary.AppendUvarint(v, uint64(len(o.Redirect)))
-	v = append(append(v, o.Redirect...), o.Title...)
 	k := keyOf(u)
-	return t.tx.Bucket(bucketDone).Put(k[:], v)
+	return t.tx.Bucket(bucketDone).Put(k[:], encodeTriple(uint64(max(o.Status, 0)), o.Redirect, o.Title))
 }
 
 // Outcome returns the recorded outcome of a visit to u, if any.
 func (t *Txn) Outcome(u string) (Outcome, bool) {
 	k := keyOf(u)
-	v := t.tx.Bucket(bucketDone).Get(k[:])
-	if v == nil {
+	st, redirect, title, ok := decodeTriple(t.tx.Bucket(bucketDone).Get(k[:]))
+	if !ok {
 		return Outcome{}, false
 	}
-	st, n := binary.Uvarint(v)
-	if n <= 0 {
-		return Outcome{}, false
-	}
-	v = v[n:]
-	l, n := binary.Uvarint(v)
-	if n <= 0 || uint64(len(v)-n) < l {
-		return Outcome{}, false
-	}
-	v = v[n:]
-	return Outcome{Status: int(st), Redirect: string(v[:l]), Title: string(v[l:])}, true
+	return Outcome{Status: int(st), Redirect: redirect, Title: title}, true
 }
 
 // AddWaiting appends rec to what waits for the visit of u.
@@ -264,4 +273,65 @@ func (t *Txn) Pattern(p string) (int, bool) {
 // SetPattern records the depth at which a URL of pattern p was first seen.
 func (t *Txn) SetPattern(p string, depth int) error {
 	return putCount(t.tx.Bucket(bucketPatterns), []byte(p), depth)
+}
+
+// Release queues the held items the depth limit now allows (the frontier
+// was opened with a larger one than before), counting them against the
+// other limits as if they were found now, and returns those queued. It
+// does nothing after the first call.
+func (t *Txn) Release() ([]Item, error) {
+	f := t.f
+	counts := t.tx.Bucket(bucketCounts)
+	if err := putCount(counts, keyDepth, f.lim.Depth+1); err != nil {
+		return nil, err
+	}
+	if !f.releaseDue {
+		return nil, nil
+	}
+	var keep, queue []Item
+	released := 0
+	if err := t.tx.Bucket(bucketHeld).ForEach(func(_, v []byte) error {
+		items, err := decodeChunk(v)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if f.lim.Depth >= 0 && it.Depth > f.lim.Depth {
+				keep = append(keep, it)
+				continue
+			}
+			k := keyOf(it.URL)
+			if f.seen.contains(t.tx, k) {
+				continue // admitted from a shallower depth since (and not counted held)
+			}
+			released++
+			ok, err := f.admit(counts, it.URL, true)
+			if err != nil {
+				return err
+			}
+			if ok {
+				f.seen.add(k)
+				t.logged = append(t.logged, k[:]...)
+				t.seq++
+				it.Seq = t.seq
+				queue = append(queue, it)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := t.tx.DeleteBucket(bucketHeld); err != nil {
+		return nil, err
+	}
+	if _, err := t.tx.CreateBucket(bucketHeld); err != nil {
+		return nil, err
+	}
+	t.hold = append(keep, t.hold...)
+	t.held -= released
+	t.queue = append(t.queue, queue...)
+	t.queued += len(queue)
+	t.tot.URLs += len(queue)
+	t.released = true
+	return queue, nil
 }

@@ -52,7 +52,7 @@ func newPool(t *testing.T, opts ...crew.Option) crew.Executor {
 }
 
 func TestConformance(t *testing.T) {
-	crewtest.Run(t, newPool)
+	crewtest.Run(t, proc.New)
 }
 
 // Tasks for the process-specific tests, registered at package level so
@@ -590,14 +590,16 @@ func TestChunkBreakAndCancel(t *testing.T) {
 	}
 }
 
-// TestChunkPanics: a panic inside a chunk fails its own element with
-// ErrPanic and the stack; the elements around it succeed.
+// TestChunkPanics: a panic inside a chunk fails its own element with a
+// *crew.PanicError carrying its value and the worker's stack; the
+// elements around it succeed.
 func TestChunkPanics(t *testing.T) {
 	ex := newPool(t, crew.Workers(2))
 	defer ex.Close()
 	for r := range crew.Map(t.Context(), ex, panicOn, slices.Values(rangeInts(300))) {
 		if r.Index%37 == 5 {
-			if !errors.Is(r.Err, crew.ErrPanic) || !strings.Contains(r.Err.Error(), fmt.Sprintf("panic at %d", r.Index)) || strings.Count(r.Err.Error(), "\n") < 2 {
+			var pe *crew.PanicError
+			if !errors.As(r.Err, &pe) || r.Err.Error() != fmt.Sprintf("crew: task panicked: panic at %d", r.Index) || !strings.Contains(string(pe.Stack), "proc_test.go") {
 				t.Errorf("element %d: err = %v, want ErrPanic with its value and a stack", r.Index, r.Err)
 			}
 		} else if r.Err != nil || r.Value != r.Index {

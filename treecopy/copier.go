@@ -159,7 +159,11 @@ func (c *copier) dirMetas(dirs []*dirMeta) {
 			continue
 		}
 		if err := c.meta(d.src, d.dst, d.fi); err != nil {
-			c.fail(err)
+			if _, serr := os.Lstat(d.src); errors.Is(serr, fs.ErrNotExist) {
+				c.failSource(d.src, d.rel, "lstat", serr) // gone since it was read
+			} else {
+				c.fail(err)
+			}
 		}
 		if c.opts.Fsync {
 			c.syncPath(d.dst)
@@ -235,6 +239,11 @@ func newCopier(opts Options, stop context.CancelCauseFunc) *copier {
 func (c *copier) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var gone *vanishedError
+	if errors.As(err, &gone) {
+		c.stats.Vanished = append(c.stats.Vanished, gone.path)
+		return
+	}
 	if isNoSpace(err) {
 		if c.full == nil {
 			c.full = fmt.Errorf("%w: %w", ErrNoSpace, err)
@@ -313,8 +322,9 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 	return roots, singles, nil
 }
 
-// beforeEntry, if set (by tests), is called before each entry's lstat.
-var beforeEntry func(src string)
+// beforeEntry and beforeDir, if set (by tests), are called before each
+// entry's lstat and before each directory is read.
+var beforeEntry, beforeDir func(src string)
 
 // fsyncs counts the fsyncs Options.Fsync made, for tests.
 var fsyncs atomic.Int64

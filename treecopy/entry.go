@@ -37,7 +37,7 @@ func (c *copier) entry(j job) (copied bool, err error) {
 				c.meta_.Add(1)
 				if !c.opts.DryRun {
 					if err := c.meta(j.src, j.dst, j.fi); err != nil {
-						return false, err
+						return false, vanishedOr(j.src, err)
 					}
 				}
 				c.report(c.withTarget(Change{Path: j.rel, Type: ch.Type, Op: MetaOnly, What: what, Size: ch.Size}, j.src))
@@ -107,7 +107,7 @@ func (c *copier) viaTemp(j job) (n int64, err error) {
 	if !mode.IsRegular() {
 		if err := c.meta(j.src, tmp, j.fi); err != nil {
 			os.Remove(tmp)
-			return 0, renamed(err, tmp, j.dst)
+			return 0, vanishedOr(j.src, renamed(err, tmp, j.dst))
 		}
 	}
 	if err := c.replace(tmp, j.dst, j.rel, j.parent); err != nil {

@@ -22,8 +22,9 @@ import (
 // kernel may turn into a reflink. Errors name j.dst, never the temp name.
 func (c *copier) copyFile(j job) (tmp string, n int64, err error) {
 	out := -1
+	j.madeMode = 0o600
 	tmp, err = withTempName(j.dst, func(tmp string) (err error) {
-		out, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		out, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, j.madeMode)
 		return err
 	})
 	if err != nil {
@@ -89,7 +90,7 @@ func (c *copier) copyInto(j job, out int, name, path string) (n int64, err error
 		}
 		return n, pathError("write", name, err)
 	}
-	if err := c.fileMeta(in, out, src, name, path, &st, j.inheritsACL, j.ownGroup); err != nil {
+	if err := c.fileMeta(in, out, src, name, path, &st, j.inheritsACL, j.ownGroup, j.madeMode); err != nil {
 		return n, err
 	}
 	if c.opts.Fsync {
@@ -105,6 +106,21 @@ func (c *copier) copyInto(j job, out int, name, path string) (n int64, err error
 func unchangedSince(in int, st *unixStat) bool {
 	var now unixStat
 	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && mtim(&now) == mtim(st)
+}
+
+// umask is the process's file mode creation mask, or 0o777 where it
+// could not be read without changing it.
+var umask = readUmask()
+
+// createMode is the mode to create the copy of a file of mode m with: m's
+// permissions when the umask leaves them whole and no ACL is inherited,
+// so that no chmod is needed after; 0600 otherwise (and for setuid,
+// setgid and sticky files, whose bits a chown would clear).
+func createMode(m uint32, inheritsACL bool) uint32 {
+	if inheritsACL || m&0o7000 != 0 || m&0o777&umask != 0 {
+		return 0o600
+	}
+	return m & 0o777
 }
 
 // errNoTmpfile is a system or file system without O_TMPFILE.
@@ -184,7 +200,7 @@ func copyPread(in, out int, off, n int64) (int64, error) {
 // and nanosecond times of in, whose fstat is st, in that order because
 // chown clears setuid bits; it does what meta does for other entries,
 // without path lookups. inheritsACL is as for copyFdXattrs.
-func (c *copier) fileMeta(in, out int, src, name, path string, st *unixStat, inheritsACL, ownGroup bool) error {
+func (c *copier) fileMeta(in, out int, src, name, path string, st *unixStat, inheritsACL, ownGroup bool, madeMode uint32) error {
 	if c.root && !(ownGroup && int(st.Uid) == euid && int(st.Gid) == egid) {
 		// A new file is ours, but its group is its directory's when that
 		// is setgid (or mounted with grpid): ask the file, not the
@@ -202,8 +218,10 @@ func (c *copier) fileMeta(in, out int, src, name, path string, st *unixStat, inh
 	if err := copyFdXattrs(in, out, src, name, inheritsACL); err != nil {
 		return err
 	}
-	if err := unix.Fchmod(out, uint32(st.Mode)&07777); err != nil {
-		return pathError("chmod", name, err)
+	if mode := uint32(st.Mode) & 07777; mode != madeMode {
+		if err := unix.Fchmod(out, mode); err != nil {
+			return pathError("chmod", name, err)
+		}
 	}
 	ts := times(st)
 	if err := futimens(out, path, &ts); err != nil {

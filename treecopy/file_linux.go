@@ -25,7 +25,10 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 	if j.dstDir < 0 {
 		tpath = filepath.Dir(dst)
 	}
-	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	// Nobody sees the file before it is linked in: it can have its
+	// final mode from the start, saving a chmod, when the umask keeps it.
+	j.madeMode = createMode(uint32(j.fi.Sys().(*unixStat).Mode), j.inheritsACL)
+	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, j.madeMode)
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
 			c.noTmpfile.Store(true)

@@ -10,8 +10,8 @@ func mtim(st *unixStat) unix.Timespec { return unix.Timespec(st.Mtimespec) }
 func ctim(st *unixStat) unix.Timespec { return unix.Timespec(st.Ctimespec) }
 
 // pathFlag opens a directory only to look names up in it (there is no
-// O_PATH here: read access it is).
-const pathFlag = unix.O_RDONLY
+// O_PATH here: read access it is, without blocking on a FIFO).
+const pathFlag = unix.O_RDONLY | unix.O_NONBLOCK
 
 // errNoAttr is a missing xattr.
 var errNoAttr = unix.ENOATTR

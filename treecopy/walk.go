@@ -53,7 +53,10 @@ type job struct {
 	// lstat was taken from the open file.
 	srcFD  int
 	opened bool
-	parent *dirMeta // dst's directory, or nil at a top
+	// madeMode is the mode the copy was created with (see createMode),
+	// 0 if none is known yet.
+	madeMode uint32
+	parent   *dirMeta // dst's directory, or nil at a top
 }
 
 // dirJob is a directory to copy: the source directories merged into dst
@@ -114,7 +117,10 @@ func (w *walker) dir(d dirJob) error {
 		return err
 	}
 	c := w.c
-	entries, names := w.read(d)
+	entries, names, gone := w.read(d)
+	if gone {
+		return nil // vanished since its parent was read: nothing to make
+	}
 	m := &dirMeta{src: d.srcs[0], dst: d.dst, rel: d.rel, fi: d.fi}
 	dst, err := c.openDst(d, m)
 	if err != nil {
@@ -197,10 +203,15 @@ func (w *walker) dir(d dirJob) error {
 
 // read lists the entries of d's source directories that the filter lets
 // through, the first source's winning a name that several have; names
-// holds every name listed, filtered or not.
-func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool) {
+// holds every name listed, filtered or not; gone reports that every
+// source directory vanished since its parent was read.
+func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool, gone bool) {
 	if d.mount {
-		return nil, nil
+		return nil, nil, false
+	}
+	vanished := 0
+	if beforeDir != nil {
+		beforeDir(d.srcs[0])
 	}
 	c := w.c
 	merged := len(d.srcs) > 1
@@ -221,6 +232,9 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool) {
 		}
 		f, err := os.OpenFile(src, flags, 0)
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				vanished++
+			}
 			c.failSource(src, d.rel, "open", err)
 			continue
 		}
@@ -247,7 +261,7 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool) {
 			entries = append(entries, srcEntry{e, s})
 		}
 	}
-	return entries, names
+	return entries, names, vanished == len(d.srcs)
 }
 
 func (w *walker) send(b batch) error {

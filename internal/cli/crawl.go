@@ -31,6 +31,8 @@ type crawlOptions struct {
 	maxURLLength, maxPathDeep  int
 	maxRepeats, maxPatternDeep int
 	maxPerHost, maxVariants    int
+	save                       string
+	layout                     fetch.Layout
 	clusterURL                 string
 	auth                       clusterAuth
 	quiet                      bool
@@ -97,14 +99,24 @@ Traps are bounded by default, even with --depth -1; which limit stops which:
 State: the queue and the seen-set live on disk in the state directory
 (default OUT/state), so memory stays flat on huge crawls. An interrupted
 crawl (Ctrl-C, or even kill -9) resumes exactly where it stopped when run
-again with the same --out (or --state): only the pages that were in flight
-are fetched again, and nothing is recorded twice. Start URLs are
+again with the same --out (or --state): after kill -9 only the pages in
+flight or not yet committed (at most 1.5 x -j) are fetched again, after
+Ctrl-C only those in flight; nothing is recorded twice. Start URLs are
 remembered, so resuming needs none. Running a finished crawl again extends
 it: a larger --depth follows the links found beyond the old one, new start
 URLs are added, and --max-pages counts the whole crawl's pages (5 then 20
 visits 20 in all). When nothing is left it says so; to start over, delete
 OUT/state or use another --out. Only one crawl at a time may use a
 directory: a second one fails at once, naming the process that has it.
+
+Mirror: --save DIR keeps the body of every page fetched with a 2xx status
+under DIR (--layout tree, the default, as wget -r: HOST/PATH, index.html for
+a path ending in /; --layout flat as crew fetch --dir), and its row names the
+file ("saved"). Files are written whole or not at all (temporary name, then
+rename); nothing is written outside DIR, even through a symbolic link in it;
+a resumed crawl keeps the files already there, a new crawl replaces them.
+With --cluster the bodies travel back from the workers; one over 4 MiB is
+recorded as an error instead of saved.
 
 With --cluster, pages are fetched and parsed by "crew worker" processes
 connected to that server, while the queue stays here; --token or --nkey and
@@ -120,6 +132,7 @@ interrupted (state saved; run again to resume).`,
   crew crawl --depth 4 --out site                  # go two levels deeper
   crew crawl --scope prefix --exclude '\.pdf$' https://example.com/blog/
   crew crawl --out site                            # resume an interrupted crawl
+  crew crawl --save mirror https://example.com/    # a site copy, like wget -r
   crew crawl --session-params '' https://example.com/   # keep session ids
   crew crawl --cluster nats://10.0.0.1:4222 -j 64 https://example.com/`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -144,7 +157,7 @@ interrupted (state saved; run again to resume).`,
 	f.IntVar(&o.perHost, "per-host", 2, "pages fetched at once from one host")
 	f.DurationVar(&o.delay, "delay", 0, "minimum gap between requests to one host (robots Crawl-delay if larger)")
 	f.IntVar(&o.retries, "retries", 2, "retries after network errors, 429 and 5xx")
-	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed")
+	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed (0: redirects recorded, not followed)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for one request attempt, body included")
 	f.StringVar(&o.userAgent, "user-agent", "crew-crawl/1", "User-Agent header, also the name matched in robots.txt")
 	f.StringVar(&o.maxSize, "max-size", "10M", "largest page body accepted")
@@ -154,6 +167,9 @@ interrupted (state saved; run again to resume).`,
 	f.IntVar(&o.maxPatternDeep, "max-pattern-depth", 100, "do not follow a URL more than this many links deeper than the first of its pattern (0 no limit)")
 	f.IntVar(&o.maxPerHost, "max-pages-per-host", 0, "admit at most this many URLs per host (0 unlimited)")
 	f.IntVar(&o.maxVariants, "max-query-variants", 100, "admit at most this many distinct queries per path (0 unlimited)")
+	f.StringVar(&o.save, "save", "", "keep page bodies under `DIR` (a mirror of the site)")
+	o.layout = fetch.LayoutTree
+	f.Var(&o.layout, "layout", "file layout under --save: tree (HOST/PATH, as wget -r) or flat (as crew fetch --dir)")
 	f.StringVar(&o.clusterURL, "cluster", "", "fetch on crew workers of the server at `URL` (nats://host:4222)")
 	o.auth.register(f)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on stderr")
@@ -172,6 +188,7 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 		MaxURLLength: o.maxURLLength, MaxPathDepth: o.maxPathDeep,
 		MaxSegmentRepeats: unlimitedIfZero(o.maxRepeats), MaxPatternDepth: unlimitedIfZero(o.maxPatternDeep),
 		MaxPagesPerHost: o.maxPerHost, MaxQueryVariants: unlimitedIfZero(o.maxVariants),
+		Save: o.save, Layout: o.layout,
 	}
 	if cfg.State == "" {
 		cfg.State = filepath.Join(o.out, "state")
@@ -187,6 +204,8 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 		return usagef("--max-redirects must not be negative")
 	case o.timeout <= 0 || o.delay < 0:
 		return usagef("--timeout must be positive and --delay not negative")
+	case cmd.Flags().Changed("layout") && o.save == "":
+		return usagef("--layout applies to --save DIR; give --save too")
 	}
 	if o.retries == 0 {
 		cfg.Retries = -1 // the flag's 0 means none; Config's zero means the default

@@ -28,8 +28,17 @@ func newWorkerCommand(Streams) *cobra.Command {
 		Short: "Run tasks from a crew server",
 		Long: `crew worker connects to a crew server (crew serve, or any NATS server
 with JetStream) and runs the tasks of every job submitted there, -j at a
-time, until interrupted. It runs only tasks registered in this binary; a
-task it does not know fails with an unknown-task error.
+time, until interrupted.
+
+crew worker runs crew's own tasks only: the shell jobs of crew run
+--cluster (with --allow-shell), the visits of crew crawl --cluster, the
+queries of crew primes. The tasks of your own Go program need your
+program's binary running as a worker: have its main call
+cluster.Work(ctx, url) (package github.com/crewrun/crew/cluster). Each
+worker fetches only the tasks it has registered, so crew workers and your
+workers can share a server: a task waits until a worker that has it
+connects (crew serve logs which tasks wait, and why), and never fails on
+a worker that lacks it.
 
 Authenticate with --token (or $CREW_TOKEN, which ps does not show) or
 --nkey (a seed file, see crew serve --help);

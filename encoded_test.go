@@ -12,54 +12,72 @@ import (
 
 	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/crewtest"
+	"github.com/crewrun/crew/executor"
 )
 
-// splitter is a BatchExecutor that does in-process what package proc does
+// splitter is an executor that does in-process what package proc does
 // across processes: it cuts each batch into ranges of random sizes, and
 // its workers encode a range's arguments, decode and run them with
-// DecodeBatch, and decode the results back — completing the ranges out
-// of order, from several goroutines, successes in runs and failures one
-// by one. Single calls go to a Goroutines executor.
+// executor.Lookup and Task.Decode under the attempt policy, and decode
+// the results back — completing the ranges out of order, from several
+// goroutines, successes in runs and failures one by one.
 type splitter struct {
-	single crew.Executor
-	ranges chan span
-	wg     sync.WaitGroup
-	mu     sync.RWMutex
-	closed bool
+	policy   executor.Policy
+	progress *executor.Tracker
+	ranges   chan span
+	wg       sync.WaitGroup
+	mu       sync.RWMutex
+	closed   bool
 }
 
 type span struct {
-	b        crew.Batch
+	b        executor.Batch
 	from, to int
 }
 
-func newSplitter(t *testing.T, opts ...crew.Option) crew.Executor {
-	cfg, err := crew.NewConfig(opts...)
+func newSplitter(opts ...crew.Option) (crew.Executor, error) {
+	cfg, err := executor.NewConfig(opts...)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &splitter{single: crew.Goroutines(opts...), ranges: make(chan span, 64)}
+	s := &splitter{policy: cfg.Policy(), progress: cfg.Progress, ranges: make(chan span, 64)}
 	for range cfg.Workers {
 		s.wg.Add(1)
 		go s.work(cfg.Inits)
 	}
-	return s
+	return s, nil
 }
 
-func (s *splitter) Exec(c crew.Call) error { return s.single.Exec(c) }
-
-func (s *splitter) ExecBatch(b crew.Batch) error {
+func (s *splitter) Exec(b executor.Batch) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return crew.ErrClosed
 	}
+	s.progress.Submitted(b.Len())
 	for from := 0; from < b.Len(); {
 		to := min(b.Len(), from+1+rand.IntN(7))
-		s.ranges <- span{b, from, to}
+		select {
+		case s.ranges <- span{b, from, to}:
+		case <-b.Context().Done():
+			if from == 0 {
+				s.progress.Withdrawn(b.Len())
+				return b.Context().Err()
+			}
+			s.fail(span{b, from, b.Len()}, b.Context().Err())
+			return nil
+		}
 		from = to
 	}
 	return nil
+}
+
+// fail completes r, which never ran, with err.
+func (s *splitter) fail(r span, err error) {
+	for range r.to - r.from {
+		s.progress.Finished(false, err)
+	}
+	r.b.Complete(r.from, r.to, err)
 }
 
 func (s *splitter) Close() error {
@@ -70,34 +88,39 @@ func (s *splitter) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	return s.single.Close()
+	return nil
 }
 
 func (s *splitter) work(inits []string) {
 	defer s.wg.Done()
-	w, err := crew.NewWorker(context.Background(), inits)
+	w, err := executor.NewWorker(context.Background(), inits)
 	if err != nil {
 		panic(err)
 	}
 	defer w.Close()
 	for r := range s.ranges {
-		runSpan(w.Context(r.b.Context()), r)
+		s.runSpan(w.Context(r.b.Context()), r)
 	}
 }
 
-func runSpan(ctx context.Context, r span) {
+func (s *splitter) runSpan(ctx context.Context, r span) {
 	args, err := r.b.EncodeArgs(r.from, r.to)
 	if err != nil {
-		r.b.Complete(r.from, r.to, err)
+		s.fail(r, err)
 		return
 	}
-	eb, err := crew.DecodeBatch(r.b.Task(), args)
+	task, err := executor.Lookup(r.b.Task())
 	if err != nil {
-		r.b.Complete(r.from, r.to, err)
+		s.fail(r, err)
+		return
+	}
+	eb, err := task.Decode(args)
+	if err != nil {
+		s.fail(r, err)
 		return
 	}
 	if eb.Len() != r.to-r.from {
-		panic("DecodeBatch changed the number of elements")
+		panic("Decode changed the number of elements")
 	}
 	run := 0 // start of the current run of successes, relative to r.from
 	ok := func(end int) {
@@ -117,9 +140,12 @@ func runSpan(ctx context.Context, r span) {
 	}
 	for i := range eb.Len() {
 		err := ctx.Err()
-		if err == nil {
-			err = eb.Run(ctx, i)
+		started := err == nil
+		if started {
+			s.progress.Started()
+			err = s.policy.Run(ctx, eb, i)
 		}
+		s.progress.Finished(started, err)
 		if err != nil {
 			ok(i)
 			r.b.Complete(r.from+i, r.from+i+1, err)
@@ -129,12 +155,10 @@ func runSpan(ctx context.Context, r span) {
 	ok(eb.Len())
 }
 
-// TestBatchMapConformance runs the conformance suite with Map on the
-// chunk path (BatchExecutor).
-func TestBatchMapConformance(t *testing.T) {
-	crewtest.Run(t, func(t *testing.T, opts ...crew.Option) crew.Executor {
-		return newSplitter(t, opts...)
-	})
+// TestEncodedConformance runs the conformance suite through the codec,
+// as an executor that crosses processes does.
+func TestEncodedConformance(t *testing.T) {
+	crewtest.Run(t, newSplitter)
 }
 
 var (
@@ -152,7 +176,10 @@ var (
 // the hand-written codec (strings with and without escapes) and the
 // encoding/json one (floats).
 func TestBatchMapPerElement(t *testing.T) {
-	ex := newSplitter(t, crew.Workers(3))
+	ex, err := newSplitter(crew.Workers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ex.Close()
 	var in []string
 	for i := range 500 {
@@ -208,15 +235,24 @@ func TestBatchMapPerElement(t *testing.T) {
 	}
 }
 
-// TestDecodeBatchErrors: an unknown task and undecodable arguments.
-func TestDecodeBatchErrors(t *testing.T) {
-	if _, err := crew.DecodeBatch("batchtest.no-such-task", []byte("[1]")); !errors.Is(err, crew.ErrUnknownTask) {
+// decodeBatch decodes args for the task registered as name.
+func decodeBatch(name string, args []byte) (executor.Decoded, error) {
+	task, err := executor.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return task.Decode(args)
+}
+
+// TestDecodeErrors: an unknown task and undecodable arguments.
+func TestDecodeErrors(t *testing.T) {
+	if _, err := decodeBatch("batchtest.no-such-task", []byte("[1]")); !errors.Is(err, crew.ErrUnknownTask) {
 		t.Errorf("unknown task: err = %v", err)
 	}
-	if _, err := crew.DecodeBatch(label.Name(), []byte("[1,2]")); err == nil || !crew.IsPermanent(err) {
+	if _, err := decodeBatch(label.Name(), []byte("[1,2]")); err == nil || !crew.IsPermanent(err) {
 		t.Errorf("ints for a string task: err = %v, want a permanent decode error", err)
 	}
-	b, err := crew.DecodeBatch(half.Name(), []byte(" [1, 2.5e1 ,-3]"))
+	b, err := decodeBatch(half.Name(), []byte(" [1, 2.5e1 ,-3]"))
 	if err != nil || b.Len() != 3 {
 		t.Fatalf("DecodeBatch with spaces and exponents = %v, %v", b, err)
 	}
@@ -247,7 +283,7 @@ func TestBatchCodecMatchesEncodingJSON(t *testing.T) {
 	check := func(task string, data string, decode func([]byte) (any, error)) {
 		t.Helper()
 		want, wantErr := decode([]byte(data))
-		b, err := crew.DecodeBatch(task, []byte(data))
+		b, err := decodeBatch(task, []byte(data))
 		if (err != nil) != (wantErr != nil) {
 			t.Errorf("%s %s: DecodeBatch err = %v, encoding/json err = %v", task, data, err, wantErr)
 			return
@@ -319,7 +355,7 @@ func FuzzBatchCodec(f *testing.F) {
 			}},
 		} {
 			want, wantErr := c.std(c.data)
-			b, err := crew.DecodeBatch(c.task, c.data)
+			b, err := decodeBatch(c.task, c.data)
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("%s %q: DecodeBatch err = %v, encoding/json err = %v", c.task, c.data, err, wantErr)
 			}
