@@ -147,13 +147,20 @@ func openFiles(t *testing.T) int {
 
 // zombieChildren lists the children of this process that exited and were
 // never waited for.
-func zombieChildren(t *testing.T) []int {
+func zombieChildren(t *testing.T) []int { return children(t, func(state string) bool { return state == "Z" }) }
+
+// liveChildren lists the children of this process that still run.
+func liveChildren(t *testing.T) []int { return children(t, func(state string) bool { return state != "Z" }) }
+
+// children lists the children of this process whose state (R, S, Z, …)
+// passes keep.
+func children(t *testing.T, keep func(state string) bool) []int {
 	t.Helper()
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil || len(stats) == 0 {
 		t.Skipf("cannot list processes: %v", err)
 	}
-	var zombies []int
+	var pids []int
 	for _, s := range stats {
 		b, err := os.ReadFile(s)
 		if err != nil {
@@ -161,12 +168,12 @@ func zombieChildren(t *testing.T) []int {
 		}
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
 		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+		if len(f) > 1 && keep(f[0]) && f[1] == strconv.Itoa(os.Getpid()) {
 			p, _ := strconv.Atoi(strings.Fields(string(b))[0])
-			zombies = append(zombies, p)
+			pids = append(pids, p)
 		}
 	}
-	return zombies
+	return pids
 }
 
 // onlyFirst succeeds in the first worker that builds it (the first to
@@ -424,28 +431,6 @@ func TestKilledWorkerFailsRunningCall(t *testing.T) {
 			t.Errorf("call %d behind the killed one = %d, %v", i, v, err)
 		}
 	}
-}
-
-// liveChildren lists the children of this process that still run.
-func liveChildren(t *testing.T) []int {
-	t.Helper()
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil || len(stats) == 0 {
-		t.Skipf("cannot list processes: %v", err)
-	}
-	var live []int
-	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[0] != "Z" && f[1] == strconv.Itoa(os.Getpid()) {
-			p, _ := strconv.Atoi(strings.Fields(string(b))[0])
-			live = append(live, p)
-		}
-	}
-	return live
 }
 
 // TestNewInWorker: a program that does not call ServeIfWorker first runs
