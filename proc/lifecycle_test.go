@@ -147,10 +147,14 @@ func openFiles(t *testing.T) int {
 
 // zombieChildren lists the children of this process that exited and were
 // never waited for.
-func zombieChildren(t *testing.T) []int { return children(t, func(state string) bool { return state == "Z" }) }
+func zombieChildren(t *testing.T) []int {
+	return children(t, func(state string) bool { return state == "Z" })
+}
 
 // liveChildren lists the children of this process that still run.
-func liveChildren(t *testing.T) []int { return children(t, func(state string) bool { return state != "Z" }) }
+func liveChildren(t *testing.T) []int {
+	return children(t, func(state string) bool { return state != "Z" })
+}
 
 // children lists the children of this process whose state (R, S, Z, …)
 // passes keep.
