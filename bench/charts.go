@@ -25,6 +25,29 @@ const (
 	ChartIsolation = "isolation" // a crash and a hang, on goroutines and processes
 )
 
+// barCharts are the charts drawn as one panel of bars per experiment.
+var barCharts = map[string]struct {
+	kind  kind
+	title string
+	rowH  vg.Length // per bar
+	panel func(e Experiment, cores int) (p *plot.Plot, legend []entry, bars int)
+}{
+	ChartOverhead:  {kindOverhead, "The cost of one tiny task, per mode (log scale; pool start and stop left out)", 18, overheadPanel},
+	ChartCounter:   {kindCounter, "A shared counter: increments lost without synchronisation, and with it", 18, counterPanel},
+	ChartIsolation: {kindIsolation, "One task crashes, one hangs: what became of the batch", 20, isolationPanel},
+}
+
+// chartAlt is a chart's alternative text in Markdown.
+func chartAlt(name string) string {
+	switch name {
+	case ChartSpeedup:
+		return "Speed-up over sequential against workers"
+	case ChartIO:
+		return "Time to download every page against workers, beside the ideal"
+	}
+	return barCharts[name].title
+}
+
 // chartOf names the chart that draws experiments of each kind.
 var chartOf = map[kind]string{
 	kindCPU: ChartSpeedup, kindIO: ChartIO, kindOverhead: ChartOverhead,
@@ -136,31 +159,14 @@ func (r *Report) chart(name string, only *Experiment) (figure, error) {
 				add(ioPanel(e))
 			}
 		}
-	case ChartOverhead:
-		f.title = "The cost of one tiny task, per mode (log scale; pool start and stop left out)"
+	case ChartOverhead, ChartCounter, ChartIsolation:
+		b := barCharts[name]
+		f.title = b.title
 		for _, e := range exps {
-			if e.Kind == kindOverhead.String() {
-				p, entries, bars := overheadPanel(e, cores)
+			if e.Kind == b.kind.String() {
+				p, entries, bars := b.panel(e, cores)
 				add(p, entries)
-				f.panelH = vg.Length(56 + 18*bars)
-			}
-		}
-	case ChartCounter:
-		f.title = "A shared counter: increments lost without synchronisation, and with it"
-		for _, e := range exps {
-			if e.Kind == kindCounter.String() {
-				p, entries, bars := counterPanel(e)
-				add(p, entries)
-				f.panelH = vg.Length(56 + 18*bars)
-			}
-		}
-	case ChartIsolation:
-		f.title = "One task crashes, one hangs: what became of the batch"
-		for _, e := range exps {
-			if e.Kind == kindIsolation.String() {
-				p, entries, bars := isolationPanel(e)
-				add(p, entries)
-				f.panelH = vg.Length(56 + 20*bars)
+				f.panelH = 56 + b.rowH*vg.Length(bars)
 			}
 		}
 	default:
@@ -181,6 +187,9 @@ func (r *Report) machineLine() string {
 	s += " · crew bench " + r.Started.Format("2006-01-02")
 	if r.Quick {
 		s += " --quick"
+	}
+	if r.busy() {
+		s += " · a busy machine: see the warning"
 	}
 	return s
 }
@@ -273,31 +282,58 @@ func workerAxis(a *plot.Axis, e Experiment) {
 func speedupPanel(e Experiment, cores int) (*plot.Plot, []entry) {
 	p := newPlot(e.Label)
 	p.Y.Label.Text = "speed-up over sequential"
-	var entries []entry
-	ymax := float64(cores)
+	entries, _, hi := addSeries(p, e, func(r Row, workAlone bool) (v, lo, hi float64) {
+		if workAlone {
+			return r.WorkSpeedup, r.WorkSpeedup, r.WorkSpeedup
+		}
+		if r.MaxS <= 0 || r.MinS <= 0 {
+			return r.Speedup, r.Speedup, r.Speedup
+		}
+		seq := r.Speedup * r.MedianS // the sequential median
+		return r.Speedup, seq / r.MaxS, seq / r.MinS
+	})
+	ymax := math.Max(float64(cores), hi)
+	workerAxis(&p.X, e)
+	evenAxis(&p.Y, 0, ymax*1.08, 5, func(v float64) string { return trimFloat(v, decimals(v)) + "×" })
+	one := reference{y: 1}
+	ideal := idealCurve{cores: float64(cores)}
+	mark := coreMark{x: float64(cores), text: fmt.Sprintf("%d cores", cores)}
+	p.Add(one, ideal, mark)
+	entries = append(entries,
+		entry{name: "ideal: min(workers, cores)×", thumbs: []plot.Thumbnailer{lineThumb(refColor, dashed)}},
+		entry{name: "1×: no faster than sequential", thumbs: []plot.Thumbnailer{lineThumb(refColor, nil)}},
+		entry{name: "error bars: fastest to slowest run", thumbs: []plot.Thumbnailer{errThumb{}}},
+	)
+	return p, entries
+}
+
+// addSeries draws a line with points and error bars per language and mode
+// of e (and for Go's executors other than goroutines one more, of the work
+// alone), value giving each row's point and error bar; it returns the
+// legend's entries and the range the bars span.
+func addSeries(p *plot.Plot, e Experiment, value func(r Row, workAlone bool) (v, lo, hi float64)) (entries []entry, lo, hi float64) {
+	lo, hi = math.Inf(1), 0
 	for _, s := range seriesOf(e) {
 		for _, workAlone := range []bool{false, true} {
 			if workAlone && (s.lang != LangGo || s.mode == ModeGoroutines) {
 				continue
 			}
+			// Python's points sit a little right of Go's at the same worker
+			// count, so that neither hides the other.
+			dodge := 1.0
+			if s.lang == LangPython {
+				dodge = 1.06
+			}
 			var pts plotter.XYs
 			var errs plotter.YErrors
 			for _, r := range s.rows {
-				v := r.Speedup
-				if workAlone {
-					v = r.WorkSpeedup
-				}
-				if v <= 0 {
+				v, l, h := value(r, workAlone)
+				if v <= 0 || l <= 0 || h < v || l > v {
 					continue
 				}
-				pts = append(pts, plotter.XY{X: float64(r.Workers), Y: v})
-				seq := v * r.MedianS // the sequential median
-				lo, hi := v, v
-				if !workAlone && r.MaxS > 0 && r.MinS > 0 {
-					lo, hi = seq/r.MaxS, seq/r.MinS
-				}
-				errs = append(errs, struct{ Low, High float64 }{v - lo, hi - v})
-				ymax = math.Max(ymax, hi)
+				pts = append(pts, plotter.XY{X: float64(r.Workers) * dodge, Y: v})
+				errs = append(errs, struct{ Low, High float64 }{v - l, h - v})
+				lo, hi = math.Min(lo, l), math.Max(hi, h)
 			}
 			if len(pts) == 0 {
 				continue
@@ -308,18 +344,7 @@ func speedupPanel(e Experiment, cores int) (*plot.Plot, []entry) {
 			entries = append(entries, en)
 		}
 	}
-	workerAxis(&p.X, e)
-	evenAxis(&p.Y, 0, ymax*1.08, 5, func(v float64) string { return trimFloat(v, decimals(v)) + "×" })
-	one := reference{y: 1, dashes: nil, text: "1× (no gain)"}
-	ideal := idealCurve{cores: float64(cores)}
-	mark := coreMark{x: float64(cores), text: fmt.Sprintf("%d cores", cores)}
-	p.Add(one, ideal, mark)
-	entries = append(entries,
-		entry{name: "ideal: min(workers, cores)×", thumbs: []plot.Thumbnailer{lineThumb(refColor, dashed)}},
-		entry{name: "1×: no faster than sequential", thumbs: []plot.Thumbnailer{lineThumb(refColor, nil)}},
-		entry{name: "error bars: fastest to slowest run", thumbs: []plot.Thumbnailer{errThumb{}}},
-	)
-	return p, entries
+	return entries, lo, hi
 }
 
 func ioPanel(e Experiment) (*plot.Plot, []entry) {
@@ -356,35 +381,16 @@ func ioPanel(e Experiment) (*plot.Plot, []entry) {
 			}
 		}
 	}
-	for _, s := range seriesOf(e) {
-		for _, workAlone := range []bool{false, true} {
-			if workAlone && (s.lang != LangGo || s.mode == ModeGoroutines) {
-				continue
-			}
-			var pts plotter.XYs
-			var errs plotter.YErrors
-			for _, r := range s.rows {
-				v := r.MedianS
-				lo, hi := r.MinS, r.MaxS
-				if workAlone {
-					v, lo, hi = r.WorkS, r.WorkS, r.WorkS
-				}
-				if v <= 0 {
-					continue
-				}
-				pts = append(pts, plotter.XY{X: float64(r.Workers), Y: v})
-				errs = append(errs, struct{ Low, High float64 }{v - lo, hi - v})
-				note(lo)
-				note(hi)
-			}
-			if len(pts) == 0 {
-				continue
-			}
-			l, sc, en := styleFor(s.lang, s.mode, workAlone).line(pts)
-			bars := &plotter.YErrorBars{XYs: pts, YErrors: errs, LineStyle: draw.LineStyle{Color: l.Color, Width: vg.Points(0.9)}, CapWidth: vg.Points(5)}
-			p.Add(l, sc, bars)
-			entries = append(entries, en)
+	more, slo, shi := addSeries(p, e, func(r Row, workAlone bool) (v, lo, hi float64) {
+		if workAlone {
+			return r.WorkS, r.WorkS, r.WorkS
 		}
+		return r.MedianS, r.MinS, r.MaxS
+	})
+	entries = append(entries, more...)
+	if shi > 0 {
+		note(slo)
+		note(shi)
 	}
 	workerAxis(&p.X, e)
 	if hi > 0 {
@@ -513,7 +519,7 @@ func overheadPanel(e Experiment, cores int) (*plot.Plot, []entry, int) {
 	return p, languageEntries(e), len(bars)
 }
 
-func counterPanel(e Experiment) (*plot.Plot, []entry, int) {
+func counterPanel(e Experiment, _ int) (*plot.Plot, []entry, int) {
 	p := newPlot(e.Label)
 	var bars []hbar
 	for _, r := range e.Rows {
@@ -541,7 +547,7 @@ func counterPanel(e Experiment) (*plot.Plot, []entry, int) {
 	return p, []entry{{name: "increments lost", thumbs: []plot.Thumbnailer{swatch{badColor}}}}, len(bars)
 }
 
-func isolationPanel(e Experiment) (*plot.Plot, []entry, int) {
+func isolationPanel(e Experiment, _ int) (*plot.Plot, []entry, int) {
 	p := newPlot(e.Label)
 	var bars []hbar
 	tasks := 1
@@ -589,7 +595,6 @@ func outcomeShort(r IsolationRun) string {
 type reference struct {
 	y      float64
 	dashes []vg.Length
-	text   string
 }
 
 func (r reference) Plot(c draw.Canvas, p *plot.Plot) {

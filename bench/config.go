@@ -20,7 +20,7 @@ type NewExecutor func(opts ...crew.Option) (crew.Executor, error)
 type Config struct {
 	Quick     bool  // small inputs, fewer repetitions: seconds, not minutes
 	Workers   []int // worker counts for the Go CPU experiments; default 1, 2, NumCPU, 2×NumCPU
-	IOWorkers []int // worker counts for the IO experiment; default Workers and 16
+	IOWorkers []int // worker counts for the IO experiment; default Workers but 1, and 16
 	// PythonWorkers are the worker counts of Python's threads and
 	// processes, default NumCPU; the IO experiment adds the largest of
 	// IOWorkers. Each Python run takes seconds, so the sweep is short.
@@ -72,7 +72,8 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	if len(c.IOWorkers) == 0 {
-		c.IOWorkers = append(slices.Clone(c.Workers), 16)
+		// One worker waits as long as the sequential run: it is left out.
+		c.IOWorkers = append(slices.DeleteFunc(slices.Clone(c.Workers), func(w int) bool { return w == 1 }), 16)
 	}
 	if len(c.PythonWorkers) == 0 {
 		c.PythonWorkers = []int{n}

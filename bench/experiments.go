@@ -311,13 +311,13 @@ func experiments(cfg Config) []experiment {
 		},
 		{
 			number: 6, label: "6. shared counter", name: "shared-counter", kind: kindCounter,
-			title: fmt.Sprintf("Shared state: %d goroutines \u00d7 %s increments of one counter: unsynchronised, atomic, channel",
+			title: fmt.Sprintf("Shared state: %d goroutines \u00d7 %s increments of one counter, unsynchronised, atomic and through a channel",
 				counterGoroutines, thousands(counterIncrements)),
 			question: "Why does a counter shared by threads come out wrong, and how is it fixed?",
 			seed: "seed 002, \u201cSection 12\u201d: threads incrementing a global counter print duplicate values; " +
 				"a queue feeding one counter thread fixes it",
 			python: "shared-counter",
-			params: map[string]any{"threads": counterGoroutines, "increments": counterIncrements},
+			params: map[string]any{"threads": counterGoroutines, "increments": counterIncrements, "yield_every": yieldEvery},
 		},
 		isolationExperiment(cfg),
 	}

@@ -53,10 +53,13 @@ func (r *Report) cpuFindings(e Experiment) []string {
 	proc, okP := e.near(LangPython, "processes", cores)
 	if okT && okP {
 		s := fmt.Sprintf("Python threads: %s with %d threads — ", times(thr.Speedup), thr.Workers)
-		if thr.Speedup < 1.3 {
+		switch {
+		case r.Machine.PythonFreeThreaded:
+			s += "this Python is a free-threaded build with the GIL off, so its threads can run Python code at once."
+		case thr.Speedup < 1.3:
 			s += "the GIL lets one thread run Python code at a time, so CPU-bound threads take turns."
-		} else {
-			s += "faster, so this Python runs threads in parallel (a build without the GIL)."
+		default:
+			s += "more than the GIL allows, so other programs must have slowed the sequential runs; the GIL lets one thread run Python code at a time."
 		}
 		s += fmt.Sprintf(" Python processes: %s with %d, each with its own interpreter and its own GIL.", times(proc.Speedup), proc.Workers)
 		out = append(out, s)
@@ -66,9 +69,13 @@ func (r *Report) cpuFindings(e Experiment) []string {
 		if more, ok := e.row(LangGo, ModeGoroutines, 2*cores); ok && 2*cores != g.Workers {
 			s += fmt.Sprintf(" %d workers: %s — more workers than cores add nothing to CPU-bound work.", more.Workers, times(more.Speedup))
 		}
-		if okGS && goSeq.MedianS < shortWork && cores > 1 {
+		ceiling := math.Min(float64(g.Workers), float64(cores))
+		switch {
+		case okGS && goSeq.MedianS < shortWork && cores > 1:
 			s += fmt.Sprintf(" The sequential run takes only %s: too short for the speed-up to show fully.", dur(goSeq.MedianS))
-		} else if r.busy() && g.Speedup < 0.8*math.Min(float64(g.Workers), float64(cores)) {
+		case g.Speedup > 1.1*ceiling:
+			s += fmt.Sprintf(" That is more than %s can give: other programs slowed the sequential runs more than these.", plural(int(ceiling), "core"))
+		case r.busy() && g.Speedup < 0.8*ceiling:
 			s += " The machine was busy, and other programs took cores from this run."
 		}
 		out = append(out, s)
@@ -106,8 +113,8 @@ func (r *Report) ioFindings(e Experiment) []string {
 	}
 	if t, ok := e.row(LangPython, "threads", most); ok && t.IdealS > 0 {
 		s := fmt.Sprintf("Python threads: %s with %d, %s the ideal", dur(t.MedianS), most, overIdeal(t))
-		if g, ok := e.row(LangGo, ModeGoroutines, most); ok && t.MedianS <= 1.5*g.MedianS {
-			s += ", as good as goroutines"
+		if g, ok := e.row(LangGo, ModeGoroutines, most); ok && t.MedianS <= 1.25*g.MedianS {
+			s += fmt.Sprintf(", nearly as fast as goroutines (%s)", dur(g.MedianS))
 		} else if pySeq, ok := e.row(LangPython, ModeSeq, 1); ok {
 			s += fmt.Sprintf(", %s faster than Python's own sequential run", times(pySeq.MedianS/t.MedianS))
 		}
@@ -175,8 +182,8 @@ func counterFindings(e Experiment) []string {
 		case row.Error != "":
 			out = append(out, "The unsynchronised count is not run under the race detector, which stops the program at the race — the lesson itself.")
 		case lost > 0:
-			out = append(out, fmt.Sprintf("Unsynchronised, %d goroutines lost %s of %s increments (%.0f%%): two read the same value, and both store it plus one. go run -race reports this race, with both stacks.",
-				row.Workers, thousands(lost), thousands(total), 100*float64(lost)/float64(total)))
+			out = append(out, fmt.Sprintf("Unsynchronised, %d goroutines lost %s of %s increments (%.0f%%): a goroutine reads the count, another runs before it writes the count back plus one (the bench lets the scheduler switch there every %sth increment, as the tutorial's sleeps do), and what the other added is overwritten. go run -race reports this race, with both stacks.",
+				row.Workers, thousands(lost), thousands(total), 100*float64(lost)/float64(total), thousands(yieldEvery)))
 		default:
 			out = append(out, "Unsynchronised, the count came out right this time, by luck: the race is there all the same, and go run -race reports it.")
 		}
@@ -192,9 +199,9 @@ func counterFindings(e Experiment) []string {
 	if okU && okL {
 		s := fmt.Sprintf("Python, unsynchronised: %s of %s", thousands(u.Counted), thousands(total))
 		if u.Counted == total {
-			s += " — the GIL switches threads rarely enough that the race seldom shows, but it is a race all the same"
+			s += " — right by luck: the race is there all the same"
 		} else {
-			s += fmt.Sprintf(" (%s lost)", thousands(total-u.Counted))
+			s += fmt.Sprintf(" (%s lost): the GIL does not make a read followed by a write safe", thousands(total-u.Counted))
 		}
 		out = append(out, s+fmt.Sprintf("; with a Lock: %s.", thousands(l.Counted)))
 	}
@@ -297,14 +304,19 @@ func (r *Report) summary() []string {
 	}
 	if len(thr) > 0 {
 		tlo, thi := slices2(thr)
-		if thi < 1.3 {
+		if !r.Machine.PythonFreeThreaded {
 			s := fmt.Sprintf("Python's threads gain nothing on CPU-bound work (%s sequential speed): the GIL runs one at a time", span(tlo, thi))
-			if len(proc) > 0 {
-				s += fmt.Sprintf("; its processes are what use the cores (%s)", span(slices2(proc)))
+			if thi >= 1.3 {
+				s = fmt.Sprintf("Python's threads cannot run Python code at once under the GIL (measured: %s sequential speed, above 1× only where other programs slowed the sequential runs)", span(tlo, thi))
+			}
+			if plo, phi := slices2(proc); len(proc) > 0 && plo >= 1.3 {
+				s += fmt.Sprintf("; its processes are what use the cores (%s)", span(plo, phi))
+			} else if len(proc) > 0 {
+				s += fmt.Sprintf("; its processes, which can use the cores, reached %s in this run", span(plo, phi))
 			}
 			out = append(out, s+".")
 		} else {
-			out = append(out, fmt.Sprintf("Python's threads reached %s sequential speed on CPU-bound work: this Python runs them in parallel.", span(tlo, thi)))
+			out = append(out, fmt.Sprintf("This Python is free-threaded, without the GIL: its threads reached %s sequential speed on CPU-bound work.", span(tlo, thi)))
 		}
 	}
 	if len(gor) > 0 {
@@ -322,9 +334,9 @@ func (r *Report) summary() []string {
 			case r.Quick:
 				why = "the --quick work is too short to show it"
 			case r.busy():
-				why = "the machine was busy"
+				why = "the machine was busy, and the figures scatter"
 			}
-			out = append(out, fmt.Sprintf("Go's goroutines reached only %s sequential speed on %d cores in this run: %s.", span(glo, ghi), cores, why))
+			out = append(out, fmt.Sprintf("Go's goroutines measured %s sequential speed on %d cores in this run, where %d× is what %d cores allow: %s.", span(glo, ghi), cores, cores, cores, why))
 		}
 	}
 	if e, ok := r.experiment("download"); ok {

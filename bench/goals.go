@@ -56,6 +56,8 @@ func (r *Report) checkGoals() []Goal {
 				skip = "one core: there is nothing to run in parallel."
 			case skip == "" && seq.MedianS < shortWork:
 				skip = fmt.Sprintf("the sequential run takes %s: too short for parallel speed-up to show.", dur(seq.MedianS))
+			case skip == "" && best.Speedup > 1.1*float64(min(best.Workers, cores)):
+				skip = fmt.Sprintf("%s is more than %s can give: other programs slowed the sequential runs, so this run cannot tell.", times(best.Speedup), plural(min(best.Workers, cores), "core"))
 			}
 			goals = append(goals, judge(Goal{
 				Name:     fmt.Sprintf("experiment %d: goroutines use the cores", e.Number),

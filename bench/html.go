@@ -87,6 +87,9 @@ func (t table) html() htmlTable {
 	for i, n := range t.notes {
 		h.Notes = append(h.Notes, fmt.Sprintf("[%d] %s", i+1, n))
 	}
+	if t.remark != "" {
+		h.Notes = append(h.Notes, t.remark)
+	}
 	return h
 }
 

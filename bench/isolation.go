@@ -119,6 +119,15 @@ func (s isolationSpec) patience(quick bool) time.Duration {
 	return time.Duration(rounds*s.TaskMS)*time.Millisecond + s.timeout() + margin
 }
 
+// exitGrace is how long a child whose tasks have all answered may take to
+// end before it counts as hung.
+func (s isolationSpec) exitGrace(quick bool) time.Duration {
+	if quick {
+		return 2 * time.Second
+	}
+	return 3 * time.Second
+}
+
 func isolationSpecFor(cfg Config) isolationSpec {
 	if cfg.Quick {
 		return isolationSpec{Tasks: 12, Workers: 4, TaskMS: 20, TimeoutMS: 300, Crash: 5, Hang: 8}
@@ -358,6 +367,12 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 		for range lines { // let the reader end, so that Wait may close the pipe
 		}
 	}
+	fail := func(msg string) IsolationRun {
+		kill()
+		cmd.Wait()
+		run.Error = msg
+		return run
+	}
 	// A program that does not call ServeIfChild would run its own main
 	// instead of the batch; it never says it is ready.
 	ready := time.NewTimer(10 * time.Second)
@@ -375,20 +390,14 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 				start = l.at
 			}
 		case <-ready.C:
-			kill()
-			cmd.Wait()
-			run.Error = "the child did not start the batch within 10 s: does the program call bench.ServeIfChild first in main?"
-			return run
+			return fail("the child did not start the batch within 10 s: does the program call bench.ServeIfChild first in main?")
 		case <-ctx.Done():
-			kill()
-			cmd.Wait()
-			run.Error = ctx.Err().Error()
-			return run
+			return fail(ctx.Err().Error())
 		}
 	}
 	patience := time.NewTimer(s.patience(quick))
 	defer patience.Stop()
-	done := false
+	done, graced := false, false
 	for {
 		select {
 		case l, ok := <-lines:
@@ -412,6 +421,13 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 			}
 			run.record(s, l.l.Index, l.l.Error, "", l.at.Sub(start).Seconds())
 		case <-patience.C:
+			if run.Completed+run.Failed == s.Tasks && !graced {
+				// Every task has answered: give the program time to end
+				// (a pool's shutdown is slow on a busy machine).
+				graced = true
+				patience.Reset(s.exitGrace(quick))
+				continue
+			}
 			run.ElapsedS = time.Since(start).Seconds()
 			kill()
 			cmd.Wait()
@@ -419,10 +435,7 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 			run.Status = "killed by the bench"
 			return run
 		case <-ctx.Done():
-			kill()
-			cmd.Wait()
-			run.Error = ctx.Err().Error()
-			return run
+			return fail(ctx.Err().Error())
 		}
 	}
 }

@@ -17,6 +17,8 @@ type Machine struct {
 	OS        string `json:"os"`
 	Arch      string `json:"arch"`
 	Python    string `json:"python,omitempty"`
+	// PythonFreeThreaded says that Python ran without the GIL.
+	PythonFreeThreaded bool `json:"python_free_threaded,omitempty"`
 	// LoadAtStart is the one-minute load average when the run began: how
 	// many threads were running or waiting for a core. -1 where the
 	// system does not say (only Linux's /proc/loadavg is read).
@@ -26,7 +28,7 @@ type Machine struct {
 func machine(python string) Machine {
 	m := Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, LoadAtStart: -1}
 	if python != "" {
-		m.Python = pythonVersion(python)
+		m.Python, m.PythonFreeThreaded = pythonVersion(python)
 	}
 	if l, ok := loadAverage(); ok {
 		m.LoadAtStart = l

@@ -27,12 +27,16 @@ func FindPython() string {
 	return p
 }
 
-func pythonVersion(python string) string {
-	out, err := exec.Command(python, "--version").CombinedOutput()
-	if err != nil {
-		return "python (version unknown)"
+// pythonVersion returns Python's version, and whether it runs without the
+// GIL (a free-threaded build, from Python 3.13 on, with the GIL off).
+func pythonVersion(python string) (version string, freeThreaded bool) {
+	out, err := exec.Command(python, "-c",
+		`import platform, sys; print(platform.python_version(), not getattr(sys, "_is_gil_enabled", lambda: True)())`).Output()
+	v, free, ok := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if err != nil || !ok {
+		return "Python (version unknown)", false
 	}
-	return strings.TrimSpace(string(out))
+	return "Python " + v, free == "True"
 }
 
 // pythonRunner runs the embedded seeds.py, written to a temporary

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"slices"
@@ -73,6 +72,11 @@ func TestSpeedupsAndGoals(t *testing.T) {
 		if g.Verdict != NotChecked || !strings.Contains(g.Why, "--quick") {
 			t.Errorf("--quick: %+v, want not checked", g)
 		}
+	}
+	// More than the cores allow: the sequential runs were slowed.
+	rep = cpuReport(1, 0.4, 40, 20)
+	if g := goalNamed(t, rep.checkGoals(), "goroutines use the cores"); g.Verdict != NotChecked || !strings.Contains(g.Why, "more than 2 cores") {
+		t.Errorf("2.5× on 2 cores: %+v, want not checked", g)
 	}
 	// One core: nothing to check.
 	rep = cpuReport(1, 1, 40, 40)
@@ -152,7 +156,7 @@ func TestFindingsSayWhatTheNumbersShow(t *testing.T) {
 	// Goroutines that did not use the cores are not said to.
 	slow := cpuReport(1, 0.9, 40, 20)
 	slow.finish()
-	if sum := strings.Join(slow.Summary, " "); strings.Contains(sum, "use every core") || !strings.Contains(sum, "reached only 1.11×") {
+	if sum := strings.Join(slow.Summary, " "); strings.Contains(sum, "use every core") || !strings.Contains(sum, "measured 1.11×") {
 		t.Errorf("1.11× summarised as: %s", sum)
 	}
 }
@@ -269,4 +273,44 @@ func FuzzReadReport(f *testing.F) {
 	})
 }
 
-var _ = json.Marshal
+// TestRecordedRunRenders draws a recorded --quick run with Python and
+// every experiment: the terminal table fits and explains its columns, the
+// page has every section, and every chart is valid in both formats.
+func TestRecordedRunRenders(t *testing.T) {
+	f, err := os.Open("testdata/quick.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table, page bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	checkTerminal(t, table.String())
+	for _, want := range []string{"python  threads", "BrokenProcessPool", "the GIL", "! The machine was busy", "Python rows ran once (--quick)"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the table lacks %q", want)
+		}
+	}
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ExperimentNames() {
+		if strings.Count(page.String(), `data-name="`+name+`"`) != 1 {
+			t.Errorf("bench.html: no section for %s", name)
+		}
+	}
+	if got := strings.Count(page.String(), "<svg"); got != len(ExperimentNames())+1 {
+		t.Errorf("bench.html has %d charts, want one per experiment and the headline", got)
+	}
+	if charts := rep.Charts(); len(charts) != 6 {
+		t.Errorf("charts %v, want six", charts)
+	}
+	for _, c := range rep.Charts() {
+		checkChart(t, rep, c)
+	}
+}

@@ -15,7 +15,9 @@ type table struct {
 	head  []string
 	right []bool // right-aligned columns
 	rows  [][]string
-	notes []string
+	notes []string // referred to by cells as [n]
+	// remark is said of the whole table, under the notes.
+	remark string
 }
 
 // note adds a note and returns its marker.
@@ -93,7 +95,7 @@ func (r *Report) table(e Experiment) table {
 		t.rows = append(t.rows, cells)
 	}
 	if r.PythonReps == 1 && slices.ContainsFunc(e.Rows, func(row Row) bool { return row.Lang == LangPython }) {
-		t.notes = append(t.notes, "Python rows ran once (--quick): no spread.")
+		t.remark = "Python rows ran once (--quick): no spread."
 	}
 	return t
 }
@@ -181,6 +183,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		writeAligned(&b, t, "   ")
 		for i, n := range t.notes {
 			fmt.Fprintf(&b, "%s\n", wrap(n, termWidth, fmt.Sprintf("   [%d] ", i+1), "       "))
+		}
+		if t.remark != "" {
+			fmt.Fprintf(&b, "%s\n", wrap(t.remark, termWidth, "   ", "   "))
 		}
 		for _, f := range e.Findings {
 			fmt.Fprintf(&b, "%s\n", wrap(f, termWidth, "   → ", "     "))
@@ -295,9 +300,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Summary) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", strings.Join(r.Summary, " "))
 	}
+	// The charts are the files written beside this one.
+	fmt.Fprintf(&b, "\n![Time per mode, Go and Python on one log scale](%s)\n", ChartFile(ChartTime, PNG))
 	used := map[string]bool{}
+	drawn := map[string]bool{}
 	for _, e := range r.Experiments {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n*%s* (%s)\n\n", e.Number, e.Title, e.Question, e.Seed)
+		if c := chartOf[kindOf(e.Kind)]; !drawn[c] {
+			drawn[c] = true
+			fmt.Fprintf(&b, "![%s](%s)\n\n", chartAlt(c), ChartFile(c, SVG))
+		}
 		t := r.table(e)
 		fmt.Fprintf(&b, "| %s |\n|", strings.Join(t.head, " | "))
 		for i, h := range t.head {
@@ -314,6 +326,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		for i, n := range t.notes {
 			fmt.Fprintf(&b, "\n[%d] %s\n", i+1, n)
+		}
+		if t.remark != "" {
+			fmt.Fprintf(&b, "\n%s\n", t.remark)
 		}
 		for _, f := range e.Findings {
 			fmt.Fprintf(&b, "\n- %s", f)

@@ -161,8 +161,10 @@ def counter(mode, workers, params):
     lock = threading.Lock()
 
     def racy():
-        for _ in range(increments):
+        for i in range(increments):
             n = state["n"]
+            if i % params["yield_every"] == 0:
+                time.sleep(0)  # a thread switch between the read and the write
             state["n"] = n + 1
 
     def locked():

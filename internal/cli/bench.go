@@ -57,13 +57,15 @@ Results go to --out: bench.html (open it in a browser: per experiment the tutori
 question, a chart, the table and what the numbers say), bench.json, bench.md, and
 the charts as SVG and PNG (bench.png is the headline: time per mode, Go and Python).
 
-A full run takes about 4 minutes on 2 cores with Python and 1 without;
---quick takes about 15 s with Python and 6 s without.`,
+On the project's 2 cores, shared with other work (a load average of 6 to 18), a full
+run took 8 minutes with Python and 79 s without, and --quick 11 s without Python;
+a quiet machine takes less.`,
 		Example: `  crew bench --quick                   # seconds: small inputs, 1 and NumCPU workers
   crew bench                           # full run, Python too if installed
   crew bench --no-python --workers 1,2,4,8
   crew bench --only download --pages 320 --latency 50ms --io-workers 8,32,64
-  crew bench --only isolation          # a crash and a hang, on goroutines and processes`,
+  crew bench --only isolation          # a crash and a hang, on goroutines and processes
+  crew bench --from crew-bench/bench.json --out report   # draw an earlier run again`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.from != "" {
