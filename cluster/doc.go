@@ -29,7 +29,7 @@
 // connects (crew serve logs which tasks wait and why; Notices makes an
 // executor say so too). Workers announce themselves — host, pid,
 // version, task names, slots, counts — in the CREW_WORKERS bucket, which
-// Workers reads.
+// ListWorkers reads.
 //
 // # Delivery
 //
