@@ -3,6 +3,7 @@ package crawl
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"sort"
@@ -53,6 +54,11 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if base != nil {
 		u = base.ResolveReference(u)
 	}
+	return c.canonicalURL(u)
+}
+
+// canonicalURL puts an absolute URL in canonical form, in place.
+func (c Canonicalizer) canonicalURL(u *url.URL) (*url.URL, error) {
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("%w: scheme %q", ErrSkipURL, u.Scheme)
@@ -61,10 +67,16 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: no host", ErrSkipURL)
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return nil, fmt.Errorf("%w: no host name", ErrSkipURL)
+	}
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
 	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return nil, fmt.Errorf("%w: host %q", ErrSkipURL, host)
+		}
 		host = "[" + host + "]"
 	}
 	if port != "" {
@@ -89,9 +101,27 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if c.StripQuery {
 		u.RawQuery = ""
 	} else {
-		u.RawQuery = c.query(u.RawQuery)
+		u.RawQuery = escapeQuery(c.query(u.RawQuery))
 	}
 	return u, nil
+}
+
+// escapeQuery percent-encodes the spaces and control characters that
+// url.Parse lets into a raw query, so that the canonical URL reads back
+// as itself (a trailing space would otherwise be trimmed).
+func escapeQuery(q string) string {
+	if !strings.ContainsFunc(q, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return q
+	}
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c <= ' ' || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func setEscapedPath(u *url.URL, escaped string) error {

@@ -56,6 +56,11 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
 
+// MaxTravellingBody is the largest page body Crawl brings back from an
+// Executor's workers for Config.Save: with its encoding it fits the 8 MiB
+// messages of a crew cluster.
+const MaxTravellingBody = 4 << 20
+
 // Scope says which discovered URLs are followed.
 type Scope string
 
@@ -98,7 +103,7 @@ type Config struct {
 	MaxBodySize  int64         // default 10 MiB
 	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none
 	Timeout      time.Duration // per attempt; default 30s
-	MaxRedirects int           // longest redirect chain followed; default 10
+	MaxRedirects int           // longest redirect chain followed; default 10, negative none (recorded, not followed)
 	Canon        Canonicalizer
 
 	// Trap limits: links beyond them are not followed. Each has a default
@@ -112,7 +117,9 @@ type Config struct {
 
 	// Save, if set, is a directory where the bodies of the pages fetched
 	// with a 2xx status are kept, at Layout's path for each URL (see
-	// fetch.Layout): a mirror of the site, as wget -r makes.
+	// fetch.Layout): a mirror of the site, as wget -r makes. With an
+	// Executor the bodies travel back from the workers, and one over
+	// MaxTravellingBody is recorded as an error instead of saved.
 	Save   string
 	Layout fetch.Layout
 
@@ -190,7 +197,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Retries < 0 {
 		cfg.Retries = 0 // none: fetch.Config's zero
 	}
-	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 || cfg.MaxRedirects < 0 {
+	if cfg.Workers < 0 || cfg.PerHost < 0 || cfg.MaxPages < 0 || cfg.Delay < 0 {
 		return cfg, fmt.Errorf("%w: negative limit", ErrBadConfig)
 	}
 	if cfg.UserAgent == "" {
@@ -274,7 +281,10 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
 		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
 		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
-		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "",
+		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "", Delay: cfg.Delay,
+	}
+	if cfg.Executor != nil {
+		k.opts.BodyLimit = MaxTravellingBody
 	}
 	if cfg.Save != "" {
 		if k.mirror, err = openMirror(cfg.Save, cfg.Layout, fresh); err != nil {
@@ -287,7 +297,7 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	}
 	if fr.Queued() == 0 {
 		k.stats.Done = true
-		return k.finalStats(), nil
+		return k.finalStats(), k.flushWaiting()
 	}
 	if cfg.MaxPages > 0 && fr.Totals().Visited >= cfg.MaxPages {
 		k.stats.AtMaxPages = true

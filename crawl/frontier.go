@@ -84,7 +84,7 @@ type Totals struct {
 // breadth-first when each page's links are added after it is done. Pop
 // moves items to an in-flight set and a Txn retires them; opening a
 // frontier returns in-flight items, and items kept for retry, to the front
-// of the queue, so after kill -9 only the pages in flight at the time are
+// of the queue, so after kill -9 only the pages not yet retired are
 // fetched again. The seen-set is described on seenSet.
 //
 // Each Pop and Update is one transaction; callers batch them. The file is
@@ -220,28 +220,55 @@ func beUint64(k []byte) uint64 {
 
 // encodeItem is the on-disk form of a queued item: depth, URL length, URL,
 // parent.
-func encodeItem(it Item) []byte {
-	b := make([]byte, 0, 4+len(it.URL)+len(it.Parent))
-	b = binary.AppendUvarint(b, uint64(it.Depth))
-	b = binary.AppendUvarint(b, uint64(len(it.URL)))
-	b = append(b, it.URL...)
-	return append(b, it.Parent...)
-}
+func encodeItem(it Item) []byte { return encodeTriple(uint64(it.Depth), it.URL, it.Parent) }
 
 var errCorrupt = errors.New("frontier: corrupt item")
 
 func decodeItem(k, v []byte) (Item, error) {
-	d, n := binary.Uvarint(v)
-	if n <= 0 || d > 1<<31 {
+	d, u, parent, ok := decodeTriple(v)
+	if !ok || d > 1<<31 {
 		return Item{}, errCorrupt
 	}
-	v = v[n:]
-	l, n := binary.Uvarint(v)
-	if n <= 0 || uint64(len(v)-n) < l {
-		return Item{}, errCorrupt
+	return Item{URL: u, Parent: parent, Depth: int(d), Seq: beUint64(k)}, nil
+}
+
+// encodeTriple writes a number and two strings: uvarint n, uvarint len(a),
+// a, b (b runs to the end).
+func encodeTriple(n uint64, a, b string) []byte {
+	return appendTriple(make([]byte, 0, 2*binary.MaxVarintLen64+len(a)+len(b)), n, a, b)
+}
+
+func appendTriple(v []byte, n uint64, a, b string) []byte {
+	v = binary.AppendUvarint(v, n)
+	v = binary.AppendUvarint(v, uint64(len(a)))
+	return append(append(v, a...), b...)
+}
+
+// tripleLen is the length of encodeTriple's result.
+func tripleLen(n uint64, a, b string) int {
+	return uvarintLen(n) + uvarintLen(uint64(len(a))) + len(a) + len(b)
+}
+
+func uvarintLen(n uint64) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
 	}
-	v = v[n:]
-	return Item{URL: string(v[:l]), Parent: string(v[l:]), Depth: int(d), Seq: beUint64(k)}, nil
+	return l
+}
+
+func decodeTriple(v []byte) (n uint64, a, b string, ok bool) {
+	n, i := binary.Uvarint(v)
+	if i <= 0 {
+		return 0, "", "", false
+	}
+	v = v[i:]
+	l, i := binary.Uvarint(v)
+	if i <= 0 || uint64(len(v)-i) < l {
+		return 0, "", "", false
+	}
+	v = v[i:]
+	return n, string(v[:l]), string(v[l:]), true
 }
 
 // Push adds the items whose URLs were never seen, ignoring the limits

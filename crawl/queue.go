@@ -15,9 +15,8 @@ const chunkItems = 256
 
 func appendEntry(b []byte, it Item) []byte {
 	b = binary.AppendUvarint(b, it.Seq)
-	e := encodeItem(it)
-	b = binary.AppendUvarint(b, uint64(len(e)))
-	return append(b, e...)
+	b = binary.AppendUvarint(b, uint64(tripleLen(uint64(it.Depth), it.URL, it.Parent)))
+	return appendTriple(b, uint64(it.Depth), it.URL, it.Parent)
 }
 
 // decodeChunk returns the items of a chunk, in order.
@@ -47,7 +46,11 @@ func decodeChunk(v []byte) ([]Item, error) {
 func putChunks(b *bolt.Bucket, items []Item) error {
 	for len(items) > 0 {
 		n := min(len(items), chunkItems)
-		var v []byte
+		size := 0
+		for _, it := range items[:n] {
+			size += 2*binary.MaxVarintLen64 + len(it.URL) + len(it.Parent)
+		}
+		v := make([]byte, 0, size)
 		for _, it := range items[:n] {
 			v = appendEntry(v, it)
 		}

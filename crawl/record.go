@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -57,18 +55,15 @@ func (k *crawler) closeOutput() {
 	}
 }
 
-// finish records a batch of visits in one frontier transaction.
-func (k *crawler) finish(batch []VisitResult) error {
-	for i := range batch {
-		r := &batch[i]
-		_, hs := k.host(r.Item.URL)
-		hs.active--
-		if r.CrawlDelay > hs.delay {
-			hs.delay = r.CrawlDelay
-			hs.next = time.Now().Add(hs.delay)
-		}
+// returned frees the host's slot of a visit that has come back and takes
+// its robots.txt Crawl-delay into account.
+func (k *crawler) returned(r *VisitResult) {
+	_, hs := k.host(r.Item.URL)
+	hs.active--
+	if r.CrawlDelay > hs.delay {
+		hs.delay = r.CrawlDelay
+		hs.next = time.Now().Add(hs.delay)
 	}
-	return k.record(batch, nil, false)
 }
 
 // record commits a batch of visits, or (begin) the run's start: held items
@@ -121,9 +116,9 @@ func (k *crawler) record(batch []VisitResult, starts []Item, begin bool) error {
 			if err != nil {
 				return err
 			}
-			if r.NoAnswer && r.Item.Parent == "" && r.Item.Depth == 0 {
+			if r.NoAnswer != "" && r.Item.Parent == "" && r.Item.Depth == 0 {
 				k.unreachable.URLs = append(k.unreachable.URLs, r.Item.URL)
-				k.unreachable.Errors = append(k.unreachable.Errors, r.Page.Error)
+				k.unreachable.Errors = append(k.unreachable.Errors, r.NoAnswer)
 			}
 			if r.Redirect != "" {
 				if err := k.redirected(t, r, &st); err != nil {
@@ -231,149 +226,14 @@ func (k *crawler) arrived(t *Txn, r *VisitResult) error {
 	if err := t.SetOutcome(p.URL, Outcome{Status: p.Status, Title: p.Title}); err != nil {
 		return err
 	}
-	recs, err := t.TakeWaiting(p.URL)
+	waiting, err := takeHops(t, p.URL)
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
-		h, err := decodeHops(rec)
-		if err != nil {
-			return err
-		}
+	for _, h := range waiting {
 		if err := k.hopRows(h, p.URL, p.Title, ""); err != nil {
 			return err
 		}
 	}
 	return k.row(p)
-}
-
-// hops are redirect rows waiting for the page their chain ends at.
-type hops struct {
-	N      int    `json:"n"` // redirects in the longest chain
-	Target string `json:"t"` // the URL they wait for
-	Rows   []Page `json:"r"`
-}
-
-func decodeHops(b []byte) (hops, error) {
-	var h hops
-	if err := json.Unmarshal(b, &h); err != nil {
-		return h, fmt.Errorf("frontier: corrupt redirect record: %w", err)
-	}
-	return h, nil
-}
-
-// hopRows writes the rows of redirect hops, now that their chain's end is
-// known (title "" when it was not fetched) or failed (errMsg).
-func (k *crawler) hopRows(h hops, final, title, errMsg string) error {
-	for _, p := range h.Rows {
-		p.Final, p.Title = final, title
-		if errMsg != "" {
-			p.Error = errMsg
-		}
-		if err := k.row(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// redirected handles a visit answered with a redirect: the hop joins the
-// hops waiting for it, and together they wait for the target, which is
-// queued like a link (at the hop's depth) unless the frontier has seen
-// it. A target already visited ends the chain at once, without fetching
-// it again.
-func (k *crawler) redirected(t *Txn, r *VisitResult, st *Stats) error {
-	h := hops{N: 1, Rows: []Page{r.Page}}
-	recs, err := t.TakeWaiting(r.Item.URL)
-	if err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		w, err := decodeHops(rec)
-		if err != nil {
-			return err
-		}
-		h.N = max(h.N, w.N+1)
-		h.Rows = append(w.Rows, h.Rows...)
-	}
-	target := r.Redirect
-	if err := t.SetOutcome(r.Item.URL, Outcome{Status: r.Page.Status, Redirect: target}); err != nil {
-		return err
-	}
-	visited := map[string]bool{r.Item.URL: true}
-	for _, p := range h.Rows {
-		visited[p.URL] = true
-	}
-	for {
-		switch {
-		case visited[target]:
-			return k.hopRows(h, target, "", "redirect loop")
-		case h.N > k.cfg.MaxRedirects:
-			return k.hopRows(h, target, "", fmt.Sprintf("more than %d redirects", k.cfg.MaxRedirects))
-		}
-		o, done := t.Outcome(target)
-		switch {
-		case done && o.Redirect != "":
-			// Visited before and itself a redirect, recorded then: follow on.
-			visited[target] = true
-			target = o.Redirect
-			h.N++
-			continue
-		case done:
-			return k.hopRows(h, target, o.Title, "")
-		case t.Seen(target):
-			return k.wait(t, h, target)
-		}
-		ok, trapped := k.follow(target, r.Item.Depth)
-		if ok {
-			before := st.Discovered
-			err := k.admit(t, []Item{{URL: target, Depth: r.Item.Depth, Parent: r.Item.URL}}, true, st)
-			if err != nil {
-				return err
-			}
-			if st.Discovered > before {
-				return k.wait(t, h, target)
-			}
-		} else if trapped {
-			st.Trapped++
-		}
-		return k.hopRows(h, target, "", "") // not followed: out of scope, filtered or refused
-	}
-}
-
-func (k *crawler) wait(t *Txn, h hops, target string) error {
-	h.Target = target
-	b, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	return t.AddWaiting(target, b)
-}
-
-// flushWaiting records the redirect hops whose target was not visited by
-// the time the crawl ended (held beyond the depth limit, kept for retry,
-// or left by MaxPages), with final_url set and no title.
-func (k *crawler) flushWaiting() error {
-	return k.fr.Update(func(t *Txn) error {
-		k.rows, k.lines = k.rows[:0], k.lines[:0]
-		recs, err := t.TakeAllWaiting()
-		if err != nil || len(recs) == 0 {
-			return err
-		}
-		var all []hops
-		for _, rec := range recs {
-			h, err := decodeHops(rec)
-			if err != nil {
-				return err
-			}
-			all = append(all, h)
-		}
-		slices.SortFunc(all, func(a, b hops) int { return strings.Compare(a.Target, b.Target) })
-		for _, h := range all {
-			if err := k.hopRows(h, h.Target, "", ""); err != nil {
-				return err
-			}
-		}
-		return k.write(t)
-	})
 }

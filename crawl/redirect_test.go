@@ -162,3 +162,26 @@ func TestRedirectChainLimits(t *testing.T) {
 			long, loop, hits.get("/long/4"))
 	}
 }
+
+// TestRedirectsNotFollowed: with MaxRedirects negative a redirect is
+// recorded with its target and the target is not fetched.
+func TestRedirectsNotFollowed(t *testing.T) {
+	var hits hitCounter
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.add(r)
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, "/there", http.StatusFound)
+			return
+		}
+		htmlPage(w, "there", "")
+	}))
+	defer srv.Close()
+	out := t.TempDir()
+	if _, err := crawl.Crawl(t.Context(), crawl.Config{Start: []string{srv.URL + "/"}, Out: out, IgnoreRobots: true, MaxRedirects: -1}); err != nil {
+		t.Fatal(err)
+	}
+	rows := readPages(t, out)
+	if len(rows) != 1 || rows[0].Final != srv.URL+"/there" || rows[0].Error != "" || hits.get("/there") != 0 {
+		t.Errorf("rows %+v, /there fetched %d times; want one row with final_url and no fetch", rows, hits.get("/there"))
+	}
+}

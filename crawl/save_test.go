@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crewrun/crew"
 	"github.com/crewrun/crew/crawl"
 	"github.com/crewrun/crew/fetch"
+	"github.com/crewrun/crew/proc"
 )
 
 // TestSaveMirror: with Save, the bodies of the pages fetched are kept in
@@ -105,4 +107,44 @@ func TestSaveMirror(t *testing.T) {
 		}
 	}
 	hits.fetchedOnce(t)
+}
+
+// TestSaveOnExecutorBodyLimit: with an executor, a body too large to come
+// back from a worker is recorded as not saved; the others are saved.
+func TestSaveOnExecutorBodyLimit(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			htmlPage(w, "home", `<a href="/big">big</a>`)
+		case "/big":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(make([]byte, crawl.MaxTravellingBody+1))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ex, err := proc.New(crew.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	out, save := t.TempDir(), t.TempDir()
+	_, err = crawl.Crawl(t.Context(), crawl.Config{Start: []string{srv.URL + "/"}, Out: out, Depth: -1,
+		IgnoreRobots: true, Save: save, Executor: ex})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range readPages(t, out) {
+		switch strings.TrimPrefix(p.URL, srv.URL) {
+		case "/":
+			if p.Saved == "" || p.Error != "" {
+				t.Errorf("/: %+v; want saved", p)
+			}
+		case "/big":
+			if p.Saved != "" || !strings.Contains(p.Error, "not saved") {
+				t.Errorf("/big: %+v; want an error saying it was not saved", p)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -34,6 +35,7 @@ type crawler struct {
 
 	patterns    map[string]int // URL pattern → depth first seen at (see follow)
 	newPatterns []string       // patterns first seen in the current batch
+	patBuf      []byte
 	unreachable UnreachableError
 	mirror      *mirror // with Config.Save
 
@@ -165,14 +167,36 @@ func (k *crawler) run(ctx context.Context) error {
 	defer tick.Stop()
 	var wake *time.Timer
 	active := 0
-	batch := make([]VisitResult, 0, k.cfg.Workers)
+	// Results are committed in batches: one frontier transaction per
+	// commitEvery visits, or sooner when the crawl needs their links (no
+	// ready items, nothing in flight) or commitDelay has passed.
+	commitEvery := max(1, k.cfg.Workers/2)
+	pending := make([]VisitResult, 0, k.cfg.Workers)
+	commitTimer := time.NewTimer(time.Hour)
+	commitTimer.Stop()
+	defer commitTimer.Stop()
+	commit := func() error {
+		commitTimer.Stop()
+		if len(pending) == 0 {
+			return nil
+		}
+		err := k.record(pending, nil, false)
+		clear(pending)
+		pending = pending[:0]
+		return err
+	}
 	for {
+		if len(pending) > 0 && (len(pending) >= commitEvery || active == 0 || (k.nready == 0 && k.drained)) {
+			if err := commit(); err != nil {
+				return err
+			}
+		}
 		if err := k.refill(); err != nil {
 			return err
 		}
 		var wakeAt time.Time
 		for !stopped && active < k.cfg.Workers {
-			if k.cfg.MaxPages > 0 && k.fr.Totals().Visited+active >= k.cfg.MaxPages {
+			if k.cfg.MaxPages > 0 && k.fr.Totals().Visited+len(pending)+active >= k.cfg.MaxPages {
 				k.stats.AtMaxPages = true
 				stop()
 				break
@@ -185,7 +209,7 @@ func (k *crawler) run(ctx context.Context) error {
 			select {
 			case jobs <- VisitArg{Item: it, Opts: k.opts}:
 			case <-ctx.Done():
-				return ctx.Err()
+				return errors.Join(ctx.Err(), commit())
 			}
 			active++
 			if k.nready < k.readyMax()/2 {
@@ -209,15 +233,23 @@ func (k *crawler) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// Visits already back are recorded; those in flight are
+			// visited again on resume.
+			return errors.Join(ctx.Err(), commit())
 		case <-timerC:
 		case <-tick.C:
 			k.progress()
+		case <-commitTimer.C:
+			if err := commit(); err != nil {
+				return err
+			}
 		case r, ok := <-results:
 			if !ok {
 				return ctx.Err()
 			}
-			batch = batch[:0]
+			if len(pending) == 0 {
+				commitTimer.Reset(commitDelay)
+			}
 			for {
 				if r.Err != nil {
 					// The executor could not run the visit (a worker died,
@@ -225,16 +257,17 @@ func (k *crawler) run(ctx context.Context) error {
 					// is fetched again on resume.
 					return fmt.Errorf("crawl: %w", r.Err)
 				}
-				batch = append(batch, r.Value)
+				k.returned(&r.Value)
+				pending = append(pending, r.Value)
 				active--
 				if r, ok = tryRecv(results); !ok {
 					break
 				}
 			}
-			if err := k.finish(batch); err != nil {
-				return err
-			}
 		}
+	}
+	if err := commit(); err != nil {
+		return err
 	}
 	// The crawl reached its end (or MaxPages): redirect hops still waiting
 	// for their target are recorded with what is known.
@@ -244,6 +277,9 @@ func (k *crawler) run(ctx context.Context) error {
 	k.progress()
 	return nil
 }
+
+// commitDelay bounds how long a visit's result waits to be committed.
+const commitDelay = 20 * time.Millisecond
 
 func tryRecv[T any](c <-chan T) (T, bool) {
 	select {

@@ -36,10 +36,11 @@ func (k *crawler) follow(s string, depth int) (ok, trapped bool) {
 		return false, true
 	}
 	if k.cfg.MaxPatternDepth > 0 {
-		p := pattern(host, path, query)
-		first, seen := k.patterns[p]
+		k.patBuf = appendPattern(k.patBuf[:0], host, path, query)
+		first, seen := k.patterns[string(k.patBuf)]
 		switch {
 		case !seen && len(k.patterns) < maxPatterns:
+			p := string(k.patBuf)
 			k.patterns[p] = depth
 			k.newPatterns = append(k.newPatterns, p)
 		case seen && depth-first > k.cfg.MaxPatternDepth:
@@ -67,34 +68,33 @@ func repeats(segs []string) int {
 	return most
 }
 
-// pattern is a URL with its numbers taken out — host, path and query keys
-// kept, every run of digits replaced by '#' — so that /cal/2024/05 and
-// /cal/2031/11, or ?y=2001 and ?y=3006, share one pattern.
-func pattern(host, path, query string) string {
-	var b strings.Builder
-	b.Grow(len(host) + len(path) + len(query) + 1)
-	b.WriteString(host)
+// appendPattern appends a URL's pattern to b: the URL with its numbers
+// taken out — host, path and query keys kept, every run of digits
+// replaced by '#' — so that /cal/2024/05 and /cal/2031/11, or ?y=2001 and
+// ?y=3006, share one pattern.
+func appendPattern(b []byte, host, path, query string) []byte {
+	b = append(b, host...)
 	digits := func(s string) {
 		in := false
 		for i := 0; i < len(s); i++ {
 			c := s[i]
 			if c >= '0' && c <= '9' {
 				if !in {
-					b.WriteByte('#')
+					b = append(b, '#')
 				}
 				in = true
 				continue
 			}
 			in = false
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
 	digits(path)
 	if query != "" {
-		b.WriteByte('?')
+		b = append(b, '?')
 		digits(query)
 	}
-	return b.String()
+	return b
 }
 
 // inScope reports whether the canonical URL u, on host, is in the crawl's

@@ -127,6 +127,12 @@ func (t *Txn) Retry(it Item) error {
 func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err error) {
 	seen, held := t.f.seen, t.f.heldSeen
 	counts := t.tx.Bucket(bucketCounts)
+	first := len(t.queue)
+	defer func() {
+		if err == nil {
+			added = t.queue[first:len(t.queue):len(t.queue)]
+		}
+	}()
 	for _, it := range items {
 		k := keyOf(it.URL)
 		if seen.contains(t.tx, k) {
@@ -162,9 +168,8 @@ func (t *Txn) Add(items []Item, limited bool) (added []Item, refused int, err er
 		t.queue = append(t.queue, it)
 		t.queued++
 		t.tot.URLs++
-		added = append(added, it)
 	}
-	return added, refused, nil
+	return nil, refused, nil
 }
 
 // Seen reports whether the URL was ever admitted (queued or held).
@@ -189,31 +194,18 @@ type Outcome struct {
 
 // SetOutcome records the outcome of a visit to u.
 func (t *Txn) SetOutcome(u string, o Outcome) error {
-	v := binary.AppendUvarint(nil, uint64(max(o.Status, 0)))
-	v = binary.AppendUvarint(v, uint64(len(o.Redirect)))
-	v = append(append(v, o.Redirect...), o.Title...)
 	k := keyOf(u)
-	return t.tx.Bucket(bucketDone).Put(k[:], v)
+	return t.tx.Bucket(bucketDone).Put(k[:], encodeTriple(uint64(max(o.Status, 0)), o.Redirect, o.Title))
 }
 
 // Outcome returns the recorded outcome of a visit to u, if any.
 func (t *Txn) Outcome(u string) (Outcome, bool) {
 	k := keyOf(u)
-	v := t.tx.Bucket(bucketDone).Get(k[:])
-	if v == nil {
+	st, redirect, title, ok := decodeTriple(t.tx.Bucket(bucketDone).Get(k[:]))
+	if !ok {
 		return Outcome{}, false
 	}
-	st, n := binary.Uvarint(v)
-	if n <= 0 {
-		return Outcome{}, false
-	}
-	v = v[n:]
-	l, n := binary.Uvarint(v)
-	if n <= 0 || uint64(len(v)-n) < l {
-		return Outcome{}, false
-	}
-	v = v[n:]
-	return Outcome{Status: int(st), Redirect: string(v[:l]), Title: string(v[l:])}, true
+	return Outcome{Status: int(st), Redirect: redirect, Title: title}, true
 }
 
 // AddWaiting appends rec to what waits for the visit of u.

@@ -42,7 +42,11 @@ type VisitOpts struct {
 	Session      []string      `json:"sp,omitempty"`
 	NoSession    bool          `json:"nsp,omitempty"` // Session is empty, not the default
 	StripQuery   bool          `json:"sq,omitempty"`
-	Bodies       bool          `json:"b,omitempty"` // return the bodies of 2xx pages (for Config.Save)
+	Delay        time.Duration `json:"dl,omitempty"` // Config.Delay
+	Bodies       bool          `json:"b,omitempty"`  // return the bodies of 2xx pages (for Config.Save)
+	// BodyLimit, if set, is the largest body returned: a larger one is an
+	// error, as it would not fit a cluster's message.
+	BodyLimit int64 `json:"bl,omitempty"`
 }
 
 func (o VisitOpts) canonicalizer() Canonicalizer {
@@ -67,9 +71,9 @@ type VisitResult struct {
 	CrawlDelay time.Duration `json:"cd,omitempty"`
 	// Skipped: robots.txt kept the page from being fetched.
 	Skipped bool `json:"sk,omitempty"`
-	// NoAnswer: the host did not answer at all (network error or
-	// timeout), for the page or its robots.txt.
-	NoAnswer bool `json:"na,omitempty"`
+	// NoAnswer, if set, is why the host did not answer at all (a network
+	// error or a timeout), for the page or its robots.txt.
+	NoAnswer string `json:"na,omitempty"`
 	// Retry: the visit is to be made again on the crawl's next run (the
 	// host did not answer, or its robots.txt was unreachable).
 	Retry bool `json:"rt,omitempty"`
@@ -83,6 +87,7 @@ type visitor struct {
 	client *fetch.Client
 	mu     sync.Mutex
 	robots map[string]*robotsEntry
+	next   map[string]time.Time // host → earliest start of its next request
 }
 
 // How long robots.txt answers are kept. RFC 9309 §2.4 asks crawlers not to
@@ -113,7 +118,7 @@ func newVisitor(o VisitOpts) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &visitor{client: cl, robots: map[string]*robotsEntry{}}, nil
+	return &visitor{client: cl, robots: map[string]*robotsEntry{}, next: map[string]time.Time{}}, nil
 }
 
 type visitorKey struct{}
@@ -180,6 +185,10 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 			}
 		}
 	}
+	if err := v.space(ctx, u.Host, max(a.Opts.Delay, r.CrawlDelay)); err != nil {
+		r.Page.Error = err.Error()
+		return r, nil
+	}
 	resp, err := v.client.Get(ctx, it.URL)
 	if resp != nil {
 		r.Page.Status = resp.Status
@@ -189,12 +198,16 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	if err != nil {
 		r.Page.Error = err.Error()
 		if r.Page.Status == 0 && ctx.Err() == nil {
-			r.NoAnswer, r.Retry = true, true
+			r.NoAnswer, r.Retry = err.Error(), true
 		}
 		return r, nil
 	}
 	if a.Opts.Bodies && resp.Status >= 200 && resp.Status < 300 {
-		r.Body = resp.Body
+		if l := a.Opts.BodyLimit; l > 0 && int64(len(resp.Body)) > l {
+			r.Page.Error = fmt.Sprintf("not saved: a body of %d bytes does not travel back from a worker (at most %d)", len(resp.Body), l)
+		} else {
+			r.Body = resp.Body
+		}
 	}
 	canon := a.Opts.canonicalizer()
 	if isRedirect(resp.Status) {
@@ -216,7 +229,7 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	links := Links(u, resp.Body)
 	seen := make(map[string]struct{}, len(links))
 	for _, l := range links {
-		c, err := canon.Canonical(nil, l.String())
+		c, err := canon.canonicalURL(l) // l is resolved, and ours to change
 		if err != nil {
 			continue
 		}
@@ -229,6 +242,31 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	}
 	r.Page.LinksFound = len(r.Links)
 	return r, nil
+}
+
+// space waits until delay has passed since the start of this visitor's
+// last request to host. The coordinator already spaces its visits; this
+// holds the gap where the request leaves, however long a visit waited to
+// be run.
+func (v *visitor) space(ctx context.Context, host string, delay time.Duration) error {
+	if delay <= 0 {
+		return nil
+	}
+	v.mu.Lock()
+	start := time.Now()
+	if n := v.next[host]; n.After(start) {
+		start = n
+	}
+	v.next[host] = start.Add(delay)
+	v.mu.Unlock()
+	t := time.NewTimer(time.Until(start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func isRedirect(status int) bool {
@@ -276,10 +314,10 @@ func (v *visitor) robotsFor(ctx context.Context, u *url.URL) (*robotstxt.Group, 
 }
 
 // robotsUnreachable is why a whole origin is disallowed: its robots.txt
-// could not be fetched (noAnswer: the host did not answer at all) or
+// could not be fetched (noAnswer: why the host did not answer at all) or
 // answered 5xx.
 type robotsUnreachable struct {
-	noAnswer bool
+	noAnswer string
 	msg      string
 }
 
@@ -319,7 +357,7 @@ func (v *visitor) fetchRobots(ctx context.Context, origin string) (group *robots
 	}
 	switch {
 	case resp.Status == 0:
-		return nil, &robotsUnreachable{noAnswer: true,
+		return nil, &robotsUnreachable{noAnswer: err.Error(),
 			msg: fmt.Sprintf("disallowed: robots.txt unreachable, which disallows the whole site (RFC 9309): %v", err)}, nil
 	case resp.Status >= 500:
 		return nil, &robotsUnreachable{msg: fmt.Sprintf("disallowed: robots.txt answered HTTP %d, which disallows the whole site (RFC 9309)", resp.Status)}, nil

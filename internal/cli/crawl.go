@@ -99,8 +99,9 @@ Traps are bounded by default, even with --depth -1; which limit stops which:
 State: the queue and the seen-set live on disk in the state directory
 (default OUT/state), so memory stays flat on huge crawls. An interrupted
 crawl (Ctrl-C, or even kill -9) resumes exactly where it stopped when run
-again with the same --out (or --state): only the pages that were in flight
-are fetched again, and nothing is recorded twice. Start URLs are
+again with the same --out (or --state): after kill -9 only the pages in
+flight or not yet committed (at most 1.5 x -j) are fetched again, after
+Ctrl-C only those in flight; nothing is recorded twice. Start URLs are
 remembered, so resuming needs none. Running a finished crawl again extends
 it: a larger --depth follows the links found beyond the old one, new start
 URLs are added, and --max-pages counts the whole crawl's pages (5 then 20
@@ -114,6 +115,8 @@ a path ending in /; --layout flat as crew fetch --dir), and its row names the
 file ("saved"). Files are written whole or not at all (temporary name, then
 rename); nothing is written outside DIR, even through a symbolic link in it;
 a resumed crawl keeps the files already there, a new crawl replaces them.
+With --cluster the bodies travel back from the workers; one over 4 MiB is
+recorded as an error instead of saved.
 
 With --cluster, pages are fetched and parsed by "crew worker" processes
 connected to that server, while the queue stays here; --token or --nkey and
@@ -154,7 +157,7 @@ interrupted (state saved; run again to resume).`,
 	f.IntVar(&o.perHost, "per-host", 2, "pages fetched at once from one host")
 	f.DurationVar(&o.delay, "delay", 0, "minimum gap between requests to one host (robots Crawl-delay if larger)")
 	f.IntVar(&o.retries, "retries", 2, "retries after network errors, 429 and 5xx")
-	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed")
+	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed (0: redirects recorded, not followed)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for one request attempt, body included")
 	f.StringVar(&o.userAgent, "user-agent", "crew-crawl/1", "User-Agent header, also the name matched in robots.txt")
 	f.StringVar(&o.maxSize, "max-size", "10M", "largest page body accepted")
