@@ -221,7 +221,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Progress = progressPrinter(s, f.eta)
 	}
 	if f.cluster != "" && !f.dry {
-		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
+		ex, err := f.auth.executor(ctx, s.Err, f.cluster, o.Jobs)
 		if err != nil {
 			return runUsage("--cluster: %v", err)
 		}
