@@ -103,8 +103,8 @@ Without --continue, files already in DIR are replaced.
 Credentials: --user, or --netrc/--netrc-file (as curl -n; wget reads
 ~/.netrc always), are sent as HTTP Basic auth, also on redirects within
 the same host, never to another host. A password in a URL
-(https://user:pw@host/) is used, and shown as REDACTED in url and
-final_url, in errors and in DIR/.crew-fetch.
+(https://user:pw@host/) is used, shown as REDACTED in url, final_url and
+errors, and never stored.
 
 Proxies: --proxy URL (http://, https://, socks5://; user:pw@ for proxy
 auth) applies to every URL. Without it the environment's HTTP_PROXY,
@@ -122,7 +122,7 @@ part files stay resumable).`,
   crew fetch -H 'Authorization: Bearer TOKEN' -H 'Accept: application/json' https://api.example.com/v1/x
   crew fetch --user alice:s3cret --cookie-jar jar.txt --cookie jar.txt https://intranet.example/
   crew fetch --proxy http://127.0.0.1:3128 --cacert corp-ca.pem --limit-rate 500K -i urls.txt
-  echo 'https://example.com/x.iso sha256=9f86d0…' | crew fetch --dir iso --continue`,
+  echo 'https://example.com/x.iso sha256=<64 hex digits>' | crew fetch --dir iso --continue --verify`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lessGC()
 			return runFetch(cmd, s, o, args)
