@@ -72,8 +72,9 @@ func Initialize(inits ...Initializer) Option {
 // Submitted once; then Running while it runs and Done or Failed when it
 // ends — or, if it never started (cancelled while queued), straight to
 // Failed. Calls are serialised, so fn sees counts in order; fn runs on
-// the executor's goroutines and must be quick (update a progress bar, not
-// draw one).
+// the executor's goroutines, at times with the executor's locks held, so
+// it must be quick (update a progress bar, not draw one) and must not
+// submit to the executor.
 func OnProgress(fn func(Progress)) Option {
 	return func(c *executor.Config) error {
 		if fn != nil {

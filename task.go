@@ -65,18 +65,28 @@ func (d *taskDef[A, R]) Name() string { return d.name }
 
 // Decode decodes a worker's arguments (executor.Task).
 func (d *taskDef[A, R]) Decode(args []byte) (executor.Decoded, error) {
-	a, err := decodeArray[A](args, nil)
+	b := &decoded[A, R]{def: d}
+	a, err := decodeArray(args, b.oneArg[:0:1]) // in place for one argument: a Submit's
 	if err != nil {
 		return nil, executor.Permanent(fmt.Errorf("crew: task %q: decode arguments: %w", d.name, err))
 	}
-	return &decoded[A, R]{def: d, args: a, res: make([]R, len(a))}, nil
+	b.args = a
+	if len(a) == 1 {
+		b.res = b.oneRes[:]
+	} else {
+		b.res = make([]R, len(a))
+	}
+	return b, nil
 }
 
-// decoded is a batch's arguments in a worker, with room for the results.
+// decoded is a batch's arguments in a worker, with room for the results;
+// one allocation for a batch of one.
 type decoded[A, R any] struct {
-	def  *taskDef[A, R]
-	args []A
-	res  []R
+	def    *taskDef[A, R]
+	args   []A
+	res    []R
+	oneArg [1]A
+	oneRes [1]R
 }
 
 func (b *decoded[A, R]) Len() int { return len(b.args) }

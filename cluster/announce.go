@@ -131,10 +131,10 @@ func version() string {
 	return v
 }
 
-// Workers returns the announcements of the workers of the server at url
+// ListWorkers returns the announcements of the workers of the server at url
 // (those renewed in the last 30 s), sorted by host and pid. opts are the
 // client options (Token, NKey, TLS).
-func Workers(ctx context.Context, url string, opts ...crew.Option) ([]WorkerInfo, error) {
+func ListWorkers(ctx context.Context, url string, opts ...crew.Option) ([]WorkerInfo, error) {
 	cfg, err := executor.NewConfig(opts...)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package cluster
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -21,6 +22,7 @@ type (
 	replKey    struct{}
 	ackWaitKey struct{}
 	withoutKey struct{}
+	noticeKey  struct{}
 )
 
 // Token makes the client present token to the server (crew worker --token).
@@ -57,6 +59,13 @@ func Replicas(n int) crew.Option { return executor.Custom(replKey{}, n) }
 func Without(tasks ...string) crew.Option {
 	return executor.Custom(withoutKey{}, slices.Clone(tasks))
 }
+
+// Notices makes an executor write a line to w when it submits tasks of a
+// name that no connected worker runs: those tasks wait, within their
+// context, until a worker that has registered the name connects (crew run
+// --cluster passes its standard error). The embedded executor's own
+// workers run every task of the program, so it says nothing.
+func Notices(w io.Writer) crew.Option { return executor.Custom(noticeKey{}, w) }
 
 func custom[T any](cfg executor.Config, key any, def T) T {
 	if v, ok := cfg.Custom(key); ok {

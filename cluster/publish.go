@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +59,24 @@ func (e *submitter) route(task string) error {
 	}
 	e.routed[task] = true
 	e.routedFast.Store(task, true)
+	if w := custom[io.Writer](e.cfg, noticeKey{}, nil); w != nil && e.srv == nil {
+		e.noticeIfNoWorker(ctx, w, task)
+	}
 	return nil
+}
+
+// noticeIfNoWorker tells w when no live worker runs task.
+func (e *submitter) noticeIfNoWorker(ctx context.Context, w io.Writer, task string) {
+	workers, err := readWorkers(ctx, e.js)
+	if err != nil {
+		return
+	}
+	for _, wi := range workers {
+		if slices.Contains(wi.Tasks, task) {
+			return
+		}
+	}
+	fmt.Fprintf(w, "crew: no connected worker runs %q (of %d connected): its tasks wait until one that has registered it connects. crew worker runs crew's own tasks, and shell jobs only with --allow-shell; a program's own tasks need its binary running cluster.Work\n", task, len(workers))
 }
 
 // putSpecLocked writes the job's spec, expecting the entry's last

@@ -95,7 +95,7 @@ func TestTasksReachOnlyWorkersThatRunThem(t *testing.T) {
 			}
 		}
 	}
-	workers, err := cluster.Workers(t.Context(), url)
+	workers, err := cluster.ListWorkers(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

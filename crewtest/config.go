@@ -118,15 +118,20 @@ func testInvalidOptions(t *testing.T, newExecutor NewExecutor) {
 	}
 }
 
-// Types that JSON does not carry intact.
+// Types that JSON does not carry intact, and one that it does. Their
+// fields are never read: Register only looks at the types.
 type (
-	unexported     struct{ lo, hi int }
+	unexported struct {
+		//lint:ignore U1000 the unexported fields are the point
+		lo, hi int
+	}
 	nestedHidden   struct{ Span unexported }
 	withInterface  struct{ V any }
 	exportedFields struct {
 		Lo, Hi int
 		When   time.Time // encodes itself
-		skip   chan int  `json:"-"`
+		//lint:ignore U1000 a field left out on purpose
+		skip chan int `json:"-"`
 	}
 )
 

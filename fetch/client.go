@@ -178,8 +178,12 @@ func NewClient(cfg Config) (*Client, error) {
 }
 
 // newTransport builds the default transport for cfg: keep-alive, HTTP/2
-// where offered, cfg's TLS and proxy settings.
-func newTransport(cfg *Config) *http.Transport {
+// where offered, cfg's TLS and proxy settings; plain http:// without a
+// proxy takes a leaner path (see h1Transport). Bodies are asked for as
+// stored, without Accept-Encoding, as curl and wget do: the bytes saved,
+// hashed and counted are the resource's own, and Range requests (resuming)
+// address the same bytes.
+func newTransport(cfg *Config) http.RoundTripper {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	proxy := http.ProxyFromEnvironment
 	if cfg.Proxy != nil {
@@ -189,17 +193,21 @@ func newTransport(cfg *Config) *http.Transport {
 		Proxy:                 proxy,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
 		MaxIdleConns:          0, // no global cap; the per-host one matters
 		MaxIdleConnsPerHost:   cfg.PerHost,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       idleConnTimeout,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
 	if cfg.InsecureSkipVerify || cfg.RootCAs != nil {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, RootCAs: cfg.RootCAs}
 	}
-	return tr
+	return &h1Transport{dial: dialer.DialContext, proxy: proxy, maxIdle: cfg.PerHost, idleTTL: idleConnTimeout, fallback: tr}
 }
+
+// idleConnTimeout is how long an unused connection is kept.
+const idleConnTimeout = 90 * time.Second
 
 // rateBurst is the most bytes one read may take from a LimitRate limiter:
 // a second's worth, at most 64 KiB, so the rate stays smooth.
@@ -369,12 +377,15 @@ func (c *Client) attempt(ctx context.Context, hl *hostLimit, u *url.URL, header 
 		}
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	// The URL is parsed already: build the request from it rather than
+	// print it and parse it again.
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, "", nil)
 	if err != nil {
 		cancel()
 		release()
 		return nil, nil, 0, err
 	}
+	req.URL, req.Host = u, strings.TrimSuffix(u.Host, ":")
 	c.setHeaders(req, header)
 	hr, err := c.http.Do(req)
 	if err != nil {

@@ -31,8 +31,8 @@ type Options struct {
 	// again, or one differing only in fragment, scheme, host case or, with
 	// LayoutTree, a path that decodes alike) is not fetched again: it is
 	// reported with Duplicate set and DuplicateOf naming the earlier
-	// input's line. Run remembers the last 524 288 to 1 048 576 file names
-	// (about 16 MiB at most); a duplicate of a name forgotten by then is
+	// input's line. Run remembers the last 262 144 to 524 288 file names
+	// (in 12 MiB at most); a duplicate of a name forgotten by then is
 	// downloaded again and replaces the file, as the first download would.
 	//
 	// Without Continue, a file already in Dir is replaced.
@@ -47,14 +47,18 @@ type Options struct {
 	//     so a changed resource comes back whole and the download starts
 	//     over. Without one, the resume is trusted on size alone: the 206
 	//     must start where the part file ends, and its Content-Range total
-	//     must equal the size the first response announced (when it did);
+	//     must equal the size the first response announced (when known:
+	//     always, unless a download under 1 MiB was killed outright);
 	//     otherwise the download starts over. Only a checksum (Input.SHA256,
 	//     or the server's digest with Verify) proves the joined bytes.
 	//   - A complete file is kept when the server answers 304 to
-	//     If-None-Match (its ETag) or If-Modified-Since (its Last-Modified);
-	//     without validators, when the server's size equals the file's
-	//     (a 416 to a Range from the file's end, with that total, or a 200
-	//     with that Content-Length). Otherwise it is downloaded again.
+	//     If-None-Match (its ETag) or If-Modified-Since (its Last-Modified),
+	//     which Run keeps on the file in an extended attribute; without
+	//     them (a server that sent none, a file system or OS without
+	//     extended attributes, a file from elsewhere), when the server's
+	//     size equals the file's (a 416 to a Range from the file's end, with
+	//     that total, or a 200 with that Content-Length). Otherwise it is
+	//     downloaded again.
 	Continue bool
 	// Verify checks each body against the SHA-256 digest the server sends
 	// (Repr-Digest, RFC 9530, or Digest, RFC 3230) when it sends one; a
@@ -222,8 +226,9 @@ type runner struct {
 // job is an input checked and ready to fetch: with Dir, rel is where it
 // is saved.
 type job struct {
-	in  Input
-	rel string
+	in       Input
+	rel      string
+	recorded bool // state.db holds a record for rel
 }
 
 // prepare checks in and, with Dir, claims its file; it returns the result

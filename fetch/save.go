@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"mime"
 	"net/http"
 	"os"
 	"path"
@@ -78,6 +77,7 @@ func (rn *runner) get(ctx context.Context, in Input, r *Result) error {
 		return err
 	}
 	sink := newBodySink()
+	defer sink.free()
 	n, err := rn.copyBody(sink, body)
 	r.Bytes = n
 	if err != nil {
@@ -151,17 +151,24 @@ func (rn *runner) save(ctx context.Context, j job, r *Result) error {
 		}
 		return rn.saveError(r, err)
 	}
-	m, have, rec := fresh, int64(0), record{Total: -1}
+	m, have := fresh, int64(0)
+	rec, found := rn.state.get(rel)
+	j.recorded = found
 	if rn.opts.Continue {
-		rec, _ = rn.state.get(rel)
 		if fi, err := rn.root.Lstat(part); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 			m, have = resume, fi.Size()
 		} else if fi, err := rn.root.Lstat(rel); err == nil && fi.Mode().IsRegular() {
 			m, have = check, fi.Size()
+			rec = record{Total: -1}
+			if f, err := rn.root.Open(rel); err == nil {
+				v, _ := readValidators(f)
+				f.Close()
+				rec.ETag, rec.LastModified = v.ETag, v.LastModified
+			}
 		}
 	}
 	for try := 0; ; try++ {
-		again, err := rn.try(ctx, j, r, m, have, rec)
+		again, err := rn.try(ctx, &j, r, m, have, rec)
 		if !again || try > 0 {
 			return err
 		}
@@ -171,7 +178,7 @@ func (rn *runner) save(ctx context.Context, j job, r *Result) error {
 }
 
 // try makes one request for j in mode m; again asks save to start over.
-func (rn *runner) try(ctx context.Context, j job, r *Result, m mode, have int64, rec record) (again bool, err error) {
+func (rn *runner) try(ctx context.Context, j *job, r *Result, m mode, have int64, rec record) (again bool, err error) {
 	rel, part := j.rel, partPath(j.rel)
 	header := http.Header{}
 	switch m {
@@ -237,7 +244,7 @@ func (rn *runner) try(ctx context.Context, j job, r *Result, m mode, have int64,
 			size = rng.total
 		}
 		if limit := rn.client.Config().MaxBodySize; limit > 0 && size > limit {
-			rn.discard(rel, part)
+			rn.discard(j, part)
 			return false, fmt.Errorf("fetch %s: %w: %d bytes with the part file (Content-Range %q)", r.URL, ErrTooLarge, size, cr)
 		}
 	} else {
@@ -248,11 +255,12 @@ func (rn *runner) try(ctx context.Context, j job, r *Result, m mode, have int64,
 
 // receive writes body into the part file from offset have and, when the
 // resource is complete, moves it into place.
-func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have int64, rng byteRange, partial bool, old record) error {
+func (rn *runner) receive(j *job, r *Result, resp *Response, body io.Reader, have int64, rng byteRange, partial bool, old record) error {
 	rel, part := j.rel, partPath(j.rel)
 	sink := newBodySink()
+	defer sink.free()
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	rec := record{URL: r.URL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Total: -1}
+	rec := record{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Total: -1}
 	if have > 0 {
 		if err := hashFile(rn.root, part, sink); err != nil {
 			return rn.saveError(r, err)
@@ -274,8 +282,16 @@ func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have
 		return rn.saveError(r, err)
 	}
 	defer f.Close()
-	if have == 0 {
-		rn.state.put(rel, &rec)
+	// A large download records what resuming it needs when it starts, in
+	// case it is killed; a small one only if it stops short (below).
+	record := func() {
+		if !j.recorded {
+			rn.state.put(rel, &rec)
+			j.recorded = true
+		}
+	}
+	if have == 0 && (rec.Total < 0 || rec.Total >= bigPart) {
+		record()
 	}
 	var src io.Reader = body
 	if partial {
@@ -286,11 +302,14 @@ func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			f.Close()
-			rn.discard(rel, part)
+			rn.discard(j, part)
+		} else {
+			record()
 		}
 		return fmt.Errorf("fetch %s: %w", r.URL, err)
 	}
 	if partial && (r.Bytes != rng.end+1 || rng.total >= 0 && r.Bytes != rng.total) {
+		record()
 		// What arrived is in place; the part file resumes from its new
 		// end next time.
 		of := "?"
@@ -308,8 +327,9 @@ func (rn *runner) receive(j job, r *Result, resp *Response, body io.Reader, have
 
 // completePart finishes a part file the server says is already whole (a
 // 416 whose total is the part file's size).
-func (rn *runner) completePart(j job, r *Result, rel, part string, resp *Response, have int64) (bool, error) {
+func (rn *runner) completePart(j *job, r *Result, rel, part string, resp *Response, have int64) (bool, error) {
 	sink := newBodySink()
+	defer sink.free()
 	if err := hashFile(rn.root, part, sink); err != nil {
 		return false, rn.saveError(r, err)
 	}
@@ -319,11 +339,17 @@ func (rn *runner) completePart(j job, r *Result, rel, part string, resp *Respons
 }
 
 // commit checks a complete part file's checksums and moves it into place.
-func (rn *runner) commit(j job, r *Result, resp *Response, sink *bodySink, rec record) error {
+func (rn *runner) commit(j *job, r *Result, resp *Response, sink *bodySink, rec record) error {
 	rel, part := j.rel, partPath(j.rel)
 	if err := rn.finish(j.in, resp, sink, r); err != nil {
-		rn.discard(rel, part)
+		rn.discard(j, part)
 		return err
+	}
+	if rec.ETag != "" || rec.LastModified != "" {
+		if f, err := rn.root.Open(part); err == nil {
+			writeValidators(f, validators{rec.ETag, rec.LastModified})
+			f.Close()
+		}
 	}
 	if err := rn.root.Rename(part, rel); err != nil {
 		if fi, serr := rn.root.Lstat(rel); serr == nil && fi.IsDir() {
@@ -331,16 +357,18 @@ func (rn *runner) commit(j job, r *Result, resp *Response, sink *bodySink, rec r
 		}
 		return rn.saveError(r, err)
 	}
-	rec.Complete, rec.Total = true, r.Bytes
-	rn.state.put(rel, &rec)
+	if j.recorded {
+		rn.state.put(rel, nil) // no longer a part
+	}
 	return nil
 }
 
 // keep reports the complete file at rel as current, after checking it
 // against the input's checksum; again asks for a fresh download when the
 // file does not match it.
-func (rn *runner) keep(j job, r *Result, rel string) (again bool, err error) {
+func (rn *runner) keep(j *job, r *Result, rel string) (again bool, err error) {
 	sink := newBodySink()
+	defer sink.free()
 	if err := hashFile(rn.root, rel, sink); err != nil {
 		return false, rn.saveError(r, err)
 	}
@@ -374,9 +402,12 @@ func (rn *runner) sameAsKept(resp *Response, rec record, have int64) bool {
 }
 
 // discard removes a download that cannot be resumed.
-func (rn *runner) discard(rel, part string) {
+func (rn *runner) discard(j *job, part string) {
 	rn.root.Remove(part)
-	rn.state.put(rel, nil)
+	if j.recorded {
+		rn.state.put(j.rel, nil)
+		j.recorded = false
+	}
 }
 
 func (rn *runner) conflict(r *Result, rel, what string) error {
@@ -446,22 +477,37 @@ func parseContentRange(v string) (byteRange, bool) {
 	return r, true
 }
 
+// isHTML reports whether a body of this Content-Type (sniffed from its
+// first bytes when there is none) is HTML, whose title is worth reading.
 func isHTML(contentType string, prefix []byte) bool {
 	if contentType == "" {
 		contentType = http.DetectContentType(prefix)
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.TrimSpace(mt)
+	return strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml")
 }
 
-// bodySink hashes a body and keeps its first titleBytes for Title.
+// bodySink hashes a body and keeps its first titleBytes for Title. Sinks
+// are recycled (newBodySink, free): a page's hash state and prefix buffer
+// would otherwise be most of its garbage.
 type bodySink struct {
 	h      hash.Hash
 	prefix bytes.Buffer
 	n      int64
 }
 
-func newBodySink() *bodySink { return &bodySink{h: sha256.New()} }
+var sinks = sync.Pool{New: func() any { return &bodySink{h: sha256.New()} }}
+
+func newBodySink() *bodySink { return sinks.Get().(*bodySink) }
+
+// free returns s for reuse; nothing it holds may be used after.
+func (s *bodySink) free() {
+	s.h.Reset()
+	s.prefix.Reset()
+	s.n = 0
+	sinks.Put(s)
+}
 
 func (s *bodySink) Write(b []byte) (int, error) {
 	s.n += int64(len(b))

@@ -19,8 +19,8 @@ import (
 
 // StateDir is the one directory under a download directory where Run keeps
 // what resuming needs: the bodies still being downloaded (part/) and a
-// small database (state.db) of each file's validators and size. Finished
-// files have no side files; nothing else is written beside them.
+// small database (state.db) of their validators and sizes. Finished files
+// have no side files; nothing else is written beside them.
 const StateDir = ".crew-fetch"
 
 // ErrDirInUse reports a download directory that another Run (another crew
@@ -29,14 +29,18 @@ var ErrDirInUse = errors.New("download directory in use")
 
 var filesBucket = []byte("files")
 
-// record is what state.db keeps about one file, keyed by its path
-// relative to the download directory.
+// record is what state.db keeps about a part file, keyed by the path of
+// the file it becomes (relative to the download directory): the first
+// response's validators and the size it announced, so that resuming can
+// send If-Range and check the total. Complete files have no record (their
+// validators are on the file: see validators.go), so the database holds
+// only downloads in progress or interrupted. A download records its part
+// when it stops short, or when it starts if it is large (in case it is
+// killed).
 type record struct {
-	URL          string `json:"url"` // redacted: no credentials on disk
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
 	Total        int64  `json:"total"` // expected size, -1 unknown
-	Complete     bool   `json:"complete,omitempty"`
 }
 
 // state is a download directory's resume state. Reads go to the database
@@ -100,6 +104,11 @@ func openState(root *os.Root, dir string) (*state, error) {
 	go s.writer()
 	return s, nil
 }
+
+// bigPart is the size from which a download records its part when it
+// starts. A smaller one killed before it ends leaves a part file without a
+// record, which resumes on size alone, as wget -c does.
+const bigPart = 1 << 20
 
 // partPath is where rel's body is written until it is complete: a name in
 // StateDir/part derived from rel, so no URL can name it.

@@ -189,10 +189,17 @@ func runChunk(ctx context.Context, policy executor.Policy, q *workQueue, w *work
 	defer w.mu.Unlock()
 	w.chunk = nil
 	cr.framed, err = w.appendValuesLocked(cr.id, d, cr.framed, n)
-	if err == nil {
+	switch {
+	case err != nil:
+	case n > 1 || q.empty():
 		// A chunk's answers go at once, even if more work is queued: the
 		// pool sends the next chunk when it has them.
 		err = w.flushLocked()
+	default:
+		// One element (a Submit) with more queued behind it: its answer
+		// travels with theirs, within the flush delay — not a write per
+		// call.
+		w.later()
 	}
 	return err
 }

@@ -247,7 +247,7 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 	}
 	ctx := cmd.Context()
 	if o.clusterURL != "" {
-		ex, err := o.auth.executor(ctx, o.clusterURL, o.jobs)
+		ex, err := o.auth.executor(ctx, s.Err, o.clusterURL, o.jobs)
 		if err != nil {
 			return err
 		}

@@ -77,31 +77,34 @@ that leads out of it is not followed (that URL fails instead).
 A URL saved to the same file as an earlier line (the same URL again, or
 differing only in #fragment, http/https or host case) is not fetched again:
 its line says "duplicate": true and "duplicate_of" the earlier line, and it
-is not a failure (as wget -nc and aria2c). File names are remembered with
-64-bit hashes, in two generations of 524288: the last 524288 to 1048576
-names, in at most ~16 MiB; a duplicate of a name older than that is fetched
-again and replaces the file.
+is not a failure (as wget -nc and aria2c). File names are remembered by
+64-bit hashes in two generations of 262144: always the last 262144 to
+524288 names, in at most 12 MiB; a duplicate of a name older than that is
+fetched again and replaces the file.
 
 A body is written under DIR/.crew-fetch/ and moved into place when whole,
 so a file that exists is complete; DIR/.crew-fetch/ is the one place that
-keeps what resuming needs (validators and sizes). --continue resumes and
+keeps what resuming needs (part files, their validators and sizes). --continue resumes and
 checks; what it trusts:
   - a part file resumes with Range from its size. If the first response
     had an ETag or Last-Modified it is sent as If-Range, so a changed file
     comes back whole. Without one, the resume rests on size alone: the 206
-    must start where the part ends and have the total size first announced,
-    or the download starts over. Only a checksum proves the joined bytes:
+    must start where the part ends and have the total size first announced
+    (known unless a download under 1 MiB was killed outright), or the
+    download starts over. Only a checksum proves the joined bytes:
     "URL sha256=HEX" in the input, or with --verify the server's
     Repr-Digest/Digest.
   - a complete file is kept if the server answers 304 to its ETag or
-    Last-Modified; without those, if the server's size equals the file's.
+    Last-Modified (kept on the file in an extended attribute); without
+    those (or extended attributes: Windows, some file systems), if the
+    server's size equals the file's.
 Without --continue, files already in DIR are replaced.
 
 Credentials: --user, or --netrc/--netrc-file (as curl -n; wget reads
 ~/.netrc always), are sent as HTTP Basic auth, also on redirects within
 the same host, never to another host. A password in a URL
-(https://user:pw@host/) is used, and shown as REDACTED in url and
-final_url, in errors and in DIR/.crew-fetch.
+(https://user:pw@host/) is used, shown as REDACTED in url, final_url and
+errors, and never stored.
 
 Proxies: --proxy URL (http://, https://, socks5://; user:pw@ for proxy
 auth) applies to every URL. Without it the environment's HTTP_PROXY,
@@ -119,7 +122,7 @@ part files stay resumable).`,
   crew fetch -H 'Authorization: Bearer TOKEN' -H 'Accept: application/json' https://api.example.com/v1/x
   crew fetch --user alice:s3cret --cookie-jar jar.txt --cookie jar.txt https://intranet.example/
   crew fetch --proxy http://127.0.0.1:3128 --cacert corp-ca.pem --limit-rate 500K -i urls.txt
-  echo 'https://example.com/x.iso sha256=9f86d0…' | crew fetch --dir iso --continue`,
+  echo 'https://example.com/x.iso sha256=<64 hex digits>' | crew fetch --dir iso --continue --verify`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lessGC()
 			return runFetch(cmd, s, o, args)
@@ -314,9 +317,15 @@ func parseRate(v string) (float64, error) {
 // collection (GOGC=400) unless GOGC is set: fetching allocates a few small
 // buffers per page on a small live heap, so the default collects every few
 // hundred pages. Measured (docs/benchmarks.md, crew fetch): 17% less CPU
-// and 14% less time for 5000 pages at latency 0, peak memory 27 → 38 MiB.
+// and 14% less time for 5000 pages at latency 0. A soft memory limit of
+// 40 MiB (unless GOMEMLIMIT is set) collects sooner when the live heap is
+// large (--dir's duplicate detection holds up to 12 MiB), so that five
+// times it does not become the peak.
 func lessGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(40 << 20)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -241,17 +242,9 @@ func TestFetchURLLength(t *testing.T) {
 // TestFetchTimeoutSeconds: timeouts take bare seconds, as curl's do, or Go
 // durations; a slow server is cut at the limit.
 func TestFetchTimeoutSeconds(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := stallingServer(t)
 	start := time.Now()
-	code, stdout, _ := runCLI(t, "", "fetch", "--timeout", "0.3", "--retries", "0", srv.URL)
+	code, stdout, _ := runCLI(t, "", "fetch", "--timeout", "0.3", "--retries", "0", srv.URL+"/slow/1")
 	if code != exitFailed || !strings.Contains(stdout, "deadline exceeded") || time.Since(start) > 10*time.Second {
 		t.Errorf("--timeout 0.3: exit %d after %v: %s", code, time.Since(start), stdout)
 	}
@@ -364,3 +357,160 @@ func TestFetchDuplicatesMatchWget(t *testing.T) {
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// TestFetchProxyFromEnvironment: without --proxy, HTTP_PROXY is used (in a
+// fresh crew process, as the environment is read once per process).
+func TestFetchProxyFromEnvironment(t *testing.T) {
+	proxy := proxytest.New(t)
+	cmd := crewProcess(t, "fetch", "--retries", "0", "http://site.invalid/x")
+	cmd.Env = append(cmd.Env, "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), `"status":200`) {
+		t.Errorf("%v: %s", err, out)
+	}
+	if got := proxy.Handled(); !slices.Equal(got, []string{"GET http://site.invalid/x"}) {
+		t.Errorf("proxy handled %q", got)
+	}
+}
+
+// TestFetchNetrcDefaultFile: --netrc reads $NETRC (else ~/.netrc); with no
+// such file it goes on without credentials, as curl -n does.
+func TestFetchNetrcDefaultFile(t *testing.T) {
+	srv := newHeaderRecorder(t)
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	os.WriteFile(netrc, []byte("machine 127.0.0.1 login nora password n3trc\n"), 0o600)
+	t.Setenv("NETRC", netrc)
+	fetchOK(t, "-q", "--netrc", srv.URL+"/with")
+	if got := srv.get("/with").Get("Authorization"); got != "Basic bm9yYTpuM3RyYw==" {
+		t.Errorf("Authorization %q", got)
+	}
+	t.Setenv("NETRC", filepath.Join(t.TempDir(), "absent"))
+	fetchOK(t, "-q", "--netrc", srv.URL+"/without")
+	if got := srv.get("/without").Get("Authorization"); got != "" {
+		t.Errorf("Authorization %q without a netrc file", got)
+	}
+	if code, _, stderr := runCLI(t, "", "fetch", "--netrc-file", filepath.Join(t.TempDir(), "absent"), srv.URL); code != exitUsage || !strings.Contains(stderr, "--netrc") {
+		t.Errorf("--netrc-file that does not exist: exit %d %s", code, stderr)
+	}
+}
+
+// TestFetchStreamsStdin: crew fetch requests the first URL of its standard
+// input while the input is still open, and writes its line at once.
+func TestFetchStreamsStdin(t *testing.T) {
+	hit := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit <- r.URL.Path }))
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	out := &lineBuffer{lines: make(chan string, 2)}
+	done := make(chan int, 1)
+	go func() { done <- Main(t.Context(), []string{"fetch", "-q"}, Streams{In: pr, Out: out, Err: io.Discard}) }()
+	fmt.Fprintln(pw, srv.URL+"/first")
+	select {
+	case <-hit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request while standard input stays open")
+	}
+	select {
+	case line := <-out.lines:
+		if !strings.Contains(line, "/first") {
+			t.Errorf("first line %q", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no result line while standard input stays open")
+	}
+	fmt.Fprintln(pw, srv.URL+"/second")
+	pw.Close()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	<-hit
+}
+
+// lineBuffer passes each Write on as one line.
+type lineBuffer struct{ lines chan string }
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.lines <- string(p)
+	return len(p), nil
+}
+
+// TestFetchResumeRangeMatchesWget: on the same partial download (no
+// validators), wget -c and crew --continue ask for the same Range.
+func TestFetchResumeRangeMatchesWget(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 20_000)
+	var mu sync.Mutex
+	ranges := map[string][]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges[r.URL.Path] = append(ranges[r.URL.Path], r.Header.Get("Range"))
+		first := len(ranges[r.URL.Path]) == 1
+		mu.Unlock()
+		if first { // cut the first download after 50 000 bytes
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:50_000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	runCLI(t, "", "fetch", "-q", "--retries", "0", "--dir", dir, srv.URL+"/crew")
+	fetchOK(t, "-q", "--dir", dir, "--continue", srv.URL+"/crew")
+	if b, _ := os.ReadFile(filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(srv.URL, "http://"), ":", "%3A"), "crew")); !bytes.Equal(b, body) {
+		t.Errorf("crew's resumed file has %d bytes, want %d", len(b), len(body))
+	}
+	wget, err := exec.LookPath("wget")
+	if err != nil {
+		t.Skip("wget not installed")
+	}
+	wdir := t.TempDir()
+	os.WriteFile(filepath.Join(wdir, "wget"), body[:50_000], 0o644) // what the cut left
+	mu.Lock()
+	ranges["/wget"] = []string{""} // as if cut once already
+	mu.Unlock()
+	cmd := exec.Command(wget, "-q", "-c", "--no-config", "--tries=1", srv.URL+"/wget")
+	cmd.Dir = wdir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wget -c: %v %s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if c, w := ranges["/crew"], ranges["/wget"]; len(c) != 2 || len(w) != 2 || c[1] != w[1] || c[1] != "bytes=50000-" {
+		t.Errorf("resume requests: crew %q, wget %q", c, w)
+	}
+}
+
+// TestFetchTimeoutMatchesCurl: a bare number of seconds is a timeout for
+// both crew --timeout and curl --max-time.
+func TestFetchTimeoutMatchesCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	srv := stallingServer(t)
+	start := time.Now()
+	err = exec.Command(curl, "-s", "-o", os.DevNull, "--max-time", "0.3", srv.URL+"/slow/1").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 28 || time.Since(start) > 10*time.Second {
+		t.Fatalf("curl --max-time 0.3: %v after %v", err, time.Since(start))
+	}
+	start = time.Now()
+	if code, _, _ := runCLI(t, "", "fetch", "-q", "--retries", "0", "--timeout", "0.3", srv.URL+"/slow/1"); code != exitFailed || time.Since(start) > 10*time.Second {
+		t.Errorf("crew --timeout 0.3: exit %d after %v", code, time.Since(start))
+	}
+}
+
+// TestFetchUserWithoutPassword: --user USER asks for the password on the
+// terminal, as curl does; with no terminal it is a usage error, not an
+// empty password.
+func TestFetchUserWithoutPassword(t *testing.T) {
+	if f, err := os.Open("/dev/tty"); err == nil {
+		f.Close()
+		t.Skip("a terminal is attached: crew would ask for the password")
+	}
+	code, _, stderr := runCLI(t, "", "fetch", "--user", "alice", "http://127.0.0.1:1/")
+	if code != exitUsage || !strings.Contains(stderr, "no password given") {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+}

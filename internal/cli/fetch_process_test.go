@@ -26,6 +26,11 @@ import (
 const asCrew = "CREW_TEST_BINARY_AS_CREW"
 
 func init() {
+	// In this test process crew fetch runs many times in-process: its soft
+	// memory limit (lessGC) is for a crew process, not for the tests.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		os.Setenv("GOMEMLIMIT", "off")
+	}
 	if os.Getenv(asCrew) == "1" { // as cmd/crew's main does
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Main(ctx, os.Args[1:], StdStreams())

@@ -76,7 +76,9 @@ func TestFetchLessGC(t *testing.T) {
 		w.Write([]byte("<title>t</title>"))
 	}))
 	defer srv.Close()
-	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore this process's setting
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore this process's settings
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
 	for _, tc := range []struct {
 		gogc string
 		want int
@@ -88,6 +90,9 @@ func TestFetchLessGC(t *testing.T) {
 		}
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q in the environment: crew fetch left GC percent %d, want %d", tc.gogc, got, tc.want)
+		}
+		if got := debug.SetMemoryLimit(-1); got != 40<<20 {
+			t.Errorf("crew fetch left the memory limit at %d, want 40 MiB", got)
 		}
 	}
 }

@@ -222,7 +222,7 @@ func runRun(ctx context.Context, s Streams, args []string) error {
 		o.Progress = progressPrinter(s, f.eta)
 	}
 	if f.cluster != "" && !f.dry {
-		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs, cluster.Label("crew run "+strings.Join(o.Command, " ")), cluster.CountAsFailed(shellFailure))
+		ex, err := f.auth.executor(ctx, s.Err, f.cluster, o.Jobs, cluster.Label("crew run "+strings.Join(o.Command, " ")), cluster.CountAsFailed(shellFailure))
 		if err != nil {
 			return runUsage("--cluster: %v", err)
 		}

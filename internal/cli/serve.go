@@ -30,6 +30,12 @@ func newServeCommand(s Streams) *cobra.Command {
 cluster executors submit tasks to and crew worker processes take them from.
 It runs until interrupted (Ctrl-C).
 
+Workers take only the tasks whose names their binary registered: crew
+worker runs crew's own tasks (shell jobs only with --allow-shell), and a
+program's own tasks need that program's binary running cluster.Work. A task
+no connected worker runs waits until one connects; crew serve logs which
+tasks wait and why, and the workers joining and leaving.
+
 Tasks are kept in --store; a server restarted on the same directory keeps
 the tasks that were pending. Without --store a temporary directory is used
 and removed on exit: after a restart, running workers take the new jobs,
@@ -110,6 +116,7 @@ no authentication or TLS: keep it on a private network.`,
 				Ready: func(url string) {
 					fmt.Fprintf(s.Err, "crew: serving on %s\n", url)
 				},
+				Log:       func(line string) { fmt.Fprintln(s.Err, line) },
 				UI:        o.ui,
 				Metrics:   o.metrics,
 				History:   o.history,

@@ -99,4 +99,3 @@ func TestTopPTY(t *testing.T) {
 		t.Errorf("crew top did not leave the alternate screen: ...%q", s[max(len(s)-80, 0):])
 	}
 }
-

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"time"
 
@@ -52,10 +53,11 @@ credentials or an untrusted certificate fail at once, not after a timeout.
 On a cluster of three servers, list their URLs separated by commas and
 give --replicas 3 so that the streams survive the loss of a node.
 
-The jobs of crew run --cluster are shell commands: a worker runs them only
+The jobs of crew run --cluster are shell commands: a worker takes them only
 when started with --allow-shell, which lets anyone who can submit to the
 server run commands as this worker's user. Use it with --token or --nkey
-(and TLS across machines) on a server only you can reach.`,
+(and TLS across machines) on a server only you can reach. Without it the
+worker leaves them to workers started with it.`,
 		Example: `  crew worker --server nats://10.0.0.5:4222 --token s3cret -j 16
   crew worker --server tls://crew.example.com:4222 --nkey worker.nk --tls-ca ca.pem
   crew worker --server nats://a:4222,nats://b:4222,nats://c:4222 --replicas 3
@@ -78,6 +80,9 @@ server run commands as this worker's user. Use it with --token or --nkey
 			opts = append(opts, crew.Workers(o.jobs), cluster.DrainTimeout(o.drain))
 			if o.replicas > 0 {
 				opts = append(opts, cluster.Replicas(o.replicas))
+			}
+			if !o.shell {
+				opts = append(opts, cluster.Without(run.Shell.Name())) // left to workers with --allow-shell
 			}
 			run.AllowShell(o.shell)
 			// The first SIGINT/SIGTERM drains, the second stops at once.
@@ -115,13 +120,14 @@ func (a *clusterAuth) register(f *pflag.FlagSet) {
 }
 
 // executor connects a cluster executor with workers slots to url: what
-// --cluster does for crew run and crew crawl.
-func (a *clusterAuth) executor(ctx context.Context, url string, workers int, extra ...crew.Option) (crew.Executor, error) {
+// --cluster does for crew run and crew crawl. It says on stderr when no
+// connected worker runs the tasks it submits, which then wait.
+func (a *clusterAuth) executor(ctx context.Context, stderr io.Writer, url string, workers int, extra ...crew.Option) (crew.Executor, error) {
 	opts, err := a.options()
 	if err != nil {
 		return nil, err
 	}
-	return cluster.New(ctx, url, append(append(opts, crew.Workers(workers)), extra...)...)
+	return cluster.New(ctx, url, append(append(opts, crew.Workers(workers), cluster.Notices(stderr)), extra...)...)
 }
 
 // options turns the flags into cluster options.

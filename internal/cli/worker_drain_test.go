@@ -70,15 +70,3 @@ func TestWorkerSignals(t *testing.T) {
 		cancel()
 	}
 }
-
-// waitFor polls ok for up to 30 s.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("never saw %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
-	}
-}
-

@@ -1,6 +1,9 @@
 // Package proxytest starts a real HTTP forward proxy on loopback for tests
 // of proxy support: absolute-form requests are relayed, CONNECT is
-// tunnelled, and every request it handles is recorded.
+// tunnelled, and every request it handles is recorded. Requests for hosts
+// under ".invalid" (RFC 2606) are answered by the proxy itself, with
+// "proxied", so a test can show a request went through the proxy without
+// any name being resolved.
 package proxytest
 
 import (
@@ -9,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -48,6 +52,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if r.Method == http.MethodConnect {
 		p.tunnel(w, r)
+		return
+	}
+	if strings.HasSuffix(r.URL.Hostname(), ".invalid") {
+		io.WriteString(w, "proxied")
 		return
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, r.RequestURI, nil)
