@@ -39,11 +39,19 @@ var onceOdd = crew.Register("viewtest.once-odd", func(_ context.Context, n int) 
 // served is a cluster.Serve with its view.
 type served struct {
 	nats, ui, metrics string
+	stop              func() // stops it (again at the end of the test)
 }
 
 // serve runs cluster.Serve with cfg and its view on loopback ports until
 // the test ends.
 func serve(t *testing.T, cfg cluster.ServerConfig) served {
+	t.Helper()
+	return serveUntil(t, cfg)
+}
+
+// serveUntil runs cluster.Serve with cfg and its view on loopback ports
+// until its stop is called or the test ends.
+func serveUntil(t *testing.T, cfg cluster.ServerConfig) served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if cfg.Listen == "" {
@@ -64,15 +72,20 @@ func serve(t *testing.T, cfg cluster.ServerConfig) served {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- cluster.Serve(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
 	select {
 	case <-ready:
 	case err := <-errc:
+		errc <- nil // for stop
 		t.Fatalf("Serve: %v", err)
 	}
 	return s

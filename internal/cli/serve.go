@@ -63,6 +63,18 @@ trusted network use authentication and TLS:
 
 A refused client fails at once with an authorization or TLS error. crew
 serve warns when it listens beyond this machine without authentication.
+--token-file FILE reads the token from a file, out of the process list.
+
+--ui ADDR serves a live web page of the cluster (no network access needed:
+its assets are built in): the jobs with their tasks queued, in flight,
+done, failed and retried, rates, run times and who submitted them; the
+workers; each job's last failures. With the cluster's token typed into the
+page, a job can be cancelled and a failed call run again; with nkeys the
+page is read-only (use crew cancel --nkey). --metrics ADDR serves the same
+numbers to Prometheus. Both listen on 127.0.0.1 unless ADDR names another
+host (":8222" is 127.0.0.1:8222). crew jobs, crew top and crew cancel are
+the same in the terminal. Counts are kept in --store and survive a
+restart; --history ended jobs are kept (older ones' records are removed).
 
 Three crew serve processes (on three machines) form a NATS cluster with
 --cluster-listen and --routes; clients list all three URLs, separated by
@@ -71,6 +83,10 @@ streams: then a node can die without losing a task. The cluster port takes
 no authentication or TLS: keep it on a private network.`,
 		Example: `  # a server keeping its tasks in /var/lib/crew, token auth
   crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token s3cret
+
+  # the same with a live view and metrics on this machine, the token out of ps
+  crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token-file /etc/crew/token \
+      --ui 127.0.0.1:8222 --metrics 127.0.0.1:9090
   crew worker --server nats://10.0.0.5:4222 --token s3cret -j 8
 
   # nkey auth over TLS

@@ -53,6 +53,12 @@ credentials or an untrusted certificate fail at once, not after a timeout.
 On a cluster of three servers, list their URLs separated by commas and
 give --replicas 3 so that the streams survive the loss of a node.
 
+The first SIGINT or SIGTERM drains the worker: it stops fetching, hands the
+tasks it fetched but had not started back to the queue at once (without
+counting a delivery against them), lets its running tasks finish for up to
+--drain-timeout and exits; a second signal stops it at once (the running
+tasks go to other workers). Deploys and scale-downs lose no work.
+
 The jobs of crew run --cluster are shell commands: a worker takes them only
 when started with --allow-shell, which lets anyone who can submit to the
 server run commands as this worker's user. Use it with --token or --nkey

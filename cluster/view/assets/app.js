@@ -269,7 +269,7 @@
 
     const sections = jobs.filter((j) => j.failures && j.failures.length).map((j) =>
       el("div", { "data-failures": j.id },
-        el("h3", {}, el("span", { class: "id", text: j.id }), " ", el("small", { text: (j.label || j.program || "") + ` — ${num(j.failed)} failed; the last ${j.failures.length} listed` })),
+        el("h3", {}, el("span", { class: "id", text: j.id }), " ", el("small", { text: (j.label || j.program || "") + ` — ${num(j.failed)} failed` })),
         el("div", { class: "scroll" }, el("table", {},
           el("thead", {}, el("tr", {}, ["Time", "Task", "Call", "Error", "Worker", "Attempts", ""].map((h) => el("th", { text: h, class: h === "Attempts" ? "n" : "" })))),
           el("tbody", {}, j.failures.map((f) => failureRows(j, f)))))));
