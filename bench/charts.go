@@ -588,6 +588,9 @@ func outcomeShort(r IsolationRun) string {
 	case "hung":
 		return "hung: killed after " + dur(r.ElapsedS)
 	}
+	if r.Abandoned > 0 {
+		return fmt.Sprintf("finished in %s, %s left running", dur(r.ElapsedS), plural(r.Abandoned, "task"))
+	}
 	return "finished in " + dur(r.ElapsedS)
 }
 

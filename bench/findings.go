@@ -239,7 +239,7 @@ func describeRun(r IsolationRun) string {
 		return fmt.Sprintf("%s, the crash took the whole program down after %s (%s): %s.", who, dur(r.ElapsedS), r.Status, results)
 	case "hung":
 		s := fmt.Sprintf("%s, the batch with a hang was still waiting after %s, when the bench killed it: %s.", who, dur(r.ElapsedS), results)
-		if r.Lang == LangGo {
+		if r.Lang == LangGo && r.Hang != nil && r.Hang.Result == "no result" {
 			s += " The Timeout cancelled the hung task's context, but a goroutine cannot be stopped from outside: it ignored the context and never returned."
 		} else if r.Hang != nil && r.Hang.Result != "no result" {
 			s += fmt.Sprintf(" as_completed gave up on the hung task at %s (%s), but the pool cannot kill its worker, and leaving the with block waits for it for ever.", dur(r.Hang.AtS), r.Hang.Result)
@@ -266,6 +266,10 @@ func describeRun(r IsolationRun) string {
 	}
 	if r.Lang == LangGo && r.isolationOK() {
 		s += " Its dead worker was replaced and the overdue one killed; the rest of the batch never noticed."
+	}
+	if r.Abandoned > 0 {
+		s += fmt.Sprintf(" But a goroutine cannot be stopped from outside: the hung one ignored its cancelled context and was abandoned, %s still running when the batch ended — holding its memory, files or a core until the program exits.",
+			plural(r.Abandoned, "task"))
 	}
 	if r.Lang == LangPython && r.Failed > 1 {
 		s += " One dead worker broke the whole pool: every task still pending failed with it."
@@ -355,7 +359,7 @@ func (r *Report) summary() []string {
 	if e, ok := r.experiment("isolation"); ok {
 		for _, run := range e.Isolation {
 			if run.Lang == LangGo && run.Mode == "processes" && run.isolationOK() {
-				out = append(out, "Processes are for isolation, not speed: a task that crashed or hung cost one worker process, where on goroutines it cost the program.")
+				out = append(out, "Processes are for isolation, not speed: a task that crashed or hung cost one worker process, killed and replaced; on goroutines the crash ended the program, and the hung task ran on where nothing could stop it.")
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/crewrun/crew"
@@ -158,10 +159,13 @@ type IsolationRun struct {
 	// Outcome is "finished" (the batch returned every result), "died"
 	// (the program ended before it did) or "hung" (it was still waiting
 	// when the bench gave up on it and killed it).
-	Outcome   string  `json:"outcome"`
-	Status    string  `json:"status,omitempty"` // how a child process ended
-	Completed int     `json:"completed"`        // results with a value
-	Failed    int     `json:"failed"`           // results with an error
+	Outcome   string `json:"outcome"`
+	Status    string `json:"status,omitempty"` // how a child process ended
+	Completed int    `json:"completed"`        // results with a value
+	Failed    int    `json:"failed"`           // results with an error
+	// Abandoned counts the tasks still running when the batch ended,
+	// though they had failed with a timeout: goroutines cannot be stopped.
+	Abandoned int     `json:"abandoned,omitempty"`
 	ElapsedS  float64 `json:"elapsed_s"`        // from the batch's start to its end, death or kill
 	PoolS     float64 `json:"pool_s,omitempty"` // starting and stopping the worker processes
 	Crash     *Fate   `json:"crash,omitempty"`
@@ -188,6 +192,10 @@ type childLine struct {
 	Done  bool   `json:"done,omitempty"`
 	Index int    `json:"index"`
 	Error string `json:"error,omitempty"`
+	Kind  string `json:"kind,omitempty"` // the sentinel the error wraps, if the child knows
+	// Abandoned, on the done line, counts tasks that timed out but still
+	// run: goroutines cannot be stopped.
+	Abandoned int64 `json:"abandoned,omitempty"`
 }
 
 // ServeIfChild runs experiment 7's goroutines batch when crew bench started
@@ -210,16 +218,18 @@ func serveChild(in io.Reader, out io.Writer) int {
 	}
 	enc := json.NewEncoder(out)
 	enc.Encode(childLine{Ready: true})
-	ex := crew.Goroutines(crew.Workers(s.Workers), crew.Timeout(s.timeout()))
-	defer ex.Close()
+	var abandoned atomic.Int64
+	ex := crew.Goroutines(crew.Workers(s.Workers), crew.Timeout(s.timeout()),
+		crew.OnProgress(func(p crew.Progress) { abandoned.Store(p.Abandoned) }))
 	for r := range crew.Map(context.Background(), ex, faultTask, slices.Values(s.args()), crew.Unordered()) {
-		l := childLine{Index: r.Index}
+		l := childLine{Index: r.Index, Kind: errorName(r.Err)}
 		if r.Err != nil {
 			l.Error = r.Err.Error()
 		}
 		enc.Encode(l)
 	}
-	enc.Encode(childLine{Done: true})
+	ex.Close()
+	enc.Encode(childLine{Done: true, Abandoned: abandoned.Load()})
 	return 0
 }
 
@@ -416,10 +426,10 @@ func watchChild(ctx context.Context, cmd *exec.Cmd, startErr error, s isolationS
 				return run
 			}
 			if l.l.Done {
-				done = true
+				done, run.Abandoned = true, int(l.l.Abandoned)
 				continue
 			}
-			run.record(s, l.l.Index, l.l.Error, "", l.at.Sub(start).Seconds())
+			run.record(s, l.l.Index, l.l.Error, l.l.Kind, l.at.Sub(start).Seconds())
 		case <-patience.C:
 			if run.Completed+run.Failed == s.Tasks && !graced {
 				// Every task has answered: give the program time to end

@@ -42,6 +42,7 @@ var columnHelp = []struct{ col, help string }{
 	{"outcome", "finished: every task answered; died: the program ended first; hung: still waiting when the bench killed it"},
 	{"values", "tasks that returned a value"},
 	{"errors", "tasks that returned an error (crew.ErrWorkerDied, crew.ErrTimeout, BrokenProcessPool, …)"},
+	{"left running", "tasks that failed with a timeout but still ran when the batch ended: a goroutine cannot be stopped"},
 	{"time", "from the batch's start to its end, its death or the kill"},
 }
 
@@ -57,7 +58,7 @@ func (r *Report) table(e Experiment) table {
 	case kindCounter:
 		t.head = []string{"lang", "mode", "threads", "median", "counted", "lost"}
 	case kindIsolation:
-		t.head = []string{"lang", "mode", "batch", "outcome", "values", "errors", "lost", "time", "pool"}
+		t.head = []string{"lang", "mode", "batch", "outcome", "values", "errors", "lost", "left running", "time", "pool"}
 	}
 	t.right = make([]bool, len(t.head))
 	for i, h := range t.head {
@@ -67,13 +68,13 @@ func (r *Report) table(e Experiment) table {
 		for _, run := range e.Isolation {
 			row := []string{run.Lang, run.Mode, run.Batch}
 			if run.Error != "" {
-				row = append(row, "not run "+t.note(run.Error), "", "", "", "", "")
+				row = append(row, "not run "+t.note(run.Error), "", "", "", "", "", "")
 			} else {
 				pool := ""
 				if run.PoolS > 0 {
 					pool = dur(run.PoolS)
 				}
-				row = append(row, run.Outcome, fmt.Sprint(run.Completed), fmt.Sprint(run.Failed), fmt.Sprint(run.Lost()), dur(run.ElapsedS), pool)
+				row = append(row, run.Outcome, fmt.Sprint(run.Completed), fmt.Sprint(run.Failed), fmt.Sprint(run.Lost()), fmt.Sprint(run.Abandoned), dur(run.ElapsedS), pool)
 			}
 			t.rows = append(t.rows, row)
 		}
@@ -195,7 +196,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		b.WriteString("\nColumns:\n")
 		for _, c := range columnHelp {
 			if used[c.col] {
-				fmt.Fprintf(&b, "%s\n", wrap(c.help, termWidth, fmt.Sprintf("  %-11s", c.col), strings.Repeat(" ", 13)))
+				fmt.Fprintf(&b, "%s\n", wrap(c.help, termWidth, fmt.Sprintf("  %-12s ", c.col), strings.Repeat(" ", 15)))
 			}
 		}
 	}
