@@ -71,4 +71,3 @@ func ExampleSignals() {
 		fmt.Fprintln(os.Stderr, err)
 	}
 }
-
