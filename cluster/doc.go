@@ -60,6 +60,14 @@
 // Three servers form a cluster with ServerConfig.ClusterListen and Routes;
 // with Replicas(3) a node can die without losing a task.
 //
+// Every executor keeps a record of its job (counts once per call, run
+// times, recent failures) on the server; Observe reads it with the
+// queues' counts — what crew serve --ui (package view), crew jobs and crew
+// top show — and cancels a job from outside (its calls then fail with
+// ErrJobCancelled). A worker whose context ends drains: it hands the
+// tasks it fetched back without counting a delivery and lets its running
+// ones finish (DrainTimeout, StopNow, Signals).
+//
 // Durability: JetStream fsyncs its files every two minutes by default. For
 // tasks that must survive a power cut, run three servers with Replicas(3)
 // or set ServerConfig.SyncAlways.

@@ -12,23 +12,6 @@ import (
 	"github.com/crewrun/crew/cluster/view"
 )
 
-// drainRuns counts the runs of drainTask per argument.
-var drainRuns sync.Map // int → *atomic.Int32
-
-// drainTask takes 10 ms and counts its runs.
-var drainTask = crew.Register("cluster_test.drain", func(ctx context.Context, n int) (int, error) {
-	c, _ := drainRuns.LoadOrStore(n, new(atomic.Int32))
-	c.(*atomic.Int32).Add(1)
-	t := time.NewTimer(10 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return n, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-})
-
 // TestDrain drains one of three workers in the middle of a run: it
 // stops fetching, hands back at once the tasks it fetched but had not
 // started, and finishes its running ones. Every call completes exactly
@@ -44,8 +27,8 @@ func TestDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ex.Close()
-	const n = 600
-	base := int(time.Now().UnixNano() % 1e9 * 1000) // arguments of this run only (-count)
+	const n = 300                                 // 40 ms each (countedNap), on 6 slots
+	base := int(time.Now().UnixNano()%1e9) * 1000 // arguments of this run only (-count)
 	drained := make(chan error, 1)
 	ctx, drain := context.WithCancel(context.Background())
 	defer drain()
@@ -63,7 +46,7 @@ func TestDrain(t *testing.T) {
 	start := time.Now()
 	done := 0
 	var drainedAt time.Time
-	for r := range crew.Map(t.Context(), ex, drainTask, in, crew.Unordered(), crew.Window(n)) {
+	for r := range crew.Map(t.Context(), ex, countedNap, in, crew.Unordered(), crew.Window(n)) {
 		if r.Err != nil {
 			t.Fatalf("call %d: %v", r.Index, r.Err)
 		}
@@ -86,16 +69,13 @@ func TestDrain(t *testing.T) {
 	if took := time.Since(start); took > 40*time.Second {
 		t.Errorf("the run took %v: tasks waited for AckWait", took)
 	}
+	runs.Lock()
 	for i := range n {
-		c, ok := drainRuns.Load(base + i)
-		if !ok || c.(*atomic.Int32).Load() != 1 {
-			got := int32(0)
-			if ok {
-				got = c.(*atomic.Int32).Load()
-			}
-			t.Errorf("task %d ran %d times", i, got)
+		if c := runs.n[base+i]; c != 1 {
+			t.Errorf("task %d ran %d times", i, c)
 		}
 	}
+	runs.Unlock()
 	if handedBack.Load() == 0 {
 		t.Error("the drained worker handed back no task: it held none when drained")
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net"
 	"time"
 
@@ -89,4 +90,11 @@ func SetMonitorEvery(t interface{ Cleanup(func()) }, d time.Duration) {
 func SetDrainHook(t interface{ Cleanup(func()) }, fn func(handedBack int)) {
 	drainHook = fn
 	t.Cleanup(func() { drainHook = nil })
+}
+
+// ServeEmbeddedView serves the live view and metrics of the embedded
+// server of ex (New("embedded")) until ctx ends; done is closed once
+// they stopped.
+func ServeEmbeddedView(ctx context.Context, ex crew.Executor, ui, metrics string, ready func(ui, metrics string)) (done <-chan struct{}, err error) {
+	return startView(ctx, ex.(*submitter).srv, ServerConfig{UI: ui, Metrics: metrics, ViewReady: ready})
 }

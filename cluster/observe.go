@@ -310,6 +310,10 @@ func (o *Observer) trim(jobs []view.Job) {
 	}
 }
 
+// controlTimeout bounds the wait for an executor's answer to a control
+// request (a cancel waits for the server to remove the job).
+const controlTimeout = 30 * time.Second
+
 // Cancellation is what Cancel did.
 type Cancellation struct {
 	// Calls is how many pending calls the job's executor failed with
@@ -335,7 +339,9 @@ func (o *Observer) Cancel(ctx context.Context, job, by string) (Cancellation, er
 		return Cancellation{}, fmt.Errorf("cluster: job %s has already ended", job)
 	}
 	body, _ := json.Marshal(controlRequest{Op: "cancel", By: by})
-	reply, err := o.nc.RequestWithContext(ctx, controlSubject+job, body)
+	rctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	reply, err := o.nc.RequestWithContext(rctx, controlSubject+job, body)
 	if err == nil {
 		var rep controlReply
 		if err := json.Unmarshal(reply.Data, &rep); err != nil {
@@ -399,7 +405,9 @@ func (o *Observer) Rerun(ctx context.Context, job, id, by string) (string, error
 		return "", fmt.Errorf("cluster: the argument of %s was larger than %d KiB and not kept: it cannot be rerun", id, maxKeptArgs>>10)
 	}
 	body, _ := json.Marshal(req)
-	reply, err := o.nc.RequestWithContext(ctx, controlSubject+job, body)
+	rctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	reply, err := o.nc.RequestWithContext(rctx, controlSubject+job, body)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return "", fmt.Errorf("cluster: rerun %s: job %s's executor does not answer: %w", id, job, errJobEnded)
 	}

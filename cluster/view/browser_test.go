@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/cluster/view"
 	"github.com/crewrun/crew/crewtest"
+	"github.com/crewrun/crew/internal/browsertest"
 )
 
 // TestBrowser loads the page in headless Chromium during a run, sees the
@@ -24,7 +24,7 @@ import (
 // job with its button and sees its calls fail with ErrJobCancelled; it
 // saves a screenshot (go test -artifacts keeps it).
 func TestBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t)
 	s := serve(t, cluster.ServerConfig{Token: token})
 	work(t, s.nats, 2, cluster.Token(token), cluster.Batch(1))
 	ctx := t.Context()
@@ -188,31 +188,4 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// findChromium returns Debian's chromium, installing it when it is
-// missing and the test runs as root, and skips the test otherwise.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	const path = "/usr/bin/chromium"
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("chromium is not installed (" + path + ") and the test is not root, so it cannot apt-get install it: install Debian's chromium to check the live view in a browser")
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		t.Skip("chromium is not installed (" + path + ") and there is no apt-get to install it with")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
-	defer cancel()
-	install := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium")
-	install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if b, err := install.CombinedOutput(); err != nil {
-		t.Skipf("chromium is not installed and apt-get install chromium failed (%v): %s", err, b[max(len(b)-500, 0):])
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("apt-get installed chromium, but not at %s", path)
-	}
-	return path
 }

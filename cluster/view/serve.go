@@ -149,7 +149,9 @@ type hub struct {
 }
 
 func newHub(src Source, cfg Config) *hub {
-	return &hub{src: src, cfg: cfg, changed: make(chan struct{}), page: []byte(`{"jobs":[],"workers":[],"control":"` + cfg.Control + `"}`)}
+	empty := State{Time: time.Now(), Jobs: []Job{}, Workers: []Worker{}}
+	page, _ := json.Marshal(Page{State: empty, Control: cfg.Control})
+	return &hub{src: src, cfg: cfg, changed: make(chan struct{}), state: empty, page: page}
 }
 
 // poll reads the state until ctx ends.

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crewrun/crew/bench"
+	"github.com/crewrun/crew/internal/browsertest"
 )
 
 func TestBenchCommandWritesFiles(t *testing.T) {
@@ -248,32 +249,9 @@ const layoutProbe = `<script>
 </script>
 `
 
-// findChromium returns Debian's chromium, installing it when it is
-// missing and the test runs as root, and skips the test otherwise.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	const path = "/usr/bin/chromium"
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("chromium is not installed (" + path + ") and the test is not root, so it cannot apt-get install it: install Debian's chromium to check bench.html in a browser")
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		t.Skip("chromium is not installed (" + path + ") and there is no apt-get to install it with")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
-	defer cancel()
-	install := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium")
-	install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if b, err := install.CombinedOutput(); err != nil {
-		t.Skipf("chromium is not installed and apt-get install chromium failed (%v): %s", err, lastLines(string(b), 3))
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("apt-get installed chromium, but not at %s", path)
-	}
-	return path
-}
+// findChromium returns Debian's chromium, or skips the test (see
+// browsertest.Chromium).
+func findChromium(t *testing.T) string { return browsertest.Chromium(t) }
 
 // runChromium runs headless Chromium with a fresh profile and returns its
 // standard output.
