@@ -16,18 +16,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestGoroutinesConformance(t *testing.T) {
-	crewtest.Run(t, func(t *testing.T, opts ...crew.Option) crew.Executor {
-		return crew.Goroutines(opts...)
-	})
-}
-
-// callsOnly hides an executor's ExecBatch, so that Map feeds it one Call
-// per input.
-type callsOnly struct{ crew.Executor }
-
-func TestGoroutinesCallsConformance(t *testing.T) {
-	crewtest.Run(t, func(t *testing.T, opts ...crew.Option) crew.Executor {
-		return callsOnly{crew.Goroutines(opts...)}
+	crewtest.Run(t, func(opts ...crew.Option) (crew.Executor, error) {
+		return crew.Goroutines(opts...), nil
 	})
 }
 

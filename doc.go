@@ -1,6 +1,6 @@
 // Package crew runs many tasks at once — on goroutines, on a pool of OS
 // processes (package proc) or on a cluster (package cluster) — behind one
-// small API.
+// small API, with the same answers and the same errors on every one.
 //
 // A task is a named function, registered once at package level:
 //
@@ -9,10 +9,10 @@
 //	})
 //
 // An Executor runs tasks. Submit starts one call and returns a Future
-// (Python: executor.submit); Map streams a task over an iter.Seq and yields
-// results in input order (Python: Pool.map) or, with Unordered, as they
-// complete (Python: as_completed), holding at most Window tasks and results
-// at a time so that memory stays flat on endless inputs:
+// (Python: executor.submit); Map streams a task over an iter.Seq and
+// yields results in input order (Python: Pool.map) or, with Unordered, as
+// they complete (Python: as_completed), holding at most Window inputs and
+// results at a time so that memory stays flat on endless inputs:
 //
 //	ex := crew.Goroutines(crew.Workers(8))
 //	defer ex.Close()
@@ -20,9 +20,30 @@
 //		fmt.Println(r.Index, r.Value, r.Err)
 //	}
 //
-// Options (Workers, Timeout, Retries, Initialize, OnProgress) are the same
-// for every executor. A panic in a task becomes an error wrapping ErrPanic
-// with the stack; the executor keeps working.
+// Moving the work to worker processes or machines changes one line:
+// proc.New(crew.Workers(8)) or cluster.New(ctx, url, crew.Workers(8)).
+//
+// # The contract, on every executor
+//
+//   - Options (Workers, Timeout, Retries, Initialize, OnProgress) mean the
+//     same everywhere; an invalid one fails the constructor (Goroutines
+//     panics). After Close, Submit and Map fail with ErrClosed.
+//   - A task's panic is a *PanicError (errors.As), whose Error is one line
+//     and whose Stack holds the stack — the remote one for a task that ran
+//     in another process.
+//   - Timeout fails an attempt with ErrTimeout at its deadline plus a small
+//     grace, even if the task ignores its context.
+//   - Errors marked Permanent are not retried; the sentinels (ErrTimeout,
+//     ErrPanic, ErrWorkerDied, ErrClosed, ErrUnknownTask) survive every
+//     boundary for errors.Is.
+//   - Map whose context ends yields a last Result carrying the context's
+//     error, so a cut-short stream is never mistaken for a complete one.
+//   - Arguments and results cross processes as JSON; Register refuses
+//     types that JSON would not carry intact (an unexported field, say),
+//     on every executor, instead of letting them arrive as zeros.
+//
+// Package crewtest checks an executor against this contract; package
+// crew/executor is what an executor implements.
 //
 // # Per-worker state
 //
@@ -30,29 +51,4 @@
 // an HTTP client, a connection — and Init.From hands it to the tasks that
 // worker runs (Python: Pool(initializer=...), a requests.Session per
 // thread). Being registered by name, it works in worker processes too.
-//
-// # Codec
-//
-// Executors that cross process or machine boundaries encode arguments and
-// results as JSON (encoding/json, RFC 8259), so A and R must round-trip
-// through it; errors travel as RemoteError, whose Kind keeps errors.Is
-// working for the sentinels. The goroutine executor encodes nothing. The
-// wire protocol of package proc is specified in docs/protocol.md so that
-// workers in other languages can join.
-//
-// # Writing an executor
-//
-// An executor implements Exec and Close. It resolves its options with
-// NewConfig, runs a Call in-process with Call.Invoke or remotely with
-// Call.EncodeArg, RunEncoded (on the worker, inside a Worker's context)
-// and Call.DecodeResult, and ends each call with Call.Complete. Package
-// crewtest checks an executor against the contract.
-//
-// An executor for which a hand-off is expensive — a round trip to another
-// process — can also implement BatchExecutor: Map then hands it chunks of
-// inputs (a Batch) instead of one Call each, growing from one input to
-// thousands while the input keeps coming, and the executor sends a
-// chunk's arguments as one JSON array (Batch.EncodeArgs, DecodeBatch on
-// the worker) and completes its elements in ranges. That is how package
-// proc runs tiny tasks at millions per second.
 package crew

@@ -2,30 +2,33 @@ package crew
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/crewrun/crew/executor"
 )
 
 // Goroutines returns an executor that runs tasks on a fixed set of worker
 // goroutines in this process, passing arguments and results as Go values
-// (nothing is encoded). It is a BatchExecutor: Map hands it chunks of
-// inputs, which a worker runs in order while sharing the rest of its
-// chunk with workers that are idle. Timeout cancels the task's context; Go cannot kill
-// a goroutine, so a task that ignores its context runs on — use package
-// proc when a runaway task must be killed.
+// (nothing is encoded). A worker runs a batch's elements in order,
+// sharing the rest of its batch with workers that are idle.
 //
-// Options are validated here; an invalid one makes every call fail with an
-// error wrapping ErrInvalidOption.
+// Under Timeout a task that ignores its cancelled context is abandoned
+// after a grace period: it fails with ErrTimeout, its worker moves on,
+// and its goroutine runs on until the task returns (Progress.Abandoned
+// counts it meanwhile). Use package proc when a runaway task must be
+// killed.
+//
+// An invalid option is a programming error: Goroutines panics with it.
 func Goroutines(opts ...Option) Executor {
-	cfg, err := NewConfig(opts...)
+	cfg, err := executor.NewConfig(opts...)
 	if err != nil {
-		return invalidExecutor{err}
+		panic(fmt.Sprintf("crew: Goroutines: %v", err))
 	}
 	size := max(1024, 4*cfg.Workers)
-	e := &goroutines{cfg: cfg, queue: make(chan work, size), shared: make(chan work, size)}
+	e := &goroutines{cfg: cfg, policy: cfg.Policy(), queue: make(chan work, size), shared: make(chan work, size)}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.wg.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -35,7 +38,8 @@ func Goroutines(opts ...Option) Executor {
 }
 
 type goroutines struct {
-	cfg    Config
+	cfg    executor.Config
+	policy executor.Policy
 	ctx    context.Context // the workers' lifetime, for their per-worker values
 	cancel context.CancelFunc
 	queue  chan work
@@ -46,65 +50,41 @@ type goroutines struct {
 	idle   atomic.Int32 // workers waiting for work
 }
 
-// work is a queued call, or with b set, elements [from, to) of a batch.
+// work is elements [from, to) of a batch.
 type work struct {
-	c        Call
-	b        Batch
+	b        executor.Batch
 	from, to int
 }
 
-func (e *goroutines) Exec(c Call) error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return ErrClosed
-	}
-	ctx := c.Context()
-	e.cfg.Progress.Submitted() // before a worker can finish it
-	select {
-	case e.queue <- work{c: c}:
-	default:
-		select {
-		case e.queue <- work{c: c}:
-		case <-ctx.Done():
-			e.cfg.Progress.Withdrawn()
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// ExecBatch queues b whole. The worker that takes it runs its elements in
+// Exec queues b whole. The worker that takes it runs its elements in
 // order, completing successes in runs, and hands the second half of what
-// is left to the queue whenever another worker is idle — so that a chunk
+// is left to the queue whenever another worker is idle — so that a batch
 // of slow tasks still spreads over all workers.
-func (e *goroutines) ExecBatch(b Batch) error {
+func (e *goroutines) Exec(b executor.Batch) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return ErrClosed
 	}
 	n := b.Len()
-	if e.cfg.Progress != nil {
-		for range n {
-			e.cfg.Progress.Submitted()
-		}
-	}
+	e.cfg.Progress.Submitted(n) // before a worker can finish it
+	it := work{b: b, to: n}
 	select {
-	case e.queue <- work{b: b, to: n}:
-	case <-b.Context().Done():
-		if e.cfg.Progress != nil {
-			for range n {
-				e.cfg.Progress.Withdrawn()
-			}
+	case e.queue <- it:
+	default:
+		select {
+		case e.queue <- it:
+		case <-b.Context().Done():
+			e.cfg.Progress.Withdrawn(n)
+			return b.Context().Err()
 		}
-		return b.Context().Err()
 	}
 	return nil
 }
 
 // Close stops accepting calls, lets the workers finish every call already
-// queued, and waits for them.
+// queued, and waits for them. Abandoned tasks (see Timeout) are not
+// waited for.
 func (e *goroutines) Close() error {
 	e.mu.Lock()
 	if !e.closed {
@@ -119,15 +99,16 @@ func (e *goroutines) Close() error {
 
 func (e *goroutines) work() {
 	defer e.wg.Done()
-	var w *Worker
+	var w *executor.Worker
 	defer func() {
 		if w != nil {
 			w.Close()
 		}
 	}()
 	slow := true // until this worker has timed an element: it shares eagerly
-	var ctxOf Batch
-	var bctx context.Context
+	// The context carrying w, made once per submitter's context: calls
+	// submitted in a loop with one context cost no allocation here.
+	var ctxOf, bctx context.Context
 	for {
 		it, ok := e.next()
 		if !ok {
@@ -136,44 +117,45 @@ func (e *goroutines) work() {
 		if w == nil {
 			// Even without Initialize: Init.From keeps what it builds here.
 			var err error
-			if w, err = NewWorker(e.ctx, e.cfg.Inits); err != nil {
+			if w, err = executor.NewWorker(e.ctx, e.cfg.Inits); err != nil {
 				// The next item tries the initializers again.
-				if it.b != nil {
-					for range it.to - it.from {
-						e.cfg.Progress.Finished(false, err)
-					}
-					it.b.Complete(it.from, it.to, err)
-				} else {
+				for range it.to - it.from {
 					e.cfg.Progress.Finished(false, err)
-					it.c.Complete(err)
 				}
+				it.b.Complete(it.from, it.to, err)
 				continue
 			}
 		}
-		if it.b != nil {
-			if it.b != ctxOf { // the context carrying w, once per batch
-				ctxOf, bctx = it.b, w.Context(it.b.Context())
-			}
-			e.runRange(bctx, it, &slow)
-		} else {
-			run(e.cfg, w, it.c)
+		if c := it.b.Context(); c != ctxOf {
+			ctxOf, bctx = c, w.Context(c)
 		}
+		e.runRange(bctx, it, &slow)
 	}
 }
 
 // slowElement is how long an element must run for its worker to share
 // the rest of its range before each element, rather than only when a
-// worker is idle: slow elements then spread one by one, as single calls
-// do, and no worker waits for one to end before it gets work.
+// worker is idle: slow elements then spread one by one, and no worker
+// waits for one to end before it gets work.
 const slowElement = 50 * time.Microsecond
 
 // next returns the next work: shared first, to keep roughly to input
 // order; false once the executor is closed and nothing is left. Work is
 // shared only before Close, by workers that go on to look here first.
 func (e *goroutines) next() (work, bool) {
+	// Non-blocking receives first: each a plain channel operation, where
+	// a blocking select over two channels costs several times more.
 	select {
 	case it := <-e.shared:
 		return it, true
+	default:
+	}
+	select {
+	case it, ok := <-e.queue:
+		if ok {
+			return it, true
+		}
+		return e.lastShared()
 	default:
 	}
 	e.idle.Add(1)
@@ -186,6 +168,11 @@ func (e *goroutines) next() (work, bool) {
 			return it, true
 		}
 	}
+	return e.lastShared()
+}
+
+// lastShared returns what is left in shared once the queue is closed.
+func (e *goroutines) lastShared() (work, bool) {
 	select {
 	case it := <-e.shared:
 		return it, true
@@ -195,12 +182,16 @@ func (e *goroutines) next() (work, bool) {
 }
 
 // runRange runs elements [it.from, it.to) of it.b in order, with ctx: the
-// batch's context carrying the worker. Successes are
-// completed together, in runs of at most a millisecond, so that tiny
-// tasks cost one hand-off per run and slow ones are reported as they end.
-// *slow says whether the last element this worker ran was slow.
+// batch's context carrying the worker. Successes are completed together,
+// in runs of at most a millisecond, so that tiny tasks cost one hand-off
+// per run and slow ones are reported as they end. *slow says whether the
+// last element this worker ran was slow.
 func (e *goroutines) runRange(ctx context.Context, it work, slow *bool) {
 	b := it.b
+	if it.to-it.from == 1 { // a Submit: nothing to share or time
+		b.Complete(it.from, it.to, e.runElement(ctx, b, it.from))
+		return
+	}
 	runStart, since := it.from, time.Now()
 	last := since // when the previous element ended
 	for i := it.from; i < it.to; i++ {
@@ -211,7 +202,7 @@ func (e *goroutines) runRange(ctx context.Context, it work, slow *bool) {
 		case e.idle.Load() > 0:
 			it.to = e.share(it, i+(it.to-i+1)/2)
 		}
-		err := runElement(e.cfg, ctx, b.Call(i))
+		err := e.runElement(ctx, b, i)
 		now := time.Now()
 		*slow, last = now.Sub(last) > slowElement, now
 		if err != nil || now.Sub(since) > time.Millisecond {
@@ -237,7 +228,7 @@ func (e *goroutines) runRange(ctx context.Context, it work, slow *bool) {
 // is room, and returns the new end of it.
 func (e *goroutines) share(it work, mid int) int {
 	// TryRLock: with Close waiting for the lock, RLock would block, and an
-	// ExecBatch blocked on a full queue could then wait for this worker.
+	// Exec blocked on a full queue could then wait for this worker.
 	if !e.mu.TryRLock() {
 		return it.to
 	}
@@ -253,60 +244,16 @@ func (e *goroutines) share(it work, mid int) int {
 	}
 }
 
-// run runs c in this goroutine under cfg's timeout and retries, with w's
-// per-worker values.
-func run(cfg Config, w *Worker, c Call) {
-	c.Complete(runElement(cfg, w.Context(c.Context()), c))
-}
-
-// runElement runs c in this goroutine under cfg's timeout and retries,
-// with ctx (c's context carrying the worker), and returns the error to
-// complete it with.
-func runElement(cfg Config, ctx context.Context, c Call) error {
+// runElement runs element i of b in this goroutine under the attempt
+// policy, with ctx (b's context carrying the worker), and returns the
+// error to complete it with.
+func (e *goroutines) runElement(ctx context.Context, b executor.Batch, i int) error {
 	if err := ctx.Err(); err != nil {
-		cfg.Progress.Finished(false, err)
+		e.cfg.Progress.Finished(false, err)
 		return err
 	}
-	cfg.Progress.Started()
-	for attempt := 0; ; attempt++ {
-		err := invokeAttempt(ctx, cfg.Timeout, c)
-		if err == nil || attempt >= cfg.Retries || IsPermanent(err) || ctx.Err() != nil || !sleep(ctx, cfg.RetryDelay(attempt+1)) {
-			cfg.Progress.Finished(true, err)
-			return err
-		}
-	}
-}
-
-func invokeAttempt(ctx context.Context, timeout time.Duration, c Call) error {
-	if timeout <= 0 {
-		return c.Invoke(ctx)
-	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	err := c.Invoke(actx)
-	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
-		err = fmt.Errorf("%w after %v: %w", ErrTimeout, timeout, err)
-	}
+	e.cfg.Progress.Started()
+	err := e.policy.Run(ctx, b, i)
+	e.cfg.Progress.Finished(true, err)
 	return err
 }
-
-// sleep waits d or until ctx ends, and reports whether it waited it out.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// invalidExecutor fails every call with the option error it was made with.
-type invalidExecutor struct{ err error }
-
-func (e invalidExecutor) Exec(Call) error { return e.err }
-func (e invalidExecutor) Close() error    { return nil }

@@ -2,7 +2,6 @@ package crew_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,45 +92,25 @@ func TestInitOutlivesFirstCaller(t *testing.T) {
 	}
 }
 
-// TestToRemoteKeepsPermanent checks that permanence survives a round trip
-// through the wire form, also for a remote error wrapped with Permanent.
-func TestToRemoteKeepsPermanent(t *testing.T) {
-	wire := &crew.RemoteError{Kind: crew.KindPermanent, Message: "bad input"}
-	if again := crew.ToRemote(wire.Err()); again.Kind != crew.KindPermanent || !crew.IsPermanent(again.Err()) {
-		t.Errorf("ToRemote(wire.Err()) = %+v: no longer permanent", again)
-	}
-	inner := crew.ToRemote(errors.New("no such user")).Err()
-	if w := crew.ToRemote(crew.Permanent(inner)); w.Kind != crew.KindPermanent {
-		t.Errorf("ToRemote(Permanent(remote error)).Kind = %q, want %q", w.Kind, crew.KindPermanent)
-	}
-}
-
 // TestMapStopsPullingAfterBreak checks that breaking out of Map stops it
-// from reading its input, also while its window (8192 by default on a
-// BatchExecutor) has room.
+// from reading its input, also while its window (DefaultWindow) has room.
 func TestMapStopsPullingAfterBreak(t *testing.T) {
-	for name, ex := range map[string]crew.Executor{
-		"chunks (BatchExecutor)": crew.Goroutines(crew.Workers(2)),
-		"one call per input":     struct{ crew.Executor }{crew.Goroutines(crew.Workers(2))}, // hides ExecBatch
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer ex.Close()
-			var pulled atomic.Int64
-			slowInput := func(yield func(int) bool) {
-				for i := 0; ; i++ {
-					time.Sleep(time.Millisecond) // an input that takes time to produce, like lines from a pipe
-					pulled.Add(1)
-					if !yield(i) {
-						return
-					}
-				}
+	ex := crew.Goroutines(crew.Workers(2))
+	defer ex.Close()
+	var pulled atomic.Int64
+	slowInput := func(yield func(int) bool) {
+		for i := 0; ; i++ {
+			time.Sleep(time.Millisecond) // an input that takes time to produce, like lines from a pipe
+			pulled.Add(1)
+			if !yield(i) {
+				return
 			}
-			for range crew.Map(t.Context(), ex, square, slowInput) {
-				break
-			}
-			if n := pulled.Load(); n > 1000 {
-				t.Errorf("Map read %d inputs before stopping after a break", n)
-			}
-		})
+		}
+	}
+	for range crew.Map(t.Context(), ex, square, slowInput) {
+		break
+	}
+	if n := pulled.Load(); n > 1000 {
+		t.Errorf("Map read %d inputs before stopping after a break", n)
 	}
 }

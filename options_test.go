@@ -3,7 +3,9 @@ package crew_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,41 +14,26 @@ import (
 	"github.com/crewrun/crew"
 )
 
-func TestInvalidOptions(t *testing.T) {
-	for name, opt := range map[string]crew.Option{
-		"Workers(0)":      crew.Workers(0),
-		"Timeout(-1)":     crew.Timeout(-1),
-		"Retries(-1, 0)":  crew.Retries(-1, 0),
-		"Retries(1, -1s)": crew.Retries(1, -time.Second),
-	} {
-		if _, err := crew.NewConfig(opt); !errors.Is(err, crew.ErrInvalidOption) {
-			t.Errorf("NewConfig(%s) err = %v, want ErrInvalidOption", name, err)
+// TestGoroutinesPanicsOnInvalidOption: Goroutines has no error to
+// return, so an invalid option panics at once, naming it (it used to make
+// an executor whose every call failed, and after Close still said
+// "invalid option" instead of ErrClosed).
+func TestGoroutinesPanicsOnInvalidOption(t *testing.T) {
+	defer func() {
+		v := recover()
+		if msg := fmt.Sprint(v); v == nil || !strings.Contains(msg, "Workers(-1)") || !strings.Contains(msg, "invalid option") {
+			t.Errorf("Goroutines(Workers(-1)) panicked with %v; want a panic naming the option", v)
 		}
-		ex := crew.Goroutines(opt)
-		if _, err := crew.Submit(t.Context(), ex, square, 2).Wait(t.Context()); !errors.Is(err, crew.ErrInvalidOption) {
-			t.Errorf("Goroutines(%s): Submit err = %v, want ErrInvalidOption", name, err)
-		}
-		ex.Close()
-	}
+	}()
+	crew.Goroutines(crew.Workers(-1))
+}
+
+func TestMapInvalidWindow(t *testing.T) {
 	ex := crew.Goroutines()
 	defer ex.Close()
 	for r := range crew.Map(t.Context(), ex, square, slices.Values([]int{1}), crew.Window(0)) {
 		if !errors.Is(r.Err, crew.ErrInvalidOption) {
 			t.Errorf("Map with Window(0) = %+v, want ErrInvalidOption", r)
-		}
-	}
-}
-
-func TestRetryDelay(t *testing.T) {
-	cfg, err := crew.NewConfig(crew.Retries(5, 100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for attempt, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 30: time.Minute} {
-		for range 50 {
-			if d := cfg.RetryDelay(attempt); d < base/2 || d > base {
-				t.Fatalf("RetryDelay(%d) = %v, want within [%v, %v]", attempt, d, base/2, base)
-			}
 		}
 	}
 }
@@ -104,38 +91,6 @@ func TestInitFailure(t *testing.T) {
 	_, err := crew.Submit(t.Context(), ex, square, 3).Wait(t.Context())
 	if err == nil || err.Error() != `crew: initializer "test.init-fails": no database` {
 		t.Errorf("task on a worker whose initializer failed: err = %v", err)
-	}
-}
-
-func TestRemoteErrorKeepsSentinels(t *testing.T) {
-	for _, sentinel := range []error{crew.ErrPanic, crew.ErrTimeout, crew.ErrWorkerDied, crew.ErrClosed, crew.ErrUnknownTask} {
-		wire := crew.ToRemote(errors.Join(errors.New("context"), sentinel))
-		if err := wire.Err(); !errors.Is(err, sentinel) {
-			t.Errorf("%v lost its identity over the wire: %v", sentinel, err)
-		}
-	}
-	if err := crew.ToRemote(crew.Permanent(errors.New("bad input"))).Err(); !crew.IsPermanent(err) || err.Error() != "bad input" {
-		t.Errorf("Permanent over the wire = %v (permanent %v)", err, crew.IsPermanent(err))
-	}
-	if crew.ToRemote(nil) != nil || (*crew.RemoteError)(nil).Err() != nil {
-		t.Error("nil error does not round-trip to nil")
-	}
-}
-
-func TestRunEncoded(t *testing.T) {
-	ctx := context.Background()
-	out, err := crew.RunEncoded(ctx, "example.square", []byte("7"))
-	if err != nil || string(out) != "49" {
-		t.Errorf("RunEncoded(square, 7) = %s, %v", out, err)
-	}
-	if _, err := crew.RunEncoded(ctx, "no.such.task", nil); !errors.Is(err, crew.ErrUnknownTask) {
-		t.Errorf("unknown task err = %v", err)
-	}
-	if _, err := crew.RunEncoded(ctx, "example.square", []byte(`"seven"`)); !crew.IsPermanent(err) {
-		t.Errorf("undecodable argument err = %v, want a permanent error", err)
-	}
-	if !slices.Contains(crew.Tasks(), "example.square") {
-		t.Errorf("Tasks() = %v lacks example.square", crew.Tasks())
 	}
 }
 

@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,98 +13,6 @@ import (
 
 	"github.com/crewrun/crew"
 )
-
-// NewExecutor makes an executor with the given options; Config.Executors
-// maps mode names to them (for example "processes" to proc.New).
-type NewExecutor func(opts ...crew.Option) (crew.Executor, error)
-
-// Config says what to run. The zero value runs everything at full size on
-// goroutines only, without Python.
-type Config struct {
-	Quick     bool          // small inputs, fewer repetitions: seconds, not minutes
-	Workers   []int         // worker counts for CPU experiments; default 1, 2, NumCPU, 2×NumCPU
-	IOWorkers []int         // worker counts for the IO experiment; default Workers and 16
-	Pages     int           // pages the IO experiment downloads; default 160 (16 quick)
-	Latency   time.Duration // the IO server's delay per page; default 50 ms (10 ms quick)
-	Only      []string      // experiment names to run; all when empty
-	// Executors are the modes beyond "seq" and "goroutines", run in the
-	// order of their names.
-	Executors map[string]NewExecutor
-	// Python is the python3 to run the Python equivalents with; empty
-	// skips them.
-	Python string
-	// Progress is told what is about to run.
-	Progress func(step string)
-
-	urls []string // the IO experiment's pages, set by Run
-}
-
-// Modes lists the Go modes; Python's are seq, threads and processes.
-const (
-	ModeSeq        = "seq"
-	ModeGoroutines = "goroutines"
-	LangGo         = "go"
-	LangPython     = "python"
-)
-
-// ExperimentNames lists the experiments in the order Run runs them.
-func ExperimentNames() []string {
-	var names []string
-	for _, e := range experiments(Config{}) {
-		names = append(names, e.name)
-	}
-	return names
-}
-
-func (c *Config) setDefaults() error {
-	n := runtime.NumCPU()
-	if len(c.Workers) == 0 {
-		c.Workers = []int{1, 2, n, 2 * n}
-		if c.Quick {
-			c.Workers = []int{1, n}
-		}
-	}
-	if len(c.IOWorkers) == 0 {
-		c.IOWorkers = append(slices.Clone(c.Workers), 16)
-	}
-	for _, w := range append(slices.Clone(c.Workers), c.IOWorkers...) {
-		if w < 1 {
-			return fmt.Errorf("bench: worker count %d: must be at least 1", w)
-		}
-	}
-	c.Workers, c.IOWorkers = uniq(c.Workers), uniq(c.IOWorkers)
-	if c.Pages == 0 {
-		c.Pages = 160
-		if c.Quick {
-			c.Pages = 16
-		}
-	}
-	if c.Latency == 0 {
-		c.Latency = 50 * time.Millisecond
-		if c.Quick {
-			c.Latency = 10 * time.Millisecond
-		}
-	}
-	if c.Pages < 1 || c.Latency < 0 {
-		return fmt.Errorf("bench: need pages ≥ 1 and latency ≥ 0 (got %d, %v)", c.Pages, c.Latency)
-	}
-	known := ExperimentNames()
-	for _, name := range c.Only {
-		if !slices.Contains(known, name) {
-			return fmt.Errorf("%w %q (known: %s)", ErrUnknownExperiment, name, strings.Join(known, ", "))
-		}
-	}
-	return nil
-}
-
-// ErrUnknownExperiment reports a name in Config.Only that is no experiment.
-var ErrUnknownExperiment = errors.New("bench: unknown experiment")
-
-func uniq(ns []int) []int {
-	ns = slices.Clone(ns)
-	slices.Sort(ns)
-	return slices.Compact(ns)
-}
 
 // Run runs the experiments and returns their report. It stops early, with
 // ctx's error, when ctx ends.
@@ -123,7 +28,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i := range cfg.Pages {
 		cfg.urls = append(cfg.urls, fmt.Sprintf("%s/page/%d", base, i))
 	}
+	if cfg.Python != "" {
+		py, err := newPythonRunner(cfg.Python)
+		if err != nil {
+			return nil, fmt.Errorf("bench: python: %w", err)
+		}
+		defer py.close()
+		cfg.py = py
+	}
 	rep := &Report{Machine: machine(cfg.Python), Quick: cfg.Quick, Started: time.Now().UTC()}
+	if cfg.py != nil {
+		rep.PythonReps = cfg.pythonReps()
+	}
 	for _, e := range experiments(cfg) {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, e.name) {
 			continue
@@ -135,22 +51,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Experiments = append(rep.Experiments, res)
 	}
 	rep.Finished = time.Now().UTC()
-	rep.Goals = checkGoals(rep)
+	rep.finish()
 	return rep, nil
 }
 
-func (c Config) progress(format string, args ...any) {
-	if c.Progress != nil {
-		c.Progress(fmt.Sprintf(format, args...))
-	}
-}
-
 func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, error) {
-	out := Experiment{Name: e.name, Title: e.title, Seed: e.seed}
-	maxReps, budget := 9, time.Second
-	if cfg.Quick {
-		maxReps, budget = 2, time.Second
+	out := Experiment{Number: e.number, Name: e.name, Kind: e.kind.String(), Title: e.title, Label: e.label,
+		Question: e.question, Seed: e.seed, Tasks: e.tasks, OtherCores: -1}
+	if e.kind == kindIsolation {
+		load := startOtherLoad()
+		out.Isolation = runIsolation(ctx, cfg)
+		out.OtherCores = load.cores()
+		return out, ctx.Err()
 	}
+	minReps, maxReps, budget := cfg.goReps()
 	var rows []Row
 	var trials []*trial
 	add := func(row Row, t *trial) {
@@ -158,7 +72,8 @@ func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, e
 		t.before = func() { cfg.progress("%s", step) }
 		rows, trials = append(rows, row), append(trials, t)
 	}
-	if e.counter {
+	if e.kind == kindCounter {
+		out.Total = counterGoroutines * counterIncrements
 		for _, m := range counterModes {
 			row := Row{Lang: LangGo, Mode: m.mode, Workers: counterGoroutines}
 			if m.mode == "unsynchronised" && raceEnabled {
@@ -166,16 +81,18 @@ func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, e
 				out.Rows = append(out.Rows, row)
 				continue
 			}
-			add(row, &trial{fn: func(context.Context) (any, time.Duration, error) { return m.run(), 0, nil }})
+			add(row, &trial{minReps: minReps, maxReps: minReps, fn: func(context.Context) (sample, error) {
+				return sample{check: m.run()}, nil
+			}})
 		}
-		maxReps = 1
 	} else {
-		add(Row{Lang: LangGo, Mode: ModeSeq, Workers: 1}, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
-			v, err := e.seq(ctx)
-			return v, 0, err
-		}})
+		add(Row{Lang: LangGo, Mode: ModeSeq, Workers: 1}, &trial{minReps: minReps, maxReps: maxReps,
+			fn: func(ctx context.Context) (sample, error) {
+				v, err := e.seq(ctx)
+				return sample{check: v}, err
+			}})
 		workers := cfg.Workers
-		if e.ioBound {
+		if e.kind == kindIO {
 			workers = cfg.IOWorkers
 		}
 		modes := []string{ModeGoroutines}
@@ -190,36 +107,21 @@ func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, e
 			}
 			for _, w := range workers {
 				opts := append([]crew.Option{crew.Workers(w)}, e.opts...)
-				// The executor is made and closed inside the timing, as the
-				// tutorials time their pools.
-				add(Row{Lang: LangGo, Mode: mode, Workers: w}, &trial{fn: func(ctx context.Context) (any, time.Duration, error) {
-					ex, err := newEx(opts...)
-					if err != nil {
-						return nil, 0, err
-					}
-					v, err := e.par(ctx, ex, w)
-					if cerr := ex.Close(); err == nil {
-						err = cerr
-					}
-					return v, 0, err
-				}})
+				add(Row{Lang: LangGo, Mode: mode, Workers: w}, &trial{minReps: minReps, maxReps: maxReps,
+					fn: func(ctx context.Context) (sample, error) { return onExecutor(ctx, newEx, opts, e, w) }})
 			}
 		}
 	}
-	if cfg.Python != "" && e.python != "" {
-		py, cleanup, err := pythonTrials(cfg, e)
-		if err != nil {
-			out.Rows = append(out.Rows, Row{Lang: LangPython, Mode: ModeSeq, Error: err.Error()})
-		} else {
-			defer cleanup()
-			for i := range py.rows {
-				add(py.rows[i], py.trials[i])
-			}
+	if cfg.py != nil && e.python != "" {
+		for _, row := range pythonModes(cfg, e) {
+			add(row, cfg.py.trial(cfg, e, row))
 		}
 	}
-	if err := rounds(ctx, trials, !e.ioBound && !e.counter, maxReps, budget); err != nil {
+	load := startOtherLoad()
+	if err := rounds(ctx, trials, e.kind == kindCPU, budget); err != nil {
 		return out, err
 	}
+	out.OtherCores = load.cores()
 	cpus := runtime.NumCPU()
 	var want string
 	for i, row := range rows {
@@ -230,15 +132,10 @@ func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, e
 			row.Timing, row.Check = t.timing(cpus), fmt.Sprint(t.check)
 		}
 		switch {
-		case e.counter:
-			total := counterGoroutines * counterIncrements
-			got, _ := strconv.Atoi(row.Check)
-			row.Check = fmt.Sprintf("%d of %d", got, total)
-			if row.Error == "" && got != total {
-				row.Note = fmt.Sprintf("lost %d increments: a data race", total-got)
-				if row.Lang == LangGo {
-					row.Note += " (go run -race reports it)"
-				}
+		case e.kind == kindCounter:
+			if row.Error == "" {
+				row.Counted, _ = strconv.Atoi(row.Check)
+				row.Check = fmt.Sprintf("%d of %d", row.Counted, out.Total)
 			}
 		case i == 0:
 			want = row.Check
@@ -250,10 +147,29 @@ func runExperiment(ctx context.Context, cfg Config, e experiment) (Experiment, e
 		}
 		out.Rows = append(out.Rows, row)
 	}
-	if !e.counter {
+	if e.kind != kindCounter {
 		setSpeedups(out.Rows)
 	}
 	return out, nil
+}
+
+// onExecutor runs the experiment once on a new executor. The executor is
+// made and closed inside the timing, as the tutorials time their pools,
+// and that part is measured apart.
+func onExecutor(ctx context.Context, newEx NewExecutor, opts []crew.Option, e experiment, workers int) (sample, error) {
+	t0 := time.Now()
+	ex, err := newEx(opts...)
+	if err != nil {
+		return sample{}, err
+	}
+	pool := time.Since(t0)
+	v, err := e.par(ctx, ex, workers)
+	c0 := time.Now()
+	if cerr := ex.Close(); err == nil {
+		err = cerr
+	}
+	pool += time.Since(c0)
+	return sample{check: v, pool: pool}, err
 }
 
 // setSpeedups fills each row's speed-up against its language's seq row.
@@ -265,10 +181,19 @@ func setSpeedups(rows []Row) {
 		}
 	}
 	for i, r := range rows {
-		if s, ok := seq[r.Lang]; ok && r.MedianS > 0 && r.Error == "" {
-			rows[i].Speedup = s / r.MedianS
+		s, ok := seq[r.Lang]
+		if !ok || r.MedianS <= 0 || r.Error != "" {
+			continue
+		}
+		rows[i].Speedup = s / r.MedianS
+		if r.PoolS > 0 && r.WorkS > 0 {
+			rows[i].WorkSpeedup = s / r.WorkS
 		}
 	}
+}
+
+func (k kind) String() string {
+	return [...]string{"cpu", "io", "overhead", "counter", "isolation"}[k]
 }
 
 // startPageServer serves small HTML pages on loopback after delay.
@@ -294,37 +219,4 @@ func startPageServer(delay time.Duration) (*http.Server, string, error) {
 	}
 	go srv.Serve(ln)
 	return srv, "http://" + ln.Addr().String(), nil
-}
-
-// Machine describes where the benchmark ran.
-type Machine struct {
-	CPU       string `json:"cpu"`
-	Cores     int    `json:"cores"`
-	GoVersion string `json:"go_version"`
-	OS        string `json:"os"`
-	Arch      string `json:"arch"`
-	Python    string `json:"python,omitempty"`
-}
-
-func machine(python string) Machine {
-	m := Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
-	if python != "" {
-		m.Python = pythonVersion(python)
-	}
-	return m
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
 }

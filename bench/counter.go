@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -20,6 +21,14 @@ var counterModes = []struct {
 	{"channel", channelCount},
 }
 
+// yieldEvery is how often an unsynchronised increment lets the scheduler
+// run another goroutine between reading the counter and writing it back.
+// Goroutines running on two cores at once lose increments without it; on a
+// busy machine, or one core, they take turns and lose few or none. The
+// yield is the thread switch the tutorial's sleeps provoke, made certain,
+// so that the lesson shows on every machine.
+const yieldEvery = 1000
+
 // racyCount increments a plain int from several goroutines: the seeds'
 // global counter. Increments are lost; go run -race reports the race.
 // Under the race detector it is not run (raceEnabled), since the detector
@@ -31,8 +40,8 @@ func racyCount() int {
 	for range counterGoroutines {
 		wg.Go(func() {
 			<-start
-			for range counterIncrements {
-				racyIncrement(&n)
+			for i := range counterIncrements {
+				racyIncrement(&n, i%yieldEvery == 0)
 			}
 		})
 	}
@@ -41,11 +50,18 @@ func racyCount() int {
 	return n
 }
 
-// racyIncrement is a separate function so that the compiler keeps each
-// load and store instead of folding the loop into one addition.
+// racyIncrement reads *n, maybe yields, and writes it back plus one. It is
+// a separate function so that the compiler keeps each load and store
+// instead of folding the loop into one addition.
 //
 //go:noinline
-func racyIncrement(n *int) { *n++ }
+func racyIncrement(n *int, yield bool) {
+	v := *n
+	if yield {
+		runtime.Gosched()
+	}
+	*n = v + 1
+}
 
 func atomicCount() int {
 	var n atomic.Int64

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,23 +143,38 @@ var seedPrimes = []uint64{
 	115797848077099, 1099726899285419,
 }
 
-// experiment is one of the tutorials' timing experiments.
+// kind says how an experiment is run, tabled and drawn.
+type kind int
+
+const (
+	kindCPU       kind = iota // speed-up over sequential against workers
+	kindIO                    // time against workers, beside the ideal
+	kindOverhead              // the cost of one tiny task
+	kindCounter               // the shared counter: increments lost
+	kindIsolation             // a task that crashes and one that hangs
+)
+
+// experiment is one of the tutorials' experiments.
 type experiment struct {
-	name  string
-	title string
-	seed  string
-	// ioBound experiments sweep Config.IOWorkers instead of Config.Workers.
-	ioBound bool
-	opts    []crew.Option // for every executor this experiment runs on
-	seq     func(context.Context) (any, error)
-	par     func(ctx context.Context, ex crew.Executor, workers int) (any, error)
+	number int
+	name   string
+	kind   kind
+	title  string
+	label  string // a few words, for charts
+	// question is the tutorial's question, in one sentence; seed says
+	// which tutorial asks it and how.
+	question string
+	seed     string
+	opts     []crew.Option // for every executor this experiment runs on
+	seq      func(context.Context) (any, error)
+	par      func(ctx context.Context, ex crew.Executor, workers int) (any, error)
 	// python names the experiment in bench/python/seeds.py; params go with it.
 	python string
 	params map[string]any
 	// ideal returns the best possible wall time on n workers, if known.
 	ideal func(workers int) float64
-	// counter is the shared-counter experiment, which is run differently.
-	counter bool
+	// tasks is how many tasks one run hands the executor.
+	tasks int
 }
 
 // strides is how many tasks each sum of primes is split into. Task i of a
@@ -169,7 +185,7 @@ const strides = 12
 func experiments(cfg Config) []experiment {
 	sums := []uint64{1_000_000, 2_000_000, 3_000_000}
 	checks := seedPrimes
-	squares, squareTasks := uint64(20_000_000), 10
+	squares, squareTasks := uint64(20_000_000), 4
 	tiny := 100_000
 	if cfg.Quick {
 		sums = []uint64{100_000, 200_000, 300_000}
@@ -188,9 +204,12 @@ func experiments(cfg Config) []experiment {
 	squareInputs := slices.Repeat([]uint64{squares}, squareTasks)
 	return []experiment{
 		{
-			name:  "sum-primes",
-			title: fmt.Sprintf("CPU: sum of primes ≤ %s (trial division by 6k±1, %d equal tasks per sum)", list(sums), strides),
-			seed:  "003: threads then Pool(2).map over the three sums",
+			number: 1, label: "1. sum of primes (CPU)", name: "sum-primes", kind: kindCPU,
+			title:    fmt.Sprintf("CPU-bound: the sum of the primes up to %s", list(sums)),
+			question: "Do threads make CPU-bound Python faster, and do processes?",
+			seed: "seed 003, \u201cMultiprocessing & Multithreading\u201d: the sums of primes up to " + list(sums) +
+				" by trial division, on a queue served by threads, then with Pool(2).map",
+			tasks: len(spans),
 			seq: func(ctx context.Context) (any, error) {
 				out := make([]uint64, len(sums))
 				for _, n := range sums { // the tutorials' loop, one sum at a time
@@ -216,9 +235,11 @@ func experiments(cfg Config) []experiment {
 			params: map[string]any{"sums": sums, "strides": strides},
 		},
 		{
-			name:  "is-prime",
-			title: fmt.Sprintf("CPU: is_prime by trial division over the tutorial's %d numbers (screened, then split)", len(checks)),
-			seed:  "004: ThreadPoolExecutor vs ProcessPoolExecutor map(is_prime, PRIMES)",
+			number: 2, label: "2. is_prime (CPU)", name: "is-prime", kind: kindCPU,
+			title:    fmt.Sprintf("CPU-bound: is_prime by trial division over the tutorial's %d numbers", len(checks)),
+			question: "Which pool tests big numbers for primality faster: ThreadPoolExecutor or ProcessPoolExecutor?",
+			seed: "seed 004, \u201cConcurrent programming in Python\u201d: executor.map(is_prime, PRIMES) " +
+				"on a ThreadPoolExecutor, then on a ProcessPoolExecutor, timed with time(1)",
 			seq: func(ctx context.Context) (any, error) {
 				out := make([]bool, len(checks))
 				for i, n := range checks {
@@ -233,9 +254,12 @@ func experiments(cfg Config) []experiment {
 			params: map[string]any{"numbers": checks, "screen": screenLimit, "chunk": divisorChunk},
 		},
 		{
-			name:  "squares",
-			title: fmt.Sprintf("CPU: \"complex calculation\", %d tasks each squaring 0..%s", squareTasks, list([]uint64{squares})),
-			seed:  "002: Thread/Process/ProcessPoolExecutor(3) running complex_calculation",
+			number: 3, label: "3. complex calculations (CPU)", name: "squares", kind: kindCPU,
+			title:    fmt.Sprintf("CPU-bound: %d \u201ccomplex calculations\u201d, each squaring 0..%s", squareTasks, list([]uint64{squares})),
+			question: "Can two heavy calculations run at the same time in one program?",
+			seed: "seed 002, \u201cSection 12\u201d: complex_calculation() run twice on two threads (18.6 s against 10 s alone), " +
+				"then four times on four processes",
+			tasks: squareTasks,
 			seq: func(ctx context.Context) (any, error) {
 				var s uint64
 				for _, n := range squareInputs {
@@ -259,9 +283,11 @@ func experiments(cfg Config) []experiment {
 		},
 		ioExperiment(cfg),
 		{
-			name:  "overhead",
-			title: fmt.Sprintf("Overhead: %d tiny tasks (add two ints) through each executor", tiny),
-			seed:  "000: Pool.map(job, range(...)) on a trivial job",
+			number: 5, label: fmt.Sprintf("5. %s tiny tasks", thousands(tiny)), name: "overhead", kind: kindOverhead,
+			title:    fmt.Sprintf("Overhead: %s tiny tasks (add two ints) through each executor", thousands(tiny)),
+			question: "What does handing one tiny job to a pool cost?",
+			seed:     "seed 000, sentdex\u2019s \u201cMultiprocessing\u201d: Pool(processes=20).map(job, range(10000)) on a job that doubles a number",
+			tasks:    tiny,
 			seq: func(ctx context.Context) (any, error) {
 				s := 0
 				for i := range tiny {
@@ -284,24 +310,38 @@ func experiments(cfg Config) []experiment {
 			params: map[string]any{"n": tiny},
 		},
 		{
-			name:    "shared-counter",
-			title:   "Shared counter: 8 goroutines × 100k increments, unsynchronised vs atomic vs channel",
-			seed:    "002: threads incrementing a global counter, then a queue-fed counter thread",
-			counter: true,
-			python:  "shared-counter",
-			params:  map[string]any{"threads": counterGoroutines, "increments": counterIncrements},
+			number: 6, label: "6. shared counter", name: "shared-counter", kind: kindCounter,
+			title: fmt.Sprintf("Shared state: %d goroutines \u00d7 %s increments of one counter, unsynchronised, atomic and through a channel",
+				counterGoroutines, thousands(counterIncrements)),
+			question: "Why does a counter shared by threads come out wrong, and how is it fixed?",
+			seed: "seed 002, \u201cSection 12\u201d: threads incrementing a global counter print duplicate values; " +
+				"a queue feeding one counter thread fixes it",
+			python: "shared-counter",
+			params: map[string]any{"threads": counterGoroutines, "increments": counterIncrements, "yield_every": yieldEvery},
 		},
+		isolationExperiment(cfg),
 	}
+}
+
+// thousands writes n with commas: 100,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func ioExperiment(cfg Config) experiment {
 	pages := cfg.Pages
 	return experiment{
-		name:    "download",
-		title:   fmt.Sprintf("IO: download %d pages from a loopback server answering after %v", pages, cfg.Latency),
-		seed:    "001/003: download_all_sites sequentially, with threads (a session each), with a Pool initializer",
-		ioBound: true,
-		opts:    []crew.Option{crew.Initialize(httpClient)},
+		number: 4, label: fmt.Sprintf("4. %d downloads (IO)", pages), name: "download", kind: kindIO,
+		title:    fmt.Sprintf("IO-bound: download %d pages from a loopback server that answers after %s", pages, dur(cfg.Latency.Seconds())),
+		question: "How much faster do many downloads finish with threads, or processes, than one after another?",
+		seed: "seed 001, \u201cMultiprocessing with Python\u201d: download_all_sites over 160 URLs sequentially, " +
+			"with a ThreadPoolExecutor (a requests.Session per thread) and a Pool(8, initializer=set_global_session)",
+		tasks: pages,
+		opts:  []crew.Option{crew.Initialize(httpClient)},
 		seq: func(ctx context.Context) (any, error) {
 			c := newHTTPClient()
 			defer c.CloseIdleConnections()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,83 +27,101 @@ func FindPython() string {
 	return p
 }
 
-func pythonVersion(python string) string {
-	out, err := exec.Command(python, "--version").CombinedOutput()
-	if err != nil {
-		return "python (version unknown)"
+// pythonVersion returns Python's version, and whether it runs without the
+// GIL (a free-threaded build, from Python 3.13 on, with the GIL off).
+func pythonVersion(python string) (version string, freeThreaded bool) {
+	out, err := exec.Command(python, "-c",
+		`import platform, sys; print(platform.python_version(), not getattr(sys, "_is_gil_enabled", lambda: True)())`).Output()
+	v, free, ok := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if err != nil || !ok {
+		return "Python (version unknown)", false
 	}
-	return strings.TrimSpace(string(out))
+	return "Python " + v, free == "True"
 }
 
-type pyTrials struct {
-	rows   []Row
-	trials []*trial
+// pythonRunner runs the embedded seeds.py, written to a temporary
+// directory that close removes.
+type pythonRunner struct {
+	python, dir, script string
 }
 
-// pythonTrials prepares the experiment's Python equivalent in every mode
-// and worker count, run from a copy of the embedded script that cleanup
-// removes.
-func pythonTrials(cfg Config, e experiment) (pyTrials, func(), error) {
-	var out pyTrials
+func newPythonRunner(python string) (*pythonRunner, error) {
 	dir, err := os.MkdirTemp("", "crew-bench-py-")
 	if err != nil {
-		return out, nil, err
+		return nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
 	script := filepath.Join(dir, "seeds.py")
-	params, err := json.Marshal(e.params)
-	if err == nil {
-		err = os.WriteFile(script, seedsPy, 0o644)
+	if err := os.WriteFile(script, seedsPy, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	if err != nil {
-		cleanup()
-		return out, nil, err
-	}
-	type config struct {
-		mode    string
-		workers int
-	}
-	var configs []config
-	if e.counter {
-		configs = []config{{"unsynchronised", counterGoroutines}, {"lock", counterGoroutines}}
-	} else {
-		configs = []config{{ModeSeq, 1}}
-		workers := cfg.Workers
-		if e.ioBound {
-			workers = cfg.IOWorkers
-		}
-		for _, mode := range []string{"threads", "processes"} {
-			for _, w := range workers {
-				configs = append(configs, config{mode, w})
-			}
-		}
-	}
-	for _, c := range configs {
-		out.rows = append(out.rows, Row{Lang: LangPython, Mode: c.mode, Workers: c.workers})
-		out.trials = append(out.trials, &trial{once: cfg.Quick, fn: func(ctx context.Context) (any, time.Duration, error) {
-			// Python reports the time of the work itself, without the
-			// interpreter's start-up.
-			cmd := exec.CommandContext(ctx, cfg.Python, script, e.python, c.mode, strconv.Itoa(c.workers), string(params))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			b, err := cmd.Output()
-			if err != nil {
-				return nil, 0, fmt.Errorf("python %s %s: %w: %s", e.python, c.mode, err, lastLine(stderr.String()))
-			}
-			var res pythonResult
-			if err := json.Unmarshal(b, &res); err != nil {
-				return nil, 0, fmt.Errorf("python %s %s: bad output %q: %w", e.python, c.mode, b, err)
-			}
-			return res.Check, time.Duration(res.Seconds * float64(time.Second)), nil
-		}})
-	}
-	return out, cleanup, nil
+	return &pythonRunner{python: python, dir: dir, script: script}, nil
 }
 
-type pythonResult struct {
-	Seconds float64 `json:"seconds"`
-	Check   string  `json:"check"`
+func (p *pythonRunner) close() { os.RemoveAll(p.dir) }
+
+// command returns the command running one experiment in one mode.
+func (p *pythonRunner) command(ctx context.Context, name, mode string, workers int, params any) (*exec.Cmd, error) {
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, p.python, p.script, name, mode, strconv.Itoa(workers), string(b)), nil
 }
+
+// pythonResult is what seeds.py prints: the wall time of the work, pool
+// start and stop included, and of that the pool's part.
+type pythonResult struct {
+	Seconds     float64 `json:"seconds"`
+	PoolSeconds float64 `json:"pool_seconds"`
+	Check       string  `json:"check"`
+}
+
+// pythonModes lists the Python rows of an experiment: mode and workers.
+func pythonModes(cfg Config, e experiment) []Row {
+	if e.kind == kindCounter {
+		return []Row{
+			{Lang: LangPython, Mode: "unsynchronised", Workers: counterGoroutines},
+			{Lang: LangPython, Mode: "lock", Workers: counterGoroutines},
+		}
+	}
+	rows := []Row{{Lang: LangPython, Mode: ModeSeq, Workers: 1}}
+	workers := cfg.PythonWorkers
+	if e.kind == kindIO {
+		workers = uniq(append(workers, slices.Max(cfg.IOWorkers)))
+	}
+	for _, mode := range []string{"threads", "processes"} {
+		for _, w := range workers {
+			rows = append(rows, Row{Lang: LangPython, Mode: mode, Workers: w})
+		}
+	}
+	return rows
+}
+
+// pythonTrial times one Python row. Python reports the time of the work
+// itself, without the interpreter's start-up.
+func (p *pythonRunner) trial(cfg Config, e experiment, row Row) *trial {
+	reps := cfg.pythonReps()
+	return &trial{minReps: reps, maxReps: reps, fn: func(ctx context.Context) (sample, error) {
+		cmd, err := p.command(ctx, e.python, row.Mode, row.Workers, e.params)
+		if err != nil {
+			return sample{}, err
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return sample{}, fmt.Errorf("python %s %s: %w: %s", e.python, row.Mode, err, lastLine(stderr.String()))
+		}
+		var res pythonResult
+		if err := json.Unmarshal(b, &res); err != nil {
+			return sample{}, fmt.Errorf("python %s %s: bad output %q: %w", e.python, row.Mode, b, err)
+		}
+		return sample{check: res.Check, wall: seconds2d(res.Seconds), pool: seconds2d(res.PoolSeconds)}, nil
+	}}
+}
+
+func seconds2d(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)

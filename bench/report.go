@@ -2,30 +2,50 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
-	"text/tabwriter"
+	"math"
 	"time"
 )
 
 // Report is the outcome of Run, written as bench.json.
 type Report struct {
-	Machine     Machine      `json:"machine"`
-	Quick       bool         `json:"quick"`
-	Started     time.Time    `json:"started"`
-	Finished    time.Time    `json:"finished"`
+	Machine  Machine   `json:"machine"`
+	Quick    bool      `json:"quick"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// PythonReps is how many times each Python row ran (0: no Python).
+	PythonReps  int          `json:"python_reps"`
 	Experiments []Experiment `json:"experiments"`
-	Goals       []Goal       `json:"goals"`
+	// Warnings say why the figures may mislead: a busy machine, a short
+	// run.
+	Warnings []string `json:"warnings"`
+	Goals    []Goal   `json:"goals"`
+	// Summary is the headline, in sentences computed from the results.
+	Summary []string `json:"summary"`
 }
 
-// Experiment holds one experiment's rows: every language, mode and worker count.
+// Experiment holds one experiment's rows: every language, mode and worker
+// count.
 type Experiment struct {
-	Name  string `json:"name"`
-	Title string `json:"title"`
-	Seed  string `json:"seed"`
-	Rows  []Row  `json:"rows"`
+	Number   int    `json:"number"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"` // cpu, io, overhead, counter or isolation
+	Title    string `json:"title"`
+	Label    string `json:"label"`    // a few words, for charts
+	Question string `json:"question"` // the tutorial's question
+	Seed     string `json:"seed"`     // the tutorial that asks it
+	Tasks    int    `json:"tasks,omitempty"`
+	Total    int    `json:"total,omitempty"` // the shared counter's right answer
+	Rows     []Row  `json:"rows"`
+	// Isolation holds experiment 7's batches.
+	Isolation []IsolationRun `json:"isolation,omitempty"`
+	// OtherCores is how many cores other programs kept busy, on average,
+	// while this experiment ran (-1: unknown).
+	OtherCores float64 `json:"other_cores"`
+	// Findings say what the numbers show on this machine.
+	Findings []string `json:"findings"`
 }
 
 // Row is one configuration's measurement.
@@ -34,21 +54,34 @@ type Row struct {
 	Mode    string `json:"mode"`
 	Workers int    `json:"workers"`
 	Timing
-	Speedup float64 `json:"speedup_vs_seq,omitempty"`
-	IdealS  float64 `json:"ideal_s,omitempty"`
-	Check   string  `json:"check,omitempty"`
-	Error   string  `json:"error,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// Speedup is the same language's sequential time over this row's
+	// (pool start and stop included); WorkSpeedup leaves them out.
+	Speedup     float64 `json:"speedup_vs_seq,omitempty"`
+	WorkSpeedup float64 `json:"work_speedup_vs_seq,omitempty"`
+	IdealS      float64 `json:"ideal_s,omitempty"`
+	Counted     int     `json:"counted,omitempty"` // the shared counter's final value
+	Check       string  `json:"check,omitempty"`
+	Error       string  `json:"error,omitempty"`
 }
 
-// Goal is one of the performance targets the bench checks itself against.
+// Goal is one of the targets the bench checks itself against.
 type Goal struct {
 	Name     string  `json:"name"`
 	Target   string  `json:"target"`
 	Measured float64 `json:"measured"`
-	Pass     bool    `json:"pass"`
-	Detail   string  `json:"detail"`
+	// Verdict is "met", "not met" or "not checked"; Pass is Verdict == "met".
+	Verdict string `json:"verdict"`
+	Pass    bool   `json:"pass"`
+	Detail  string `json:"detail"` // the measurement, in words
+	Why     string `json:"why"`    // what the goal means, or why it was not checked
 }
+
+// Goal verdicts.
+const (
+	Met        = "met"
+	NotMet     = "not met"
+	NotChecked = "not checked"
+)
 
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
@@ -57,178 +90,124 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes the report as an aligned text table, then the goals.
-func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "experiment\tlang\tmode\tworkers\twall (median)\tspread\tspeed-up\tCPU use\tnote\t")
-	for _, e := range r.Experiments {
-		for _, row := range e.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", e.Name, row.Lang, row.Mode, row.Workers, strings.Join(row.cells(), "\t"))
-		}
+// finish derives what the report says from its measurements.
+func (r *Report) finish() {
+	r.Warnings = r.warnings()
+	r.Goals = r.checkGoals()
+	for i := range r.Experiments {
+		r.Experiments[i].Findings = r.findings(r.Experiments[i])
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return r.writeGoals(w, func(g Goal) string {
-		mark := "FAIL"
-		if g.Pass {
-			mark = "ok  "
-		}
-		return fmt.Sprintf("%s %s: %s (%s)", mark, g.Name, g.Detail, g.Target)
-	})
+	r.Summary = r.summary()
 }
 
-func (r *Report) writeGoals(w io.Writer, line func(Goal) string) error {
-	if r.Quick {
-		_, err := fmt.Fprintln(w, "\nGoals are checked on full runs only: --quick inputs are too small.")
-		return err
+// experiment returns the experiment with that name, if it ran.
+func (r *Report) experiment(name string) (Experiment, bool) {
+	for _, e := range r.Experiments {
+		if e.Name == name {
+			return e, true
+		}
 	}
-	if len(r.Goals) == 0 {
-		return nil
+	return Experiment{}, false
+}
+
+// row returns the experiment's row for lang, mode and workers.
+func (e Experiment) row(lang, mode string, workers int) (Row, bool) {
+	for _, r := range e.Rows {
+		if r.Lang == lang && r.Mode == mode && r.Workers == workers && r.Error == "" && r.Reps > 0 {
+			return r, true
+		}
 	}
-	fmt.Fprintln(w, "\nGoals:")
-	for _, g := range r.Goals {
-		if _, err := fmt.Fprintln(w, line(g)); err != nil {
-			return err
+	return Row{}, false
+}
+
+// near returns lang and mode's row with the most workers up to cores, or
+// failing that the fewest workers: the row to quote for "on N cores".
+func (e Experiment) near(lang, mode string, cores int) (Row, bool) {
+	var best Row
+	found := false
+	for _, r := range e.Rows {
+		if r.Lang != lang || r.Mode != mode || r.Error != "" || r.Reps == 0 {
+			continue
+		}
+		if !found {
+			best, found = r, true
+			continue
+		}
+		switch w, b := r.Workers, best.Workers; {
+		case w <= cores && (b > cores || w > b):
+			best = r
+		case w > cores && b > cores && w < b:
+			best = r
+		}
+	}
+	return best, found
+}
+
+// fastest returns the lang's fastest row, seq included.
+func (e Experiment) fastest(lang string) (Row, bool) {
+	var best Row
+	found := false
+	for _, r := range e.Rows {
+		if r.Lang == lang && r.Error == "" && r.MedianS > 0 && (!found || r.MedianS < best.MedianS) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// ReadReport reads a bench.json written by WriteJSON, so that the other
+// files — HTML, Markdown, charts — can be drawn again from it without
+// running anything. What the report says (warnings, goals, findings) is
+// derived again from the measurements.
+func ReadReport(rd io.Reader) (*Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	if r.Machine.Cores < 1 || len(r.Experiments) == 0 && r.Started.IsZero() {
+		return nil, errors.New("bench: reading a report: not a bench.json (no machine, no experiments)")
+	}
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("bench: reading a report: %w", err)
+	}
+	r.finish()
+	return &r, nil
+}
+
+// validate refuses what no run writes: negative or infinite times,
+// impossible counts.
+func (r *Report) validate() error {
+	bad := func(vs ...float64) bool {
+		for _, v := range vs {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				return true
+			}
+		}
+		return false
+	}
+	if r.Machine.Cores > 1<<16 || bad(r.Machine.LoadAtStart+1) || r.PythonReps < 0 {
+		return errors.New("impossible machine or repetitions")
+	}
+	for _, e := range r.Experiments {
+		if kindOf(e.Kind) < 0 {
+			return fmt.Errorf("experiment %q has an unknown kind %q", e.Name, e.Kind)
+		}
+		if e.Tasks < 0 || e.Total < 0 || bad(e.OtherCores+1) {
+			return fmt.Errorf("experiment %q: impossible tasks, total or load", e.Name)
+		}
+		for _, row := range e.Rows {
+			t := row.Timing
+			if row.Workers < 1 || row.Workers > 1<<16 || t.Reps < 0 || row.Counted < 0 || row.Counted > e.Total ||
+				bad(t.MedianS, t.MinS, t.MaxS, t.PoolS, t.WorkS, t.Cores, t.CPUUtil, row.Speedup, row.WorkSpeedup, row.IdealS) ||
+				t.Reps > 0 && (t.MinS <= 0 || t.MinS > t.MedianS || t.MedianS > t.MaxS || t.PoolS > t.MaxS) {
+				return fmt.Errorf("experiment %q: row %s %s ×%d has impossible figures", e.Name, row.Lang, row.Mode, row.Workers)
+			}
+		}
+		for _, run := range e.Isolation {
+			if run.Tasks < 0 || run.Tasks > 1<<20 || run.Completed < 0 || run.Failed < 0 || run.Completed+run.Failed > run.Tasks || bad(run.ElapsedS, run.PoolS) {
+				return fmt.Errorf("experiment %q: batch %s %s has impossible figures", e.Name, run.Mode, run.Batch)
+			}
 		}
 	}
 	return nil
-}
-
-func (row Row) cells() []string {
-	if row.Error != "" && row.Reps == 0 {
-		return []string{"—", "", "", "", row.Error, ""}
-	}
-	speed := ""
-	if row.Speedup > 0 {
-		speed = fmt.Sprintf("%.2f×", row.Speedup)
-	}
-	note := row.Note
-	if row.Error != "" {
-		note = row.Error
-	}
-	if row.IdealS > 0 && row.MedianS > 0 {
-		note = strings.TrimSpace(fmt.Sprintf("%s ideal %s (%.0f%%)", note, seconds(row.IdealS), 100*row.IdealS/row.MedianS))
-	}
-	if row.Check != "" && strings.Contains(row.Check, " of ") {
-		note = strings.TrimSpace(row.Check + "  " + note)
-	}
-	spread := ""
-	if row.Reps > 1 {
-		spread = fmt.Sprintf("%s–%s ×%d", seconds(row.MinS), seconds(row.MaxS), row.Reps)
-	}
-	return []string{seconds(row.MedianS), spread, speed, fmt.Sprintf("%.0f%%", 100*row.CPUUtil), note, ""}
-}
-
-func seconds(s float64) string {
-	switch {
-	case s >= 10:
-		return fmt.Sprintf("%.1fs", s)
-	case s >= 1:
-		return fmt.Sprintf("%.2fs", s)
-	default:
-		return fmt.Sprintf("%.1fms", s*1000)
-	}
-}
-
-// WriteMarkdown writes the report as Markdown: the machine, one table per
-// experiment and the goals.
-func (r *Report) WriteMarkdown(w io.Writer) error {
-	m := r.Machine
-	fmt.Fprintf(w, "# crew bench\n\n%s, %d cores, %s %s/%s", m.CPU, m.Cores, m.GoVersion, m.OS, m.Arch)
-	if m.Python != "" {
-		fmt.Fprintf(w, ", %s", m.Python)
-	}
-	mode := "full run"
-	if r.Quick {
-		mode = "--quick run"
-	}
-	fmt.Fprintf(w, "; %s started %s, took %s.\n", mode, r.Started.Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Second))
-	for _, e := range r.Experiments {
-		fmt.Fprintf(w, "\n## %s\n\n%s. Seed: %s.\n\n", e.Name, e.Title, e.Seed)
-		fmt.Fprintln(w, "| lang | mode | workers | wall (median) | spread | speed-up vs seq | CPU use | note |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
-		for _, row := range e.Rows {
-			c := row.cells()
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", row.Lang, row.Mode, row.Workers, c[0], c[1], c[2], c[3], c[4])
-		}
-	}
-	return r.writeGoals(w, func(g Goal) string {
-		mark := "❌"
-		if g.Pass {
-			mark = "✅"
-		}
-		return fmt.Sprintf("- %s %s: %s (%s)", mark, g.Name, g.Detail, g.Target)
-	})
-}
-
-// checkGoals compares the report with the project's performance targets.
-func checkGoals(r *Report) []Goal {
-	goals := []Goal{} // [] in bench.json, not null, when there are none
-	if r.Quick {
-		return goals // quick inputs are too small for the targets to mean anything
-	}
-	for _, e := range r.Experiments {
-		best := map[string]Row{}
-		for _, row := range e.Rows {
-			if row.Error != "" || row.MedianS <= 0 {
-				continue
-			}
-			key := row.Lang + "/" + row.Mode
-			if b, ok := best[key]; !ok || row.MedianS < b.MedianS {
-				best[key] = row
-			}
-		}
-		bestOf := func(lang string) (Row, bool) {
-			var out Row
-			found := false
-			for k, row := range best {
-				if strings.HasPrefix(k, lang+"/") && (!found || row.MedianS < out.MedianS) {
-					out, found = row, true
-				}
-			}
-			return out, found
-		}
-		switch e.Name {
-		case "sum-primes", "is-prime", "squares":
-			if r.Machine.Cores >= 2 {
-				for k, row := range best {
-					if !strings.HasPrefix(k, LangGo+"/") || row.Mode == ModeSeq {
-						continue
-					}
-					goals = append(goals, Goal{
-						Name: fmt.Sprintf("%s: %s vs seq", e.Name, row.Mode), Target: "≥ 1.8× on 2+ cores",
-						Measured: row.Speedup, Pass: row.Speedup >= 1.8,
-						Detail: fmt.Sprintf("%.2f× with %d workers", row.Speedup, row.Workers),
-					})
-				}
-			}
-			if e.Name == "squares" {
-				break
-			}
-			g, okG := bestOf(LangGo)
-			p, okP := bestOf(LangPython)
-			if okG && okP {
-				ratio := p.MedianS / g.MedianS
-				goals = append(goals, Goal{
-					Name: e.Name + ": Go best vs Python best", Target: "≥ 30×", Measured: ratio, Pass: ratio >= 30,
-					Detail: fmt.Sprintf("%.1f× (Go %s %s×%d, Python %s %s×%d)", ratio, seconds(g.MedianS), g.Mode, g.Workers, seconds(p.MedianS), p.Mode, p.Workers),
-				})
-			}
-		case "download":
-			for _, row := range e.Rows {
-				if row.Lang != LangGo || row.Workers < 16 || row.Error != "" || row.IdealS == 0 {
-					continue
-				}
-				over := row.MedianS/row.IdealS - 1
-				goals = append(goals, Goal{
-					Name: fmt.Sprintf("download: %s×%d vs ideal", row.Mode, row.Workers), Target: "within 15% of N·latency/workers",
-					Measured: over, Pass: over <= 0.15,
-					Detail: fmt.Sprintf("%s vs ideal %s (+%.0f%%)", seconds(row.MedianS), seconds(row.IdealS), 100*over),
-				})
-			}
-		}
-	}
-	slices.SortStableFunc(goals, func(a, b Goal) int { return strings.Compare(a.Name, b.Name) })
-	return goals
 }

@@ -19,7 +19,7 @@ func BenchmarkMap(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ex.Close()
-	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered())
+	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered(), crew.Window(1024))
 }
 
 // BenchmarkLatency measures one task at a time, reporting p50 and p99.
@@ -80,7 +80,7 @@ func threeNodeExecutor(b *testing.B) crew.Executor {
 // keeping 1024 in flight.
 func BenchmarkMapThreeNodes(b *testing.B) {
 	ex := threeNodeExecutor(b)
-	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered())
+	crewtest.BenchmarkMapSquare(b, ex, crew.Unordered(), crew.Window(1024))
 }
 
 // BenchmarkLatencyThreeNodes measures one task at a time on the

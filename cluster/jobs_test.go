@@ -16,17 +16,20 @@ import (
 	"github.com/crewrun/crew/crewtest"
 )
 
-// addJob registers job id with spec (JSON) and creates its task consumer,
+// addJob registers job id with spec (JSON fields after the protocol
+// version and task names) and creates its consumer for crewtest.square,
 // as New does, with nothing behind it: the job of an executor that was
 // killed (SIGKILL) and so never removed it.
 func addJob(t *testing.T, js jetstream.JetStream, id, spec string) {
 	t.Helper()
+	task := crewtest.Square.Name()
 	if _, err := js.CreateOrUpdateConsumer(t.Context(), "CREW_TASKS", jetstream.ConsumerConfig{
-		Durable: "job-" + id, FilterSubject: "crew.task." + id, AckPolicy: jetstream.AckExplicitPolicy,
+		Durable: cluster.ConsumerName(id, task), FilterSubject: cluster.TaskSubject(id, task), AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: 30 * time.Second, MaxDeliver: cluster.MaxDeliver,
 	}); err != nil {
 		t.Fatal(err)
 	}
+	spec = fmt.Sprintf(`{"protocol":%d,"tasks":[%q]%s}`, cluster.ProtocolVersion, task, spec)
 	kv, err := js.KeyValue(t.Context(), "CREW_JOBS")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,7 @@ func TestIdleJobsHoldNoSlots(t *testing.T) {
 	defer ex.Close()
 	js := jetStreamAt(t, url)
 	for i := range 4 {
-		addJob(t, js, fmt.Sprintf("idle%d", i), `{}`)
+		addJob(t, js, fmt.Sprintf("idle%d", i), ``)
 	}
 	startWork(t, url, 5*time.Second, crew.Workers(1), cluster.Batch(2))
 	// One call at a time, as crew run -j 1 submits.
@@ -78,7 +81,7 @@ func TestDeadJobRemoved(t *testing.T) {
 	}
 	defer ex.Close()
 	js := jetStreamAt(t, url)
-	addJob(t, js, "dead", `{"heartbeat_ns":100000000}`)
+	addJob(t, js, "dead", `,"heartbeat_ns":100000000`)
 	startWork(t, url, 5*time.Second, crew.Workers(1))
 	kv, err := js.KeyValue(t.Context(), "CREW_JOBS")
 	if err != nil {
@@ -87,7 +90,7 @@ func TestDeadJobRemoved(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, kerr := kv.Get(t.Context(), "dead")
-		_, cerr := js.Consumer(t.Context(), "CREW_TASKS", "job-dead")
+		_, cerr := js.Consumer(t.Context(), "CREW_TASKS", cluster.ConsumerName("dead", crewtest.Square.Name()))
 		if errors.Is(kerr, jetstream.ErrKeyNotFound) && errors.Is(cerr, jetstream.ErrConsumerNotFound) {
 			break
 		}

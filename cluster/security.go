@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/executor"
 )
 
 // ServerTLS loads the server side of TLS from PEM files: the server's
@@ -74,12 +75,12 @@ func loadCAs(file string) (*x509.CertPool, error) {
 // public key in ServerConfig.NKeys. The seed never leaves the client: it
 // signs the server's nonce.
 func NKey(seedFile string) crew.Option {
-	return func(c *crew.Config) error {
+	return func(c *executor.Config) error {
 		opt, err := nats.NkeyOptionFromSeed(seedFile)
 		if err != nil {
 			return fmt.Errorf("%w: cluster.NKey(%q): %w", crew.ErrInvalidOption, seedFile, err)
 		}
-		return crew.Custom(nkeyKey{}, opt)(c)
+		return executor.Custom(nkeyKey{}, opt)(c)
 	}
 }
 

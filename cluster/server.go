@@ -8,14 +8,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
-	"github.com/crewrun/crew"
+	"github.com/nats-io/nkeys"
 )
 
 // ServerConfig configures the NATS server that Serve runs.
@@ -56,6 +55,30 @@ type ServerConfig struct {
 	// connections. In a cluster, JetStream works once a majority of the
 	// nodes run.
 	Ready func(url string)
+	// Log, if set, receives the server's notices, one line each: workers
+	// joining and leaving, and tasks that wait because no connected
+	// worker has registered their name (see docs/protocol-cluster.md).
+	Log func(line string)
+	// UI and Metrics, when set, are the addresses (host:port; a bare
+	// ":port" means 127.0.0.1) of the live view — a web page of the
+	// jobs, workers and failures, with cancel and rerun — and of its
+	// Prometheus metrics (package view; crew serve --ui, --metrics). The
+	// page's control needs Token when the server has one, and is off with
+	// NKeys.
+	UI, Metrics string
+	// ViewReady, if set, receives the URLs of the view and the metrics
+	// once they listen.
+	ViewReady func(ui, metrics string)
+	// History is how many ended jobs the view keeps (default 100); older
+	// ones' records and failures are removed from the server.
+	History int
+
+	// viewEvery is how often the view reads the state (default 1 s).
+	viewEvery time.Duration
+
+	// monitor is the key with which Serve's notices connect to the
+	// server when it takes nkeys.
+	monitor nkeys.KeyPair
 
 	// inProcess makes the server listen on no port at all: New's
 	// "embedded" server, whose only clients are in this process and
@@ -66,14 +89,40 @@ type ServerConfig struct {
 }
 
 // Serve runs a NATS server with JetStream until ctx ends (crew serve).
+// With cfg.Log set it also watches the server's workers and jobs and logs
+// what a user needs to know: workers joining and leaving, and tasks that
+// wait for a worker that has them.
 func Serve(ctx context.Context, cfg ServerConfig) error {
+	if (cfg.Log != nil || cfg.UI != "" || cfg.Metrics != "") && len(cfg.NKeys) > 0 {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return fmt.Errorf("cluster: server: %w", err)
+		}
+		pub, _ := kp.PublicKey()
+		cfg.monitor, cfg.NKeys = kp, append(slices.Clip(cfg.NKeys), pub)
+	}
 	srv, cleanup, err := startServer(cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	if cfg.UI != "" || cfg.Metrics != "" {
+		done, err := startView(ctx, srv, cfg)
+		if err != nil {
+			return err
+		}
+		defer func() { <-done }()
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(srv.ClientURL())
+	}
+	if cfg.Log != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			monitor(ctx, srv, cfg)
+		}()
 	}
 	<-ctx.Done()
 	return nil
@@ -205,70 +254,4 @@ func clusterOptions(opts *server.Options, cfg ServerConfig) error {
 		opts.Routes = append(opts.Routes, u)
 	}
 	return nil
-}
-
-// Client options, passed to New and Work with the crew options.
-type (
-	tokenKey   struct{}
-	tlsKey     struct{}
-	nkeyKey    struct{}
-	batchKey   struct{}
-	replKey    struct{}
-	ackWaitKey struct{}
-)
-
-// Token makes the client present token to the server (crew worker --token).
-func Token(token string) crew.Option { return crew.Custom(tokenKey{}, token) }
-
-// TLS makes the client connect with TLS using cfg (its RootCAs trust the
-// server; Certificates authenticate the client if the server asks).
-func TLS(cfg *tls.Config) crew.Option { return crew.Custom(tlsKey{}, cfg) }
-
-// Batch sets how many tasks a worker fetches at once (default 64).
-func Batch(n int) crew.Option {
-	return func(c *crew.Config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: cluster.Batch(%d): need at least 1", crew.ErrInvalidOption, n)
-		}
-		return crew.Custom(batchKey{}, n)(c)
-	}
-}
-
-// AckWait sets how long a worker may go silent before its tasks are given
-// to another worker (default 30s); a worker sends heartbeats for the tasks
-// it holds every third of it, so it bounds how fast a dead worker's tasks
-// move on.
-func AckWait(d time.Duration) crew.Option { return crew.Custom(ackWaitKey{}, d) }
-
-// Replicas sets the replication factor of the streams New and Work create
-// or update (3 on a three-node cluster for durability). Without it a
-// client keeps the replication the streams have, and creates them with 1.
-func Replicas(n int) crew.Option { return crew.Custom(replKey{}, n) }
-
-func custom[T any](cfg crew.Config, key any, def T) T {
-	if v, ok := cfg.Custom(key); ok {
-		if t, ok := v.(T); ok {
-			return t
-		}
-	}
-	return def
-}
-
-// connect dials url with the client options in cfg.
-func connect(url string, cfg crew.Config, extra ...nats.Option) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name("crew"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
-	if tok := custom(cfg, tokenKey{}, ""); tok != "" {
-		opts = append(opts, nats.Token(tok))
-	}
-	if nk := custom[nats.Option](cfg, nkeyKey{}, nil); nk != nil {
-		opts = append(opts, nk)
-	}
-	if tc := custom[*tls.Config](cfg, tlsKey{}, nil); tc != nil {
-		opts = append(opts, nats.Secure(tc))
-	}
-	nc, err := nats.Connect(url, append(opts, extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: connect %s: %w", redactURL(url), redactErr(explain(err), url))
-	}
-	return nc, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,6 +54,49 @@ func BenchmarkCrawl(b *testing.B) {
 	for b.Loop() {
 		st, err := crawl.Crawl(context.Background(), crawl.Config{
 			Start: []string{srv.URL + "/p/0"}, Out: b.TempDir(), Depth: -1, Workers: 16, PerHost: 16,
+		})
+		if err != nil || st.Pages != n {
+			b.Fatalf("%+v %v", st, err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "pages/s")
+}
+
+// uniqueSite is an endless tree: /u/N links to links new pages, so every
+// link is a URL never seen before and the frontier grows by links per page.
+func uniqueSite(b *testing.B, links int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/u/"))
+		if err != nil || n < 0 {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		var s strings.Builder
+		fmt.Fprintf(&s, "<!doctype html><html><head><title>Page %d</title></head><body><ul>", n)
+		for j := range links {
+			fmt.Fprintf(&s, `<li><a href="/u/%d">link %d</a></li>`, n*links+1+j, j)
+		}
+		s.WriteString("</ul></body></html>")
+		w.Write([]byte(s.String()))
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkCrawlNewLinks fetches 3000 pages of a site where each page
+// links to 100 URLs never seen before: the seen-set's insert cost (300 000
+// new URLs per iteration) against the fetching and parsing.
+func BenchmarkCrawlNewLinks(b *testing.B) {
+	n := 3000
+	if v, err := strconv.Atoi(os.Getenv("CRAWL_BENCH_PAGES")); err == nil {
+		n = v
+	}
+	srv := uniqueSite(b, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := crawl.Crawl(context.Background(), crawl.Config{
+			Start: []string{srv.URL + "/u/0"}, Out: b.TempDir(), Depth: -1, MaxPages: n, Workers: 16, PerHost: 16,
 		})
 		if err != nil || st.Pages != n {
 			b.Fatalf("%+v %v", st, err)

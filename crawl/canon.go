@@ -3,6 +3,7 @@ package crawl
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"sort"
@@ -17,6 +18,12 @@ var ErrSkipURL = errors.New("crawl: url not crawlable")
 // default. A trailing '*' matches any suffix, so "utm_*" drops utm_source.
 var DefaultTrackingParams = []string{"utm_*", "fbclid", "gclid"}
 
+// DefaultSessionParams are the session-id parameters Canonicalizer drops by
+// default, in the query (?sid=…) and as path parameters (;jsessionid=…).
+// A site that puts a fresh session id in every link would otherwise make
+// every page a new URL.
+var DefaultSessionParams = []string{"sid", "sessionid", "session_id", "jsessionid", "phpsessid"}
+
 // Canonicalizer turns a URL into the single spelling the crawler uses for
 // de-duplication. The rules, applied in order:
 //
@@ -24,11 +31,16 @@ var DefaultTrackingParams = []string{"utm_*", "fbclid", "gclid"}
 //   - scheme and host are lower-cased, a default port (:80, :443) is dropped;
 //   - the fragment is removed;
 //   - dot segments are resolved and an empty path becomes "/";
+//   - path parameters (";name=value" in a path segment) and query
+//     parameters named in SessionParams are dropped;
 //   - query parameters matching TrackingParams are dropped, the rest are
 //     sorted by key (stable for repeated keys); with StripQuery the whole
 //     query is dropped.
+//
+// Parameter names match without regard to case.
 type Canonicalizer struct {
-	TrackingParams []string // nil means DefaultTrackingParams
+	TrackingParams []string // nil means DefaultTrackingParams; empty, none
+	SessionParams  []string // nil means DefaultSessionParams; empty, none
 	StripQuery     bool
 }
 
@@ -42,6 +54,11 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if base != nil {
 		u = base.ResolveReference(u)
 	}
+	return c.canonicalURL(u)
+}
+
+// canonicalURL puts an absolute URL in canonical form, in place.
+func (c Canonicalizer) canonicalURL(u *url.URL) (*url.URL, error) {
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("%w: scheme %q", ErrSkipURL, u.Scheme)
@@ -50,10 +67,16 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: no host", ErrSkipURL)
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return nil, fmt.Errorf("%w: no host name", ErrSkipURL)
+	}
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
 	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return nil, fmt.Errorf("%w: host %q", ErrSkipURL, host)
+		}
 		host = "[" + host + "]"
 	}
 	if port != "" {
@@ -67,7 +90,7 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if p == "" {
 		p = "/"
 	}
-	clean := path.Clean(p)
+	clean := path.Clean(c.dropPathParams(p))
 	if strings.HasSuffix(p, "/") && clean != "/" {
 		clean += "/"
 	}
@@ -78,9 +101,27 @@ func (c Canonicalizer) Canonical(base *url.URL, ref string) (*url.URL, error) {
 	if c.StripQuery {
 		u.RawQuery = ""
 	} else {
-		u.RawQuery = c.query(u.RawQuery)
+		u.RawQuery = escapeQuery(c.query(u.RawQuery))
 	}
 	return u, nil
+}
+
+// escapeQuery percent-encodes the spaces and control characters that
+// url.Parse lets into a raw query, so that the canonical URL reads back
+// as itself (a trailing space would otherwise be trimmed).
+func escapeQuery(q string) string {
+	if !strings.ContainsFunc(q, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return q
+	}
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c <= ' ' || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func setEscapedPath(u *url.URL, escaped string) error {
@@ -95,6 +136,41 @@ func setEscapedPath(u *url.URL, escaped string) error {
 	return nil
 }
 
+func (c Canonicalizer) sessionParams() []string {
+	if c.SessionParams == nil {
+		return DefaultSessionParams
+	}
+	return c.SessionParams
+}
+
+// dropPathParams removes session-id path parameters (";jsessionid=…")
+// from each segment of an escaped path.
+func (c Canonicalizer) dropPathParams(p string) string {
+	if !strings.Contains(p, ";") {
+		return p
+	}
+	session := c.sessionParams()
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		parts := strings.Split(seg, ";")
+		if len(parts) == 1 {
+			continue
+		}
+		kept := parts[:1]
+		for _, param := range parts[1:] {
+			key, _, _ := strings.Cut(param, "=")
+			if k, err := url.PathUnescape(key); err == nil {
+				key = k
+			}
+			if !isTracking(key, session) {
+				kept = append(kept, param)
+			}
+		}
+		segs[i] = strings.Join(kept, ";")
+	}
+	return strings.Join(segs, "/")
+}
+
 func (c Canonicalizer) query(raw string) string {
 	if raw == "" {
 		return ""
@@ -103,6 +179,7 @@ func (c Canonicalizer) query(raw string) string {
 	if tracking == nil {
 		tracking = DefaultTrackingParams
 	}
+	tracking = append(tracking[:len(tracking):len(tracking)], c.sessionParams()...)
 	parts := strings.Split(raw, "&")
 	kept := parts[:0]
 	for _, p := range parts {
@@ -125,9 +202,12 @@ func (c Canonicalizer) query(raw string) string {
 	return strings.Join(kept, "&")
 }
 
+// isTracking reports whether key matches one of patterns, ignoring case;
+// a pattern ending in '*' matches any key it prefixes.
 func isTracking(key string, patterns []string) bool {
 	key = strings.ToLower(key)
 	for _, p := range patterns {
+		p = strings.ToLower(p)
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			if strings.HasPrefix(key, prefix) {
 				return true

@@ -22,6 +22,9 @@ func TestCanonical(t *testing.T) {
 		{"/x?b=2&a=1", "http://example.com/x", true},
 		{"//other.org/p", "http://other.org/p", false},
 		{"/p%20q", "http://example.com/p%20q", false},
+		{"/x?b=1&SID=9&sessionid=8&Session_Id=7&JSESSIONID=6&phpsessid=5", "http://example.com/x?b=1", false},
+		{"/shop;jsessionid=A1B2/cart;JSessionID=C3?x=1", "http://example.com/shop/cart?x=1", false},
+		{"/m;v=2;sid=1/n", "http://example.com/m;v=2/n", false},
 	}
 	for _, tt := range tests {
 		u, err := crawl.Canonicalizer{StripQuery: tt.strip}.Canonical(base, tt.in)
@@ -61,4 +64,14 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, once, twice)
 		}
 	})
+}
+
+// TestSessionParamsOff: an empty SessionParams keeps session ids, an
+// empty TrackingParams keeps tracking parameters.
+func TestSessionParamsOff(t *testing.T) {
+	c := crawl.Canonicalizer{SessionParams: []string{}, TrackingParams: []string{}}
+	u, err := c.Canonical(nil, "http://e.org/a;jsessionid=1?utm_source=x&sid=2")
+	if err != nil || u.String() != "http://e.org/a;jsessionid=1?sid=2&utm_source=x" {
+		t.Errorf("Canonical = %v, %v", u, err)
+	}
 }

@@ -1,10 +1,12 @@
 // Package crawl is a polite, trap-bounded, resumable web crawler.
 //
 // Crawl walks from start URLs breadth-first, fetching each canonical URL at
-// most once (see Canonicalizer for the rules), honouring robots.txt and
-// per-host politeness, and writes pages.jsonl and urls.txt to Config.Out.
-// Its queue and seen-set live on disk in a Frontier, so memory stays
-// bounded and a crawl killed with kill -9 resumes from Config.State.
+// most once (see Canonicalizer for the rules; redirects are followed hop by
+// hop through the same frontier), honouring robots.txt and per-host
+// politeness, and writes pages.jsonl and urls.txt to Config.Out. Its queue
+// and seen-set live on disk in a Frontier, so memory stays bounded and a
+// crawl killed with kill -9 resumes exactly from Config.State; running it
+// again later extends it (a larger Depth or MaxPages, new start URLs).
 //
 //	stats, err := crawl.Crawl(ctx, crawl.Config{
 //		Start: []string{"https://example.com/"},
@@ -14,7 +16,6 @@ package crawl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -22,16 +23,43 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/fetch"
 )
 
 // ErrBadConfig reports an invalid Config.
 var ErrBadConfig = errors.New("crawl: bad config")
+
+// ErrUnreachable reports a start URL whose host never answered (a network
+// error or a timeout, for the page or its robots.txt). Crawl returns it,
+// wrapped in an *UnreachableError, after crawling whatever else it could.
+var ErrUnreachable = errors.New("host unreachable")
+
+// UnreachableError lists the start URLs whose host never answered.
+type UnreachableError struct {
+	URLs   []string
+	Errors []string // why, for each URL
+}
+
+func (e *UnreachableError) Error() string {
+	var b strings.Builder
+	for i, u := range e.URLs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "start URL %s: host unreachable: %s", u, e.Errors[i])
+	}
+	return b.String()
+}
+
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// MaxTravellingBody is the largest page body Crawl brings back from an
+// Executor's workers for Config.Save: with its encoding it fits the 8 MiB
+// messages of a crew cluster.
+const MaxTravellingBody = 4 << 20
 
 // Scope says which discovered URLs are followed.
 type Scope string
@@ -47,11 +75,16 @@ const (
 // Config describes a crawl. Zero values take the defaults documented on
 // each field.
 type Config struct {
-	Start      []string       // start URLs (may be empty when resuming from State)
-	Out        string         // output directory for pages.jsonl and urls.txt (required)
-	State      string         // frontier directory; "" uses a temporary one removed afterwards
-	Depth      int            // maximum link depth from a start URL; <0 unlimited
-	MaxPages   int            // stop after this many fetches; 0 unlimited
+	Start []string // start URLs (may be empty when resuming from State)
+	Out   string   // output directory for pages.jsonl and urls.txt (required)
+	State string   // frontier directory; "" uses a temporary one removed afterwards
+	// Depth is the deepest link level followed from a start URL (0: the
+	// start URLs only); <0 unlimited. Links found beyond it are kept in
+	// the state, so a later run with a larger Depth follows them.
+	Depth int
+	// MaxPages stops the crawl once it has visited this many pages in
+	// total, earlier runs on the same State included; 0 unlimited.
+	MaxPages   int
 	Scope      Scope          // default ScopeHost
 	Include    *regexp.Regexp // if set, only matching URLs are followed
 	Exclude    *regexp.Regexp // if set, matching URLs are not followed
@@ -60,7 +93,8 @@ type Config struct {
 	// IgnoreRobots skips robots.txt. Otherwise its rules and Crawl-delay
 	// for UserAgent apply; a robots.txt that cannot be fetched (network
 	// error, timeout, 5xx) disallows its whole origin, per RFC 9309, until
-	// a later try (a minute on) succeeds; a 4xx one allows everything.
+	// a later try (a minute on) succeeds, and the pages skipped for it are
+	// visited again on the next run; a 4xx one allows everything.
 	IgnoreRobots bool
 	Workers      int           // concurrent fetches in total; default 8
 	PerHost      int           // concurrent fetches per host; default 2
@@ -69,12 +103,25 @@ type Config struct {
 	MaxBodySize  int64         // default 10 MiB
 	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none
 	Timeout      time.Duration // per attempt; default 30s
+	MaxRedirects int           // longest redirect chain followed; default 10, negative none (recorded, not followed)
 	Canon        Canonicalizer
 
-	MaxURLLength     int // default 2048
-	MaxPathDepth     int // path segments; default 32
-	MaxPagesPerHost  int // 0 unlimited
-	MaxQueryVariants int // distinct queries per scheme+host+path; default 100
+	// Trap limits: links beyond them are not followed. Each has a default
+	// (zero takes it); the ones marked so take a negative value for none.
+	MaxURLLength      int // default 2048
+	MaxPathDepth      int // path segments; default 32
+	MaxSegmentRepeats int // times one path segment may occur in a path; default 3, <0 none
+	MaxPatternDepth   int // links deeper than the first URL of the same pattern; default 100, <0 none
+	MaxPagesPerHost   int // URLs admitted per host; 0 unlimited
+	MaxQueryVariants  int // distinct queries per scheme+host+path; default 100, <0 none
+
+	// Save, if set, is a directory where the bodies of the pages fetched
+	// with a 2xx status are kept, at Layout's path for each URL (see
+	// fetch.Layout): a mirror of the site, as wget -r makes. With an
+	// Executor the bodies travel back from the workers, and one over
+	// MaxTravellingBody is recorded as an error instead of saved.
+	Save   string
+	Layout fetch.Layout
 
 	// Executor runs the visits (fetching and parsing); nil runs them on
 	// Workers goroutines in this process. With a process or cluster
@@ -82,29 +129,42 @@ type Config struct {
 	Executor crew.Executor
 
 	// Progress, if set, is called about once a second and at the end with
-	// the crawl's running totals (Queued is the current queue length).
+	// the crawl's running totals.
 	Progress func(Stats)
 }
 
-// Stats summarises a crawl.
+// Stats summarises a crawl. The first group counts this run, the second
+// the whole crawl, earlier runs on the same state included.
 type Stats struct {
-	Pages      int // fetches recorded in pages.jsonl this run
-	Errors     int // of which failed
-	Discovered int // new canonical URLs added to urls.txt this run
-	Queued     int // URLs left in the frontier (0 when the crawl completed)
+	Pages      int // pages visited this run: one row each in pages.jsonl
+	Errors     int // of Pages, fetches that failed (network, HTTP status ≥ 400, too large)
+	Skipped    int // of Pages, not fetched because of robots.txt (disallowed, or unreachable)
+	Retry      int // of Pages, kept to be visited again on the next run (their host did not answer)
+	Discovered int // URLs added to urls.txt this run
+	Trapped    int // links not followed this run because a trap limit refused them
+
+	TotalPages int  // pages visited by the whole crawl
+	TotalURLs  int  // URLs admitted by the whole crawl: the lines of urls.txt
+	Queued     int  // admitted URLs not visited yet (those in flight when interrupted included)
+	Held       int  // URLs found beyond Depth, followed by a run with a larger Depth
+	Done       bool // the run began with nothing to visit
+	AtMaxPages bool // the crawl stopped at MaxPages
 }
 
 // Page is one line of pages.jsonl.
 type Page struct {
-	URL        string `json:"url"`
+	URL   string `json:"url"`
+	Final string `json:"final_url,omitempty"` // where a redirect (status 3xx) ends
+	// Status is the HTTP status; 0 when no response was received.
 	Status     int    `json:"status"`
 	Depth      int    `json:"depth"`
 	Parent     string `json:"parent,omitempty"`
-	Title      string `json:"title,omitempty"`
+	Title      string `json:"title,omitempty"` // for a redirect, the title of the page at final_url
 	Bytes      int    `json:"bytes"`
 	LinksFound int    `json:"links_found"` // distinct crawlable (http(s), canonical) links on the page, in scope or not
 	ElapsedMS  int64  `json:"elapsed_ms"`
 	Error      string `json:"error,omitempty"`
+	Saved      string `json:"saved,omitempty"` // with Config.Save, where the body is, under it
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -128,8 +188,11 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&cfg.Workers, 8)
 	def(&cfg.PerHost, 2)
 	def(&cfg.Retries, 2)
+	def(&cfg.MaxRedirects, 10)
 	def(&cfg.MaxURLLength, 2048)
 	def(&cfg.MaxPathDepth, 32)
+	def(&cfg.MaxSegmentRepeats, 3)
+	def(&cfg.MaxPatternDepth, 100)
 	def(&cfg.MaxQueryVariants, 100)
 	if cfg.Retries < 0 {
 		cfg.Retries = 0 // none: fetch.Config's zero
@@ -147,8 +210,11 @@ func (c *Config) withDefaults() (Config, error) {
 }
 
 // Crawl runs a crawl until the frontier is empty, MaxPages pages have been
-// fetched or ctx is cancelled. On cancellation the state is saved (pages
-// in flight go back to the queue) and ctx's error is returned.
+// visited or ctx is cancelled. On cancellation the state is saved (pages
+// in flight go back to the queue) and ctx's error is returned. A start
+// URL whose host never answered makes it return an *UnreachableError
+// once the rest is crawled; another crawl using Out or State makes it
+// return a *LockedError at once.
 func Crawl(ctx context.Context, c Config) (Stats, error) {
 	cfg, err := c.withDefaults()
 	if err != nil {
@@ -167,6 +233,11 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
+	unlock, err := lockDir(cfg.Out)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer unlock()
 	state := cfg.State
 	if state == "" {
 		if state, err = os.MkdirTemp("", "crew-crawl-"); err != nil {
@@ -176,6 +247,13 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	} else if err := os.MkdirAll(state, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
+	if !sameDir(state, cfg.Out) {
+		unlockState, err := lockDir(state)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer unlockState()
+	}
 	if err := saveScopes(state, &scopes); err != nil {
 		return Stats{}, err
 	}
@@ -184,39 +262,68 @@ func Crawl(ctx context.Context, c Config) (Stats, error) {
 	}
 	_, err = os.Stat(filepath.Join(state, "frontier.db"))
 	fresh := errors.Is(err, os.ErrNotExist)
-	fr, err := OpenFrontier(state, Limits{PagesPerHost: cfg.MaxPagesPerHost, QueryVariants: cfg.MaxQueryVariants})
+	fr, err := OpenFrontier(state, Limits{Depth: cfg.Depth, PagesPerHost: cfg.MaxPagesPerHost, QueryVariants: max(cfg.MaxQueryVariants, 0)})
 	if err != nil {
 		return Stats{}, err
 	}
 	defer fr.Close()
 
 	k := &crawler{cfg: cfg, fr: fr, scopes: scopes, hosts: map[string]*hostState{}}
-	// A new frontier starts new output files; a resumed one appends.
-	flags := os.O_CREATE | os.O_APPEND | os.O_WRONLY
-	if fresh {
-		flags |= os.O_TRUNC
+	if err := k.openOutput(fresh); err != nil {
+		return Stats{}, err
 	}
-	if k.pagesF, err = os.OpenFile(filepath.Join(cfg.Out, "pages.jsonl"), flags, 0o644); err != nil {
+	defer k.closeOutput()
+	if k.patterns, err = fr.Patterns(); err != nil {
 		return Stats{}, fmt.Errorf("crawl: %w", err)
 	}
-	defer k.pagesF.Close()
-	if k.urlsF, err = os.OpenFile(filepath.Join(cfg.Out, "urls.txt"), flags, 0o644); err != nil {
-		return Stats{}, fmt.Errorf("crawl: %w", err)
-	}
-	defer k.urlsF.Close()
 	k.opts = VisitOpts{
 		UserAgent: cfg.UserAgent, MaxBodySize: cfg.MaxBodySize, Timeout: cfg.Timeout,
 		Retries: cfg.Retries, PerHost: cfg.PerHost, IgnoreRobots: cfg.IgnoreRobots,
-		Tracking: cfg.Canon.TrackingParams, StripQuery: cfg.Canon.StripQuery,
+		Tracking: cfg.Canon.TrackingParams, Session: cfg.Canon.SessionParams,
+		NoSession:  cfg.Canon.SessionParams != nil && len(cfg.Canon.SessionParams) == 0,
+		StripQuery: cfg.Canon.StripQuery, Bodies: cfg.Save != "", Delay: cfg.Delay,
 	}
-	added, err := fr.Push(starts)
-	if err != nil {
-		return Stats{}, err
+	if cfg.Executor != nil {
+		k.opts.BodyLimit = MaxTravellingBody
 	}
-	if err := k.writeURLs(added); err != nil {
-		return k.stats, err
+	if cfg.Save != "" {
+		if k.mirror, err = openMirror(cfg.Save, cfg.Layout, fresh); err != nil {
+			return Stats{}, err
+		}
+		defer k.mirror.close()
 	}
-	return k.run(ctx)
+	if err := k.record(nil, starts, true); err != nil {
+		return k.finalStats(), err
+	}
+	if fr.Queued() == 0 {
+		k.stats.Done = true
+		return k.finalStats(), k.flushWaiting()
+	}
+	if cfg.MaxPages > 0 && fr.Totals().Visited >= cfg.MaxPages {
+		k.stats.AtMaxPages = true
+		return k.finalStats(), nil
+	}
+	err = k.run(ctx)
+	st := k.finalStats()
+	if err == nil && len(k.unreachable.URLs) > 0 {
+		err = &k.unreachable
+	}
+	return st, err
+}
+
+func (k *crawler) finalStats() Stats {
+	st := k.stats
+	tot := k.fr.Totals()
+	st.TotalPages, st.TotalURLs = tot.Visited, tot.URLs
+	st.Queued, st.Held = k.fr.Queued(), k.fr.Held()
+	return st
+}
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	ia, err1 := os.Stat(a)
+	ib, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(ia, ib)
 }
 
 // saveScopes records the start URLs in the state directory, so a resumed
@@ -256,367 +363,4 @@ func saveScopes(state string, scopes *[]*url.URL) error {
 		*scopes = append(*scopes, u)
 	}
 	return nil
-}
-
-// hostState is the coordinator's politeness book-keeping for one host.
-type hostState struct {
-	ready  []Item        // popped from the frontier, waiting for a slot
-	active int           // visits in flight
-	next   time.Time     // earliest start of the next visit
-	delay  time.Duration // gap between visits: max(Delay, Crawl-delay)
-}
-
-type crawler struct {
-	cfg    Config
-	opts   VisitOpts
-	fr     *Frontier
-	scopes []*url.URL
-	stats  Stats
-
-	pagesF, urlsF *os.File
-	buf           []byte
-
-	hosts   map[string]*hostState
-	waiting []string // hosts with ready items, round robin
-	nready  int
-	drained bool // the frontier's queue is empty (until the next Complete)
-}
-
-func (k *crawler) writeURLs(added []Item) error {
-	k.buf = k.buf[:0]
-	for _, it := range added {
-		k.buf = append(k.buf, it.URL...)
-		k.buf = append(k.buf, '\n')
-	}
-	k.stats.Discovered += len(added)
-	if _, err := k.urlsF.Write(k.buf); err != nil {
-		return fmt.Errorf("crawl: %w", err)
-	}
-	return nil
-}
-
-func (k *crawler) host(u string) (string, *hostState) {
-	h := hostOf(u)
-	hs := k.hosts[h]
-	if hs == nil {
-		hs = &hostState{delay: k.cfg.Delay}
-		k.hosts[h] = hs
-	}
-	return h, hs
-}
-
-// refill tops up the ready items from the frontier: one transaction for a
-// batch, so the disk is touched once per many pages.
-func (k *crawler) refill() error {
-	want := k.readyMax() - k.nready
-	if k.drained || want < k.readyMax()/2 {
-		return nil
-	}
-	items, err := k.fr.Pop(want)
-	if err != nil {
-		return err
-	}
-	if len(items) < want {
-		k.drained = true
-	}
-	for _, it := range items {
-		h, hs := k.host(it.URL)
-		if len(hs.ready) == 0 {
-			k.waiting = append(k.waiting, h)
-		}
-		hs.ready = append(hs.ready, it)
-	}
-	k.nready += len(items)
-	return nil
-}
-
-func (k *crawler) readyMax() int { return max(256, 8*k.cfg.Workers) }
-
-// next picks the next item to visit: round robin over hosts with ready
-// items, skipping hosts at their concurrency limit or inside their delay.
-// When nothing is eligible it returns the earliest time something will be
-// (zero if it waits only for slots).
-func (k *crawler) next(now time.Time) (Item, bool, time.Time) {
-	var wake time.Time
-	for range len(k.waiting) {
-		h := k.waiting[0]
-		k.waiting = append(k.waiting[1:], h)
-		hs := k.hosts[h]
-		if hs.active >= k.cfg.PerHost {
-			continue
-		}
-		if now.Before(hs.next) {
-			if wake.IsZero() || hs.next.Before(wake) {
-				wake = hs.next
-			}
-			continue
-		}
-		it := hs.ready[0]
-		hs.ready = hs.ready[1:]
-		if len(hs.ready) == 0 {
-			hs.ready = nil
-			k.waiting = k.waiting[:len(k.waiting)-1] // h is last
-		}
-		hs.active++
-		if hs.delay > 0 {
-			hs.next = now.Add(hs.delay)
-		}
-		k.nready--
-		return it, true, time.Time{}
-	}
-	return Item{}, false, wake
-}
-
-func (k *crawler) run(ctx context.Context) (Stats, error) {
-	ex := k.cfg.Executor
-	if ex == nil {
-		ex = crew.Goroutines(crew.Workers(k.cfg.Workers))
-		defer ex.Close()
-		v, err := newVisitor(k.opts)
-		if err != nil {
-			return k.stats, fmt.Errorf("crawl: %w", err)
-		}
-		defer v.client.CloseIdleConnections()
-		ctx = context.WithValue(ctx, visitorKey{}, v)
-	}
-	mctx, cancel := context.WithCancel(ctx)
-	jobs := make(chan VisitArg)
-	results := make(chan crew.Result[VisitResult], k.cfg.Workers)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(results)
-		in := func(yield func(VisitArg) bool) {
-			for a := range jobs {
-				if !yield(a) {
-					return
-				}
-			}
-		}
-		for r := range crew.Map(mctx, ex, Visit, in, crew.Unordered(), crew.Window(k.cfg.Workers)) {
-			results <- r
-		}
-	})
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			close(jobs)
-		}
-	}
-	defer func() {
-		stop()
-		cancel()
-		for range results {
-		}
-		wg.Wait()
-	}()
-
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var wake *time.Timer
-	active, dispatched := 0, 0
-	batch := make([]VisitResult, 0, k.cfg.Workers)
-	for {
-		if err := k.refill(); err != nil {
-			return k.stats, err
-		}
-		var wakeAt time.Time
-		for !stopped && active < k.cfg.Workers {
-			if k.cfg.MaxPages > 0 && dispatched >= k.cfg.MaxPages {
-				stop()
-				break
-			}
-			it, ok, at := k.next(time.Now())
-			if !ok {
-				wakeAt = at
-				break
-			}
-			select {
-			case jobs <- VisitArg{Item: it, Opts: k.opts}:
-			case <-ctx.Done():
-				return k.stats, ctx.Err()
-			}
-			active++
-			dispatched++
-			if k.nready < k.readyMax()/2 {
-				if err := k.refill(); err != nil {
-					return k.stats, err
-				}
-			}
-		}
-		if active == 0 && (stopped || (k.nready == 0 && k.drained)) {
-			break
-		}
-		var timerC <-chan time.Time
-		if !wakeAt.IsZero() && active < k.cfg.Workers {
-			if wake == nil {
-				wake = time.NewTimer(time.Until(wakeAt))
-				defer wake.Stop()
-			} else {
-				wake.Reset(time.Until(wakeAt))
-			}
-			timerC = wake.C
-		}
-		select {
-		case <-ctx.Done():
-			return k.stats, ctx.Err()
-		case <-timerC:
-		case <-tick.C:
-			k.progress()
-		case r, ok := <-results:
-			if !ok {
-				return k.stats, ctx.Err()
-			}
-			batch = batch[:0]
-			for {
-				if r.Err != nil {
-					// The executor could not run the visit (a worker died,
-					// the cluster went away): the item stays in flight and
-					// is fetched again on resume.
-					return k.stats, fmt.Errorf("crawl: %w", r.Err)
-				}
-				batch = append(batch, r.Value)
-				active--
-				if r, ok = tryRecv(results); !ok {
-					break
-				}
-			}
-			if err := k.finish(batch); err != nil {
-				return k.stats, err
-			}
-		}
-	}
-	k.stats.Queued = k.fr.Len() + k.nready
-	k.progress()
-	return k.stats, nil
-}
-
-func tryRecv[T any](c <-chan T) (T, bool) {
-	select {
-	case v, ok := <-c:
-		return v, ok
-	default:
-		var zero T
-		return zero, false
-	}
-}
-
-func (k *crawler) progress() {
-	if k.cfg.Progress != nil {
-		st := k.stats
-		st.Queued = k.fr.Len() + k.nready
-		k.cfg.Progress(st)
-	}
-}
-
-// finish records a batch of visits: their pages.jsonl lines first, then
-// one frontier transaction that retires them and queues their new links,
-// then the new URLs in urls.txt. A kill between the steps repeats work
-// (the batch is fetched again) but never loses it.
-func (k *crawler) finish(batch []VisitResult) error {
-	k.buf = k.buf[:0]
-	var done, found []Item
-	var seenOnly []string
-	for i := range batch {
-		r := &batch[i]
-		_, hs := k.host(r.Item.URL)
-		hs.active--
-		if r.CrawlDelay > hs.delay {
-			hs.delay = r.CrawlDelay
-			hs.next = time.Now().Add(hs.delay)
-		}
-		k.stats.Pages++
-		if r.Page.Error != "" {
-			k.stats.Errors++
-		}
-		b, err := json.Marshal(r.Page)
-		if err != nil {
-			return err
-		}
-		k.buf = append(append(k.buf, b...), '\n')
-		done = append(done, r.Item)
-		if r.Final != "" {
-			seenOnly = append(seenOnly, r.Final)
-		}
-		if k.cfg.Depth >= 0 && r.Item.Depth >= k.cfg.Depth {
-			continue
-		}
-		for _, l := range r.Links {
-			if k.follow(l) {
-				found = append(found, Item{URL: l, Depth: r.Item.Depth + 1, Parent: r.Item.URL})
-			}
-		}
-	}
-	if _, err := k.pagesF.Write(k.buf); err != nil {
-		return fmt.Errorf("crawl: %w", err)
-	}
-	added, err := k.fr.Complete(done, found, seenOnly)
-	if err != nil {
-		return err
-	}
-	if len(added) > 0 {
-		k.drained = false
-	}
-	return k.writeURLs(added)
-}
-
-// follow applies the URL-shape trap limits, the scope and the filters to a
-// canonical link.
-func (k *crawler) follow(s string) bool {
-	if len(s) > k.cfg.MaxURLLength {
-		return false
-	}
-	u, err := url.Parse(s)
-	if err != nil || strings.Count(strings.Trim(u.Path, "/"), "/")+1 > k.cfg.MaxPathDepth {
-		return false
-	}
-	if !k.inScope(u) {
-		return false
-	}
-	if k.cfg.Include != nil && !k.cfg.Include.MatchString(s) {
-		return false
-	}
-	return k.cfg.Exclude == nil || !k.cfg.Exclude.MatchString(s)
-}
-
-func (k *crawler) inScope(u *url.URL) bool {
-	for _, h := range k.cfg.AllowHosts {
-		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) {
-			return true
-		}
-	}
-	for _, s := range k.scopes {
-		switch k.cfg.Scope {
-		case ScopeHost:
-			if u.Host == s.Host {
-				return true
-			}
-		case ScopeDomain:
-			d, err := publicsuffix.EffectiveTLDPlusOne(s.Hostname())
-			if err != nil {
-				d = s.Hostname()
-			}
-			h := u.Hostname()
-			if h == d || strings.HasSuffix(h, "."+d) {
-				return true
-			}
-		case ScopePrefix:
-			if strings.HasPrefix(u.String(), s.String()) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func hostOf(s string) string {
-	// Canonical URLs: scheme "://" host [path...].
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		if j := strings.IndexAny(rest, "/?"); j >= 0 {
-			return rest[:j]
-		}
-		return rest
-	}
-	return ""
 }

@@ -152,7 +152,7 @@ func TestCrawlSite(t *testing.T) {
 	slices.Sort(got)
 	want := []string{"/", "/a.html", "/b.html", "/broken", "/cal?y=2000", "/cal?y=2001", "/cal?y=2002",
 		"/cal?y=2003", "/cal?y=2004", "/dir/base.html", "/file.bin", "/flaky", "/huge", "/latin1", "/loop",
-		"/missing", "/other/d.html", "/private/secret.html", "/s/1/", "/s/1/x/", "/s/1/x/x/"}
+		"/loop2", "/missing", "/other/d.html", "/private/secret.html", "/s/1/", "/s/1/x/", "/s/1/x/x/"}
 	if !slices.Equal(got, want) {
 		t.Errorf("visited\n%q\nwant\n%q", got, want)
 	}
@@ -170,7 +170,8 @@ func TestCrawlSite(t *testing.T) {
 		"/broken":              func(p crawl.Page) bool { return p.Status == 500 },
 		"/flaky":               func(p crawl.Page) bool { return p.Status == 200 && p.Error == "" },
 		"/huge":                func(p crawl.Page) bool { return p.Error != "" },
-		"/loop":                func(p crawl.Page) bool { return p.Error != "" },
+		"/loop":                func(p crawl.Page) bool { return p.Status == 302 && p.Error == "redirect loop" },
+		"/loop2":               func(p crawl.Page) bool { return p.Status == 302 && p.Error == "redirect loop" },
 		"/file.bin":            func(p crawl.Page) bool { return p.Status == 200 && p.LinksFound == 0 },
 		"/latin1":              func(p crawl.Page) bool { return p.Title == "café" },
 		"/other/d.html":        func(p crawl.Page) bool { return p.Parent == s.srv.URL+"/dir/base.html" && p.Depth == 2 },

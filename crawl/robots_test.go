@@ -2,6 +2,7 @@ package crawl_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,18 +46,22 @@ func TestRobotsUnreachableDisallows(t *testing.T) {
 		robots    func(w http.ResponseWriter, n int32)
 		wantPages int32
 		wantErr   string
+		noAnswer  bool // the start URL's host gave no HTTP answer: Crawl fails with ErrUnreachable
 	}{
-		{"connection reset", func(w http.ResponseWriter, _ int32) { resetConn(w) }, 0, "robots.txt unreachable"},
-		{"503", func(w http.ResponseWriter, _ int32) { w.WriteHeader(http.StatusServiceUnavailable) }, 0, "robots.txt answered HTTP 503"},
-		{"404", func(w http.ResponseWriter, _ int32) { w.WriteHeader(http.StatusNotFound) }, 2, ""},
+		{"connection reset", func(w http.ResponseWriter, _ int32) { resetConn(w) }, 0, "robots.txt unreachable", true},
+		{"503", func(w http.ResponseWriter, _ int32) { w.WriteHeader(http.StatusServiceUnavailable) }, 0, "robots.txt answered HTTP 503", false},
+		{"404", func(w http.ResponseWriter, _ int32) { w.WriteHeader(http.StatusNotFound) }, 2, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newRobotsSite(t, tt.robots)
 			out := t.TempDir()
-			_, err := crawl.Crawl(t.Context(), crawl.Config{Start: []string{s.srv.URL + "/"}, Out: out, Depth: 1, Retries: -1})
-			if err != nil {
-				t.Fatal(err)
+			st, err := crawl.Crawl(t.Context(), crawl.Config{Start: []string{s.srv.URL + "/"}, Out: out, Depth: 1, Retries: -1})
+			if tt.noAnswer != errors.Is(err, crawl.ErrUnreachable) || (err != nil && !tt.noAnswer) {
+				t.Fatalf("Crawl: %v (want ErrUnreachable: %v)", err, tt.noAnswer)
+			}
+			if tt.wantErr != "" && (st.Skipped != 1 || st.Errors != 0 || st.Retry != 1) {
+				t.Errorf("stats %+v: want the page counted as skipped (not an error) and kept for retry", st)
 			}
 			if n := s.pages.Load(); n != tt.wantPages {
 				t.Errorf("%d pages fetched, want %d", n, tt.wantPages)

@@ -38,18 +38,47 @@ type VisitOpts struct {
 	PerHost      int           `json:"ph"`
 	IgnoreRobots bool          `json:"nr,omitempty"`
 	Tracking     []string      `json:"tp,omitempty"`
+	NoTracking   bool          `json:"ntp,omitempty"` // Tracking is empty, not the default
+	Session      []string      `json:"sp,omitempty"`
+	NoSession    bool          `json:"nsp,omitempty"` // Session is empty, not the default
 	StripQuery   bool          `json:"sq,omitempty"`
+	Delay        time.Duration `json:"dl,omitempty"` // Config.Delay
+	Bodies       bool          `json:"b,omitempty"`  // return the bodies of 2xx pages (for Config.Save)
+	// BodyLimit, if set, is the largest body returned: a larger one is an
+	// error, as it would not fit a cluster's message.
+	BodyLimit int64 `json:"bl,omitempty"`
+}
+
+func (o VisitOpts) canonicalizer() Canonicalizer {
+	c := Canonicalizer{TrackingParams: o.Tracking, SessionParams: o.Session, StripQuery: o.StripQuery}
+	if o.NoTracking {
+		c.TrackingParams = []string{}
+	}
+	if o.NoSession {
+		c.SessionParams = []string{}
+	}
+	return c
 }
 
 // VisitResult is what Visit returns: the page record, the canonical links
-// found on it (each once, http(s) only), the canonical URL it was
-// redirected to when that differs, and the host's robots.txt Crawl-delay.
+// found on it (each once, http(s) only) or the canonical URL it redirects
+// to, and the host's robots.txt Crawl-delay.
 type VisitResult struct {
 	Item       Item          `json:"i"`
 	Page       Page          `json:"p"`
 	Links      []string      `json:"l,omitempty"`
-	Final      string        `json:"f,omitempty"`
+	Redirect   string        `json:"rd,omitempty"`
 	CrawlDelay time.Duration `json:"cd,omitempty"`
+	// Skipped: robots.txt kept the page from being fetched.
+	Skipped bool `json:"sk,omitempty"`
+	// NoAnswer, if set, is why the host did not answer at all (a network
+	// error or a timeout), for the page or its robots.txt.
+	NoAnswer string `json:"na,omitempty"`
+	// Retry: the visit is to be made again on the crawl's next run (the
+	// host did not answer, or its robots.txt was unreachable).
+	Retry bool `json:"rt,omitempty"`
+	// Body is the page's body, for a 2xx page when VisitOpts.Bodies is set.
+	Body []byte `json:"body,omitempty"`
 }
 
 // visitor holds what a worker keeps between visits: an HTTP client and the
@@ -58,6 +87,7 @@ type visitor struct {
 	client *fetch.Client
 	mu     sync.Mutex
 	robots map[string]*robotsEntry
+	next   map[string]time.Time // host → earliest start of its next request
 }
 
 // How long robots.txt answers are kept. RFC 9309 §2.4 asks crawlers not to
@@ -79,14 +109,16 @@ type robotsEntry struct {
 }
 
 func newVisitor(o VisitOpts) (*visitor, error) {
+	// Redirects are not followed by the client but through the frontier,
+	// so that each hop is a URL visited once.
 	cl, err := fetch.NewClient(fetch.Config{
 		Timeout: o.Timeout, Retries: o.Retries, PerHost: o.PerHost,
-		MaxBodySize: o.MaxBodySize, UserAgent: o.UserAgent,
+		MaxBodySize: o.MaxBodySize, UserAgent: o.UserAgent, MaxRedirects: -1,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &visitor{client: cl, robots: map[string]*robotsEntry{}}, nil
+	return &visitor{client: cl, robots: map[string]*robotsEntry{}, next: map[string]time.Time{}}, nil
 }
 
 type visitorKey struct{}
@@ -137,15 +169,25 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 		g, err := v.robotsFor(ctx, u)
 		if err != nil {
 			r.Page.Error = err.Error()
+			r.Skipped = true
+			var ue *robotsUnreachable
+			if errors.As(err, &ue) {
+				r.Retry, r.NoAnswer = true, ue.noAnswer
+			}
 			return r, nil
 		}
 		if g != nil {
 			r.CrawlDelay = g.CrawlDelay
 			if !g.Test(u.RequestURI()) {
 				r.Page.Error = "disallowed by robots.txt"
+				r.Skipped = true
 				return r, nil
 			}
 		}
+	}
+	if err := v.space(ctx, u.Host, max(a.Opts.Delay, r.CrawlDelay)); err != nil {
+		r.Page.Error = err.Error()
+		return r, nil
 	}
 	resp, err := v.client.Get(ctx, it.URL)
 	if resp != nil {
@@ -155,27 +197,39 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	}
 	if err != nil {
 		r.Page.Error = err.Error()
+		if r.Page.Status == 0 && ctx.Err() == nil {
+			r.NoAnswer, r.Retry = err.Error(), true
+		}
 		return r, nil
 	}
-	canon := Canonicalizer{TrackingParams: a.Opts.Tracking, StripQuery: a.Opts.StripQuery}
-	final := u
-	if resp.FinalURL != "" && resp.FinalURL != it.URL {
-		if f, err := canon.Canonical(nil, resp.FinalURL); err == nil {
-			final = f
-			if s := f.String(); s != it.URL {
-				r.Final = s
-			}
+	if a.Opts.Bodies && resp.Status >= 200 && resp.Status < 300 {
+		if l := a.Opts.BodyLimit; l > 0 && int64(len(resp.Body)) > l {
+			r.Page.Error = fmt.Sprintf("not saved: a body of %d bytes does not travel back from a worker (at most %d)", len(resp.Body), l)
+		} else {
+			r.Body = resp.Body
 		}
+	}
+	canon := a.Opts.canonicalizer()
+	if isRedirect(resp.Status) {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			t, err := canon.Canonical(u, loc)
+			if err != nil {
+				r.Page.Error = fmt.Sprintf("redirect to %q: %v", loc, err)
+				return r, nil
+			}
+			r.Redirect = t.String()
+		}
+		return r, nil
 	}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); ct != "" && mt != "text/html" && mt != "application/xhtml+xml" {
 		return r, nil // recorded, not parsed
 	}
 	r.Page.Title = fetch.Title(resp.Body, ct)
-	links := Links(final, resp.Body)
+	links := Links(u, resp.Body)
 	seen := make(map[string]struct{}, len(links))
 	for _, l := range links {
-		c, err := canon.Canonical(nil, l.String())
+		c, err := canon.canonicalURL(l) // l is resolved, and ours to change
 		if err != nil {
 			continue
 		}
@@ -188,6 +242,39 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	}
 	r.Page.LinksFound = len(r.Links)
 	return r, nil
+}
+
+// space waits until delay has passed since the start of this visitor's
+// last request to host. The coordinator already spaces its visits; this
+// holds the gap where the request leaves, however long a visit waited to
+// be run.
+func (v *visitor) space(ctx context.Context, host string, delay time.Duration) error {
+	if delay <= 0 {
+		return nil
+	}
+	v.mu.Lock()
+	start := time.Now()
+	if n := v.next[host]; n.After(start) {
+		start = n
+	}
+	v.next[host] = start.Add(delay)
+	v.mu.Unlock()
+	t := time.NewTimer(time.Until(start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
 }
 
 // robotsFor returns the robots.txt group for this visitor's user agent at
@@ -226,23 +313,56 @@ func (v *visitor) robotsFor(ctx context.Context, u *url.URL) (*robotstxt.Group, 
 	return group, denied
 }
 
+// robotsUnreachable is why a whole origin is disallowed: its robots.txt
+// could not be fetched (noAnswer: why the host did not answer at all) or
+// answered 5xx.
+type robotsUnreachable struct {
+	noAnswer string
+	msg      string
+}
+
+func (e *robotsUnreachable) Error() string { return e.msg }
+
+// maxRobotsRedirects is how many redirects are followed for robots.txt
+// (RFC 9309 §2.3.1.2 asks for at least five).
+const maxRobotsRedirects = 5
+
 // fetchRobots fetches origin's robots.txt and returns the group for our
 // user agent, or denied set when the origin is to be disallowed entirely;
 // err is set only when ctx ended the fetch.
 func (v *visitor) fetchRobots(ctx context.Context, origin string) (group *robotstxt.Group, denied, err error) {
-	resp, err := v.client.Get(ctx, origin+"/robots.txt")
-	if ctx.Err() != nil {
-		return nil, nil, fmt.Errorf("robots.txt: %w", ctx.Err())
+	target := origin + "/robots.txt"
+	var resp *fetch.Response
+	for hop := 0; ; hop++ {
+		resp, err = v.client.Get(ctx, target)
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("robots.txt: %w", ctx.Err())
+		}
+		loc := ""
+		if resp != nil && isRedirect(resp.Status) {
+			loc = resp.Header.Get("Location")
+		}
+		if loc == "" {
+			break
+		}
+		if hop == maxRobotsRedirects {
+			return nil, nil, nil // unavailable: allow all
+		}
+		base, _ := url.Parse(target)
+		next, perr := base.Parse(loc)
+		if perr != nil || (next.Scheme != "http" && next.Scheme != "https") {
+			return nil, nil, nil
+		}
+		target = next.String()
 	}
 	switch {
-	case errors.Is(err, fetch.ErrTooManyRedirects) || errors.Is(err, fetch.ErrRedirectLoop):
-		return nil, nil, nil // unavailable: allow all
 	case resp.Status == 0:
-		return nil, fmt.Errorf("disallowed: robots.txt unreachable, which disallows the whole site (RFC 9309): %w", err), nil
+		return nil, &robotsUnreachable{noAnswer: err.Error(),
+			msg: fmt.Sprintf("disallowed: robots.txt unreachable, which disallows the whole site (RFC 9309): %v", err)}, nil
 	case resp.Status >= 500:
-		return nil, fmt.Errorf("disallowed: robots.txt answered HTTP %d, which disallows the whole site (RFC 9309)", resp.Status), nil
-	case resp.Status >= 400:
-		return nil, nil, nil // unavailable: allow all
+		return nil, &robotsUnreachable{msg: fmt.Sprintf("disallowed: robots.txt answered HTTP %d, which disallows the whole site (RFC 9309)", resp.Status)}, nil
+	case resp.Status >= 300:
+		return nil, nil, nil // unavailable (4xx, or a redirect without a target): allow all
 	}
 	// 2xx (a body over the size cap is parsed as far as it was read).
 	data, err := robotstxt.FromStatusAndBytes(resp.Status, resp.Body)

@@ -23,3 +23,23 @@ func BenchmarkMapSquare(b *testing.B, ex crew.Executor, opts ...crew.MapOption) 
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tasks/s")
 }
+
+// BenchmarkSubmitSquare submits b.N calls of Square to ex one by one, as
+// Python's executor.submit would, then waits for them all: the per-call
+// cost of Submit.
+func BenchmarkSubmitSquare(b *testing.B, ex crew.Executor) {
+	b.Helper()
+	ctx := context.Background()
+	fs := make([]*crew.Future[int], b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range fs {
+		fs[i] = crew.Submit(ctx, ex, Square, i)
+	}
+	for i, f := range fs {
+		if v, err := f.Wait(ctx); err != nil || v != i*i {
+			b.Fatalf("square(%d) = %d, %v", i, v, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}

@@ -1,34 +1,32 @@
 // Package crewtest is the conformance suite every crew executor passes:
-// results and ordering, unordered completion, errors, panics, per-task
-// timeouts, retries, cancellation, initializers, Close semantics, a 100k
-// task Map in bounded memory, and goroutine leaks.
+// the contract of package crew, checked the same way on every executor.
+// It covers results and ordering, unordered completion, errors, panics
+// (*crew.PanicError with a one-line message and the stack), per-task
+// timeouts even for tasks that ignore their context, retries and
+// Permanent errors, cancellation (a Map whose context ends says so in a
+// last Result), initializers, OnProgress counts, invalid options refused
+// at construction, Close and ErrClosed, argument types that cannot cross
+// a process refused at Register, a 100k-input Map in bounded memory, and
+// goroutine leaks.
 //
-// An executor's tests call Run with a function that makes a fresh
-// executor with the given options:
+// An executor's tests call Run with the executor's constructor:
 //
 //	func TestConformance(t *testing.T) {
-//		crewtest.Run(t, func(t *testing.T, opts ...crew.Option) crew.Executor {
-//			ex, err := proc.New(opts...)
-//			if err != nil {
-//				t.Fatal(err)
-//			}
-//			return ex
-//		})
+//		crewtest.Run(t, proc.New)
 //	}
 //
 // Executors that run tasks in other processes must run the same test
-// binary there, so that the suite's tasks (registered in this package) are
-// known to the workers.
+// binary there, so that the suite's tasks (registered in this package)
+// are known to the workers; a worker in another language implements
+// them by name (proc/testdata/pyworker.py does).
 package crewtest
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"iter"
-	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,12 +35,27 @@ import (
 	"github.com/crewrun/crew"
 )
 
-// NewExecutor makes a fresh executor configured with opts for one test.
-type NewExecutor func(t *testing.T, opts ...crew.Option) crew.Executor
+// NewExecutor makes a fresh executor configured with opts, or fails as
+// the executor's constructor does (an error, or a panic for Goroutines).
+type NewExecutor func(opts ...crew.Option) (crew.Executor, error)
+
+// An Option adjusts Run.
+type Option func(skips map[string]string)
+
+// Skip skips the named check (a subtest name, "Map100k") with the reason
+// why: a check too slow for a configuration, say. Skip only what cannot
+// run; a check that fails is a defect.
+func Skip(check, why string) Option {
+	return func(skips map[string]string) { skips[check] = why }
+}
 
 // Run runs the whole suite against executors made by newExecutor, each
 // check in its own subtest (select some with go test -run).
-func Run(t *testing.T, newExecutor NewExecutor) {
+func Run(t *testing.T, newExecutor NewExecutor, opts ...Option) {
+	skips := map[string]string{}
+	for _, o := range opts {
+		o(skips)
+	}
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, NewExecutor)
@@ -53,27 +66,53 @@ func Run(t *testing.T, newExecutor NewExecutor) {
 		{"Errors", testErrors},
 		{"Panics", testPanics},
 		{"Timeout", testTimeout},
+		{"TimeoutIgnored", testTimeoutIgnored},
 		{"Retries", testRetries},
 		{"PermanentNotRetried", testPermanent},
 		{"CancelSubmit", testCancelSubmit},
 		{"CancelMap", testCancelMap},
+		{"DeadlineMap", testDeadlineMap},
 		{"BreakMap", testBreakMap},
 		{"Initializers", testInitializers},
+		{"Progress", testProgress},
+		{"ProgressCancelled", testProgressCancelled},
+		{"InvalidOptions", testInvalidOptions},
 		{"Close", testClose},
+		{"UncrossableTypes", testUncrossable},
 		{"Map100k", testMap100k},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if why, ok := skips[tc.name]; ok {
+				t.Skip(why)
+			}
 			leaks := goleak.IgnoreCurrent()
 			tc.fn(t, newExecutor)
-			goleak.VerifyNone(t, leaks)
+			noLeaks(t, leaks)
 		})
 	}
+}
+
+// noLeaks waits up to 10 s for the goroutines a check started to end:
+// a task abandoned under Timeout runs on until it returns.
+func noLeaks(t *testing.T, opts ...goleak.Option) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if goleak.Find(opts...) == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	goleak.VerifyNone(t, opts...)
 }
 
 // open makes an executor that the test closes (Close is called twice on
 // purpose: it must be idempotent).
 func open(t *testing.T, newExecutor NewExecutor, opts ...crew.Option) crew.Executor {
-	ex := newExecutor(t, opts...)
+	t.Helper()
+	ex, err := newExecutor(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := ex.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
@@ -99,351 +138,56 @@ func ints(n int) iter.Seq[int] {
 	}
 }
 
-func testSubmit(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(2))
-	futures := make([]*crew.Future[int], 100)
-	for i := range futures {
-		futures[i] = crew.Submit(ctx, ex, Square, i)
-	}
-	for i, f := range futures {
-		got, err := f.Wait(ctx)
-		if err != nil || got != i*i {
-			t.Fatalf("Submit(square, %d) = %d, %v; want %d", i, got, err, i*i)
-		}
-	}
-	// Wait with an ended context gives up without waiting.
-	f := crew.Submit(ctx, ex, Sleep, 200)
-	short, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := f.Wait(short); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait(cancelled ctx) err = %v, want context.Canceled", err)
-	}
-	if got, err := f.Wait(ctx); err != nil || got != 200 {
-		t.Errorf("Wait after early give-up = %d, %v; want 200", got, err)
-	}
-	closeEx(t, ex)
-}
-
-func testMapOrdered(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(3))
-	const n = 2000
-	i := 0
-	for r := range crew.Map(t.Context(), ex, Square, ints(n), crew.Window(64)) {
-		if r.Index != i || r.Err != nil || r.Value != i*i {
-			t.Fatalf("result %d = %+v; want index %d value %d", i, r, i, i*i)
-		}
-		i++
-	}
-	if i != n {
-		t.Fatalf("Map yielded %d results, want %d", i, n)
-	}
-	// Order holds even when early inputs finish last.
-	delays := []int{150, 0, 0, 50, 0}
-	var got []int
-	for r := range crew.Map(t.Context(), ex, Sleep, slices.Values(delays)) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		got = append(got, r.Value)
-	}
-	if !slices.Equal(got, delays) {
-		t.Errorf("ordered Map = %v, want %v", got, delays)
-	}
-	closeEx(t, ex)
-}
-
-func testMapUnordered(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(2))
-	// The slow first input must come out after the quick ones.
-	var order []int
-	for r := range crew.Map(t.Context(), ex, Sleep, slices.Values([]int{400, 0, 0, 0}), crew.Unordered()) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		order = append(order, r.Index)
-	}
-	if len(order) != 4 || order[3] != 0 {
-		t.Errorf("unordered completion order = %v, want index 0 last", order)
-	}
-	seen := make([]bool, 500)
-	for r := range crew.Map(t.Context(), ex, Square, ints(500), crew.Unordered(), crew.Window(16)) {
-		if r.Err != nil || r.Value != r.Index*r.Index || seen[r.Index] {
-			t.Fatalf("unordered result %+v wrong or repeated", r)
-		}
-		seen[r.Index] = true
-	}
-	if i := slices.Index(seen, false); i >= 0 {
-		t.Errorf("unordered Map lost index %d", i)
-	}
-	closeEx(t, ex)
-}
-
-func testErrors(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(2))
-	_, err := crew.Submit(ctx, ex, Fail, "disk on fire").Wait(ctx)
-	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
-		t.Errorf("Fail task err = %v, want the task's message", err)
-	}
-	// A failure in Map fails that element only.
-	msgs := []string{"a", "b", "c"}
-	n := 0
-	for r := range crew.Map(ctx, ex, Fail, slices.Values(msgs)) {
-		if r.Err == nil || !strings.Contains(r.Err.Error(), msgs[r.Index]) {
-			t.Errorf("Map(fail)[%d].Err = %v", r.Index, r.Err)
-		}
-		n++
-	}
-	if n != len(msgs) {
-		t.Errorf("Map over failing tasks yielded %d results, want %d", n, len(msgs))
-	}
-	closeEx(t, ex)
-}
-
-func testPanics(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(1))
-	_, err := crew.Submit(ctx, ex, Panic, "kaboom").Wait(ctx)
-	if !errors.Is(err, crew.ErrPanic) || !strings.Contains(err.Error(), "kaboom") {
-		t.Errorf("panicking task err = %v, want ErrPanic with the panic value", err)
-	}
-	if strings.Count(err.Error(), "\n") < 2 {
-		t.Errorf("panic error carries no stack trace: %v", err)
-	}
-	if got, err := crew.Submit(ctx, ex, Square, 9).Wait(ctx); err != nil || got != 81 {
-		t.Errorf("after a panic, square(9) = %d, %v; the executor must keep working", got, err)
-	}
-	closeEx(t, ex)
-}
-
-func testTimeout(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(2), crew.Timeout(200*time.Millisecond))
-	start := time.Now()
-	_, err := crew.Submit(ctx, ex, Block, 0).Wait(ctx)
-	if !errors.Is(err, crew.ErrTimeout) {
-		t.Errorf("overdue task err = %v, want ErrTimeout", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("timeout took %v to report", d)
-	}
-	if got, err := crew.Submit(ctx, ex, Square, 5).Wait(ctx); err != nil || got != 25 {
-		t.Errorf("after a timeout, square(5) = %d, %v", got, err)
-	}
-	closeEx(t, ex)
-}
-
-func testRetries(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(2), crew.Retries(2, time.Millisecond))
-	got, err := crew.Submit(ctx, ex, Flaky, FlakyArg{Dir: t.TempDir(), Fails: 2}).Wait(ctx)
-	if err != nil || got != 3 {
-		t.Errorf("task failing twice under Retries(2) = attempt %d, %v; want success on attempt 3", got, err)
-	}
-	_, err = crew.Submit(ctx, ex, Flaky, FlakyArg{Dir: t.TempDir(), Fails: 3}).Wait(ctx)
-	if err == nil || !strings.Contains(err.Error(), "attempt 3 fails") {
-		t.Errorf("task failing thrice under Retries(2) err = %v, want the third attempt's error", err)
-	}
-	closeEx(t, ex)
-}
-
-func testPermanent(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(1), crew.Retries(3, time.Millisecond))
-	_, err := crew.Submit(ctx, ex, Flaky, FlakyArg{Dir: t.TempDir(), Fails: 5, Permanent: true}).Wait(ctx)
-	if err == nil || !strings.Contains(err.Error(), "attempt 1 fails") {
-		t.Errorf("Permanent error err = %v, want the first attempt's error, not retried", err)
-	}
-	closeEx(t, ex)
-}
-
-func testCancelSubmit(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(2))
-	ctx, cancel := context.WithCancel(t.Context())
-	f := crew.Submit(ctx, ex, Block, 0)
-	queued := []*crew.Future[int]{crew.Submit(ctx, ex, Block, 0), crew.Submit(ctx, ex, Block, 0)}
-	cancel()
-	for _, f := range append(queued, f) {
-		if _, err := f.Wait(t.Context()); !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled task err = %v, want context.Canceled", err)
-		}
-	}
-	if got, err := crew.Submit(t.Context(), ex, Square, 4).Wait(t.Context()); err != nil || got != 16 {
-		t.Errorf("after cancellation, square(4) = %d, %v", got, err)
-	}
-	closeEx(t, ex)
-}
-
-func testCancelMap(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(2))
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var pulled atomic.Int64
-	endless := func(yield func(int) bool) {
-		for {
-			pulled.Add(1)
-			if !yield(0) {
-				return
-			}
-		}
-	}
-	const window = 8
-	canceller := make(chan struct{})
-	go func() { // cancel once the window is full of blocked tasks
-		defer close(canceller)
-		waitFor(t, func() bool { return pulled.Load() >= window })
-		cancel()
-	}()
-	for r := range crew.Map(ctx, ex, Block, endless, crew.Window(window)) {
-		if !errors.Is(r.Err, context.Canceled) {
-			t.Errorf("result after cancel = %+v, want context.Canceled", r)
-		}
-	}
-	<-canceller
-	if p := pulled.Load(); p > window+1 {
-		t.Errorf("%d inputs pulled with window %d", p, window)
-	}
-	closeEx(t, ex)
-}
-
 // waitFor polls cond until it holds or 30 seconds pass.
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Error("condition not reached in 30s")
+			t.Errorf("%s: not reached in 30s", what)
 			return
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
 
-func testBreakMap(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(2))
-	var pulled atomic.Int64
-	endless := func(yield func(int) bool) {
-		for i := 0; ; i++ {
-			pulled.Add(1)
-			if !yield(i) {
-				return
-			}
+// oneLine reports whether an error message fits on one log line.
+func oneLine(err error) bool { return err != nil && !strings.ContainsAny(err.Error(), "\r\n") }
+
+// constructs reports whether newExecutor(opts...) made an executor, and
+// the error or panic with which it refused otherwise.
+func constructs(newExecutor NewExecutor, opts ...crew.Option) (ex crew.Executor, refusal error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ex, refusal = nil, panicked{v}
 		}
-	}
-	const window = 32
-	got := 0
-	for r := range crew.Map(t.Context(), ex, Square, endless, crew.Window(window)) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		got++
-		if got == 10 {
-			break
-		}
-	}
-	if p := pulled.Load(); p > 10+window+1 {
-		t.Errorf("after break at 10 results, %d inputs were pulled; the window is %d", p, window)
-	}
-	after := pulled.Load()
-	if got, err := crew.Submit(t.Context(), ex, Square, 3).Wait(t.Context()); err != nil || got != 9 {
-		t.Errorf("after breaking a Map, square(3) = %d, %v", got, err)
-	}
-	if pulled.Load() != after {
-		t.Errorf("inputs still pulled after the range loop ended")
-	}
-	closeEx(t, ex)
+	}()
+	return newExecutor(opts...)
 }
 
-func testInitializers(t *testing.T, newExecutor NewExecutor) {
-	const workers = 2
-	ex := open(t, newExecutor, crew.Workers(workers), crew.Initialize(WorkerIdentity))
-	ids := map[uint64]int{}
-	for r := range crew.Map(t.Context(), ex, WorkerID, ints(200), crew.Unordered()) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		if r.Value == 0 {
-			t.Fatalf("task %d saw no worker value", r.Index)
-		}
-		ids[r.Value]++
-	}
-	if len(ids) == 0 || len(ids) > workers {
-		t.Errorf("200 tasks on %d workers saw %d distinct worker values %v; want 1..%d (one per worker)", workers, len(ids), ids, workers)
-	}
-	closeEx(t, ex)
+// panicked is a constructor's panic, as an error.
+type panicked struct{ v any }
+
+func (p panicked) Error() string { return fmt.Sprint("panic: ", p.v) }
+
+// watchProgress returns an OnProgress option that records every update.
+func watchProgress() (crew.Option, *progressLog) {
+	l := &progressLog{}
+	return crew.OnProgress(func(p crew.Progress) {
+		l.mu.Lock()
+		l.all = append(l.all, p)
+		l.mu.Unlock()
+	}), l
 }
 
-func testClose(t *testing.T, newExecutor NewExecutor) {
-	ctx := t.Context()
-	ex := open(t, newExecutor, crew.Workers(2))
-	running := crew.Submit(ctx, ex, Sleep, 150)
-	queued := crew.Submit(ctx, ex, Sleep, 10)
-	closeEx(t, ex)
-	for _, f := range []*crew.Future[int]{running, queued} {
-		select {
-		case <-f.Done():
-		default:
-			t.Fatal("Close returned before a submitted task finished")
-		}
-		if _, err := f.Wait(ctx); err != nil {
-			t.Errorf("task submitted before Close failed: %v", err)
-		}
-	}
-	if _, err := crew.Submit(ctx, ex, Square, 2).Wait(ctx); !errors.Is(err, crew.ErrClosed) {
-		t.Errorf("Submit after Close err = %v, want ErrClosed", err)
-	}
-	n := 0
-	for r := range crew.Map(ctx, ex, Square, ints(3)) {
-		if !errors.Is(r.Err, crew.ErrClosed) {
-			t.Errorf("Map after Close result = %+v, want ErrClosed", r)
-		}
-		n++
-	}
-	if n != 3 {
-		t.Errorf("Map after Close yielded %d results, want 3 errors", n)
-	}
+type progressLog struct {
+	mu  sync.Mutex
+	all []crew.Progress
 }
 
-func testMap100k(t *testing.T, newExecutor NewExecutor) {
-	ex := open(t, newExecutor, crew.Workers(2))
-	const n = 100_000
-	const window = 256
-	var pulled, yielded atomic.Int64
-	var maxAhead int64
-	in := func(yield func(int) bool) {
-		for i := range n {
-			if ahead := pulled.Add(1) - yielded.Load(); ahead > maxAhead {
-				maxAhead = ahead
-			}
-			if !yield(i) {
-				return
-			}
-		}
-	}
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	sum, i := 0, 0
-	for r := range crew.Map(t.Context(), ex, Square, in, crew.Window(window)) {
-		if r.Err != nil || r.Index != i {
-			t.Fatalf("result %d = %+v", i, r)
-		}
-		sum += r.Value & 1
-		i++
-		yielded.Add(1)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	if i != n || sum != n/2 {
-		t.Fatalf("Map over %d inputs yielded %d results (odd squares %d)", n, i, sum)
-	}
-	// Pulled but not yet counted as yielded: the window, one input the
-	// feeder holds while it waits for room, and the result being yielded.
-	if maxAhead > window+2 {
-		t.Errorf("inputs pulled ahead of results: %d, window %d", maxAhead, window)
-	}
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 16<<20 {
-		t.Errorf("heap grew by %d MiB over a 100k Map; want bounded memory", grew>>20)
-	}
-	closeEx(t, ex)
+// snapshot returns the updates so far.
+func (l *progressLog) snapshot() []crew.Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.all)
 }

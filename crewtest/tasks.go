@@ -41,6 +41,19 @@ var (
 			return 0, ctx.Err()
 		}
 	})
+	// Ignore sleeps ms milliseconds ignoring its context, and returns ms:
+	// a task that Timeout can only abandon or kill.
+	Ignore = crew.Register("crewtest.ignore", func(_ context.Context, ms int) (int, error) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return ms, nil
+	})
+	// Half returns n/2 for an even n and fails for an odd one.
+	Half = crew.Register("crewtest.half", func(_ context.Context, n int) (int, error) {
+		if n%2 != 0 {
+			return 0, fmt.Errorf("%d is odd", n)
+		}
+		return n / 2, nil
+	})
 	// Block waits until its context ends, then returns the context's error.
 	Block = crew.Register("crewtest.block", func(ctx context.Context, _ int) (int, error) {
 		<-ctx.Done()

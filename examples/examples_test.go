@@ -32,7 +32,7 @@ var outputs = map[string]struct {
 	"sum-primes":  {nil, []string{"[37550402023 142913828922 312471072265]", "same answers: true"}},
 	"is-prime":    {nil, []string{"1116281 is prime: true", "112272535095293 is prime: true", "1099726899285419 is prime: false"}},
 	"file-copier": {nil, []string{"first copy: 50 files copied, 0 skipped", "rerun: 0 files copied, 50 skipped"}},
-	"spider": {nil, []string{"fetched 7 pages (3 errors), discovered 7 URLs",
+	"spider": {nil, []string{"fetched 7 pages (0 errors, 3 skipped by robots.txt), discovered 7 URLs",
 		"urls.txt: / /blog/ /docs /news /private/blog /private/docs /private/news",
 		`/: "Home" at depth 0, 3 links`, "/private/news: disallowed by robots.txt"}},
 	"url-titles": {nil, []string{`/python: "Welcome to Python.org"`, `/go: "The Go Programming Language"`, "/forbidden: error: HTTP 403", `/latin1: "Café crème"`}},

@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -72,15 +74,49 @@ type Config struct {
 	MaxRedirects int
 	// UserAgent is sent with every request. Default "crew-fetch/1".
 	UserAgent string
+	// Header is added to every request, as curl -H does. A key holding
+	// several values sends several header lines; a key whose value is nil
+	// sends nothing in place of the client's own header (only User-Agent
+	// has one to remove); "Host" sets the request's Host. The headers a
+	// download needs (Range, If-Range and the conditionals of Run's
+	// Continue) replace any given here.
+	Header http.Header
+	// User, if set, is sent as HTTP Basic credentials with each request,
+	// and with redirects that stay on the same host (Go's net/http drops
+	// Authorization on a redirect to another domain, as curl does without
+	// --location-trusted). Credentials in a URL itself, or an Authorization
+	// in Header, come first.
+	User *url.Userinfo
+	// Netrc, if set, gives Basic credentials by host name to any request,
+	// redirects included, that has none from the URL, Header or User.
+	Netrc *Netrc
+	// Jar, if set, keeps the cookies responses set and sends them back on
+	// later requests (see CookieJar for curl's and wget's file format).
+	Jar http.CookieJar
+	// InsecureSkipVerify accepts any TLS certificate, as curl --insecure.
+	InsecureSkipVerify bool
+	// RootCAs, if set, are the only certificate authorities trusted, as
+	// curl --cacert; nil means the system's.
+	RootCAs *x509.CertPool
+	// Proxy, if set, is the proxy for every request: an http://, https://
+	// or socks5:// URL, with user info for proxy authentication. Nil means
+	// the environment's: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (or their
+	// lower-case forms), which never apply to loopback hosts (see
+	// http.ProxyFromEnvironment).
+	Proxy *url.URL
+	// LimitRate caps the bytes per second read from all response bodies
+	// together; 0 means unlimited.
+	LimitRate int64
 	// Transport replaces the default transport (keep-alive, HTTP/2 where
-	// offered). ConnectTimeout does not apply to a replaced transport.
+	// offered). ConnectTimeout, InsecureSkipVerify, RootCAs and Proxy do
+	// not apply to a replaced transport.
 	Transport http.RoundTripper
 }
 
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.Timeout < 0 || cfg.ConnectTimeout < 0 || cfg.Retries < 0 || cfg.PerHost < 0 ||
-		cfg.Rate < 0 || cfg.MaxBodySize < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 {
+		cfg.Rate < 0 || cfg.MaxBodySize < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 || cfg.LimitRate < 0 {
 		return cfg, errors.New("fetch: negative value in Config")
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -114,6 +150,7 @@ type Client struct {
 	http  *http.Client
 	mu    sync.Mutex
 	hosts map[string]*hostLimit
+	bytes *rate.Limiter // LimitRate; nil when unlimited
 }
 
 type hostLimit struct {
@@ -130,22 +167,51 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-		tr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          0, // no global cap; the per-host one matters
-			MaxIdleConnsPerHost:   cfg.PerHost,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ExpectContinueTimeout: time.Second,
-		}
+		tr = newTransport(&cfg)
 	}
 	c := &Client{cfg: cfg, hosts: map[string]*hostLimit{}}
-	c.http = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	if cfg.LimitRate > 0 {
+		c.bytes = rate.NewLimiter(rate.Limit(cfg.LimitRate), rateBurst(cfg.LimitRate))
+	}
+	c.http = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect, Jar: cfg.Jar}
 	return c, nil
 }
+
+// newTransport builds the default transport for cfg: keep-alive, HTTP/2
+// where offered, cfg's TLS and proxy settings; plain http:// without a
+// proxy takes a leaner path (see h1Transport). Bodies are asked for as
+// stored, without Accept-Encoding, as curl and wget do: the bytes saved,
+// hashed and counted are the resource's own, and Range requests (resuming)
+// address the same bytes.
+func newTransport(cfg *Config) http.RoundTripper {
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if cfg.Proxy != nil {
+		proxy = http.ProxyURL(cfg.Proxy)
+	}
+	tr := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+		MaxIdleConns:          0, // no global cap; the per-host one matters
+		MaxIdleConnsPerHost:   cfg.PerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.InsecureSkipVerify || cfg.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, RootCAs: cfg.RootCAs}
+	}
+	return &h1Transport{dial: dialer.DialContext, proxy: proxy, maxIdle: cfg.PerHost, idleTTL: idleConnTimeout, fallback: tr}
+}
+
+// idleConnTimeout is how long an unused connection is kept.
+const idleConnTimeout = 90 * time.Second
+
+// rateBurst is the most bytes one read may take from a LimitRate limiter:
+// a second's worth, at most 64 KiB, so the rate stays smooth.
+func rateBurst(perSecond int64) int { return int(min(max(perSecond, 1), 64<<10)) }
 
 // Config returns the client's configuration with defaults applied.
 func (c *Client) Config() Config { return c.cfg }
@@ -163,21 +229,38 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	next := req.URL.String()
 	for _, v := range via {
 		if v.URL.String() == next {
-			return fmt.Errorf("%w: %s", ErrRedirectLoop, next)
+			return fmt.Errorf("%w: %s", ErrRedirectLoop, Redact(next))
 		}
 	}
 	if len(via) > c.cfg.MaxRedirects {
 		return fmt.Errorf("%w (%d)", ErrTooManyRedirects, c.cfg.MaxRedirects)
 	}
+	// Credentials from the first URL's user info go on to the same host,
+	// as curl sends them; net/http drops them on every redirect.
+	if first := via[0].URL; first.User != nil && req.URL.User == nil && req.URL.Host == first.Host && req.Header.Get("Authorization") == "" {
+		password, _ := first.User.Password()
+		req.SetBasicAuth(first.User.Username(), password)
+	}
+	c.netrcAuth(req)
 	return nil
+}
+
+// netrcAuth sets Basic credentials from Netrc on a request that has none.
+func (c *Client) netrcAuth(req *http.Request) {
+	if c.cfg.Netrc == nil || req.URL.User != nil || req.Header.Get("Authorization") != "" {
+		return
+	}
+	if login, password, ok := c.cfg.Netrc.Lookup(req.URL.Hostname()); ok {
+		req.SetBasicAuth(login, password)
+	}
 }
 
 func checkScheme(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%w %q", ErrUnsupportedScheme, u.Scheme)
 	}
-	if u.Host == "" {
-		return errors.New("URL has no host")
+	if u.Hostname() == "" {
+		return ErrNoHost
 	}
 	return nil
 }
@@ -222,7 +305,7 @@ func (c *Client) Get(ctx context.Context, rawURL string) (*Response, error) {
 	resp.Body = body
 	resp.Elapsed = time.Since(start)
 	if rerr != nil {
-		return resp, fmt.Errorf("fetch %s: %w", rawURL, rerr)
+		return resp, fmt.Errorf("fetch %s: %w", Redact(rawURL), rerr)
 	}
 	return resp, err
 }
@@ -242,7 +325,7 @@ func (c *Client) Open(ctx context.Context, rawURL string, header http.Header) (*
 		err = checkScheme(u)
 	}
 	if err != nil {
-		return res, nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		return res, nil, fmt.Errorf("fetch %s: %w", Redact(rawURL), err)
 	}
 	hl := c.host(u.Host)
 	for attempt := 1; ; attempt++ {
@@ -257,7 +340,7 @@ func (c *Client) Open(ctx context.Context, rawURL string, header http.Header) (*
 		retry := attempt <= c.cfg.Retries && ctx.Err() == nil && retryable(hr, err)
 		if !retry {
 			if err != nil {
-				return res, body, fmt.Errorf("fetch %s: %w", rawURL, err)
+				return res, body, fmt.Errorf("fetch %s: %w", Redact(rawURL), err)
 			}
 			return res, body, nil
 		}
@@ -272,7 +355,7 @@ func (c *Client) Open(ctx context.Context, rawURL string, header http.Header) (*
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return res, nil, fmt.Errorf("fetch %s: %w", rawURL, ctx.Err())
+			return res, nil, fmt.Errorf("fetch %s: %w", Redact(rawURL), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -294,27 +377,52 @@ func (c *Client) attempt(ctx context.Context, hl *hostLimit, u *url.URL, header 
 		}
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	// The URL is parsed already: build the request from it rather than
+	// print it and parse it again.
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, "", nil)
 	if err != nil {
 		cancel()
 		release()
 		return nil, nil, 0, err
 	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.URL, req.Host = u, strings.TrimSuffix(u.Host, ":")
+	c.setHeaders(req, header)
 	hr, err := c.http.Do(req)
 	if err != nil {
 		cancel()
 		release()
 		return nil, nil, 0, unwrapURLError(err)
 	}
-	body := &stream{rc: hr.Body, limit: c.cfg.MaxBodySize, done: func() { cancel(); release() }}
+	body := &stream{ctx: actx, rc: hr.Body, limit: c.cfg.MaxBodySize, rate: c.bytes, done: func() { cancel(); release() }}
 	if hr.StatusCode >= 400 {
 		return hr, body, retryAfter(hr.Header.Get("Retry-After")), &StatusError{Code: hr.StatusCode}
 	}
 	return hr, body, 0, nil
+}
+
+// setHeaders puts on req: Config.Header, the User-Agent (unless Header
+// names one), then header (the call's own, which wins), and credentials.
+func (c *Client) setHeaders(req *http.Request, header http.Header) {
+	for k, vs := range c.cfg.Header {
+		if k == "Host" {
+			if len(vs) > 0 {
+				req.Host = vs[0]
+			}
+			continue
+		}
+		req.Header[k] = vs
+	}
+	if _, ok := c.cfg.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if c.cfg.User != nil && req.URL.User == nil && req.Header.Get("Authorization") == "" {
+		password, _ := c.cfg.User.Password()
+		req.SetBasicAuth(c.cfg.User.Username(), password)
+	}
+	c.netrcAuth(req)
 }
 
 // unwrapURLError drops net/http's *url.Error wrapper, whose message
@@ -372,8 +480,10 @@ func retryAfter(v string) time.Duration {
 // the cap, to tell a body of exactly limit bytes from a longer one; from then
 // on every Read returns 0, ErrTooLarge.
 type stream struct {
+	ctx   context.Context
 	rc    io.ReadCloser
 	limit int64
+	rate  *rate.Limiter
 	n     int64
 	once  sync.Once
 	done  func()
@@ -388,7 +498,18 @@ func (s *stream) Read(p []byte) (int, error) {
 	if s.limit > 0 && int64(len(p)) > s.limit-s.n+1 {
 		p = p[:s.limit-s.n+1]
 	}
+	if s.rate != nil {
+		p = p[:min(len(p), s.rate.Burst())]
+	}
 	n, err := s.rc.Read(p)
+	if s.rate != nil && n > 0 {
+		// Pay for what arrived before handing it over: reading stops
+		// while the account is overdrawn, the socket's buffer fills, and
+		// TCP slows the sender down to the rate.
+		if werr := s.rate.WaitN(s.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	s.n += int64(n)
 	if s.limit > 0 && s.n > s.limit {
 		return n - int(s.n-s.limit), ErrTooLarge

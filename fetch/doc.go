@@ -5,9 +5,13 @@
 //     retries with jittered exponential backoff (network errors, 429, 5xx,
 //     honouring Retry-After; never other 4xx), body size caps, redirect
 //     limits with loop detection, http(s) only. crew crawl builds on it.
-//   - Run, which fetches a stream of URLs with a bounded number of workers,
-//     optionally saving bodies under a directory (see FileName) and resuming
-//     partial downloads with HTTP Range.
+//   - Run, which fetches a stream of URLs with a bounded number of workers
+//     in bounded memory, optionally saving bodies under a directory (see
+//     Layout) and resuming partial downloads with HTTP Range.
+//
+// Client also takes curl's request options (headers, Basic credentials,
+// .netrc, a cookie jar in the Netscape format, TLS trust, a proxy, a rate
+// limit), and never shows the user info of a URL (see Redact).
 //
 // The smallest use:
 //

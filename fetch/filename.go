@@ -1,21 +1,17 @@
 package fetch
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/url"
 	"path/filepath"
 	"strings"
 )
 
-// maxNameLen keeps file names under the common 255-byte limit, leaving
-// room for the temporary-file suffixes.
-const maxNameLen = 200
-
 // FileName maps a URL to a relative path "HOST/NAME" under a download
-// directory. The mapping is:
+// directory, with the operating system's separator; it is LayoutFlat's
+// Path. The mapping is:
 //
-//   - HOST is the URL's host[:port], lower-cased, escaped as below;
+//   - HOST is the URL's host[:port], lower-cased, escaped as below ("%00"
+//     when the URL has none);
 //   - NAME is the escaped path without its leading "/" (the path "/" or ""
 //     becomes "%root", which no escaped path can equal), followed by "%3F" and the escaped raw query when
 //     there is one, so URLs that differ only in query get different files;
@@ -23,27 +19,15 @@ const maxNameLen = 200
 //     other byte, including "/" and "%", as %XX (upper-case hex), and a
 //     leading "." as %2E, so names never contain separators, never are
 //     "." or "..", and distinct URLs give distinct names;
-//   - a NAME longer than 200 bytes is cut to 150 bytes plus "~" and 32 hex
-//     digits of the SHA-256 of the full escaped name.
+//   - a HOST or NAME longer than 200 bytes is cut to 150 bytes plus "~" and
+//     32 hex digits of the SHA-256 of the full escaped name.
 //
 // The result always satisfies filepath.IsLocal. The fragment is ignored.
 func FileName(u *url.URL) string {
-	host := escapeName(strings.ToLower(u.Host))
-	name := escapeName(strings.TrimPrefix(u.EscapedPath(), "/"))
-	if name == "" {
-		name = "%root" // escapeName never writes "%" before a non-hex digit
+	if u.Host == "" {
+		u = &url.URL{Host: "\x00", Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery, ForceQuery: u.ForceQuery}
 	}
-	if u.RawQuery != "" || u.ForceQuery {
-		name += "%3F" + escapeName(u.RawQuery)
-	}
-	if len(name) > maxNameLen {
-		sum := sha256.Sum256([]byte(name))
-		name = name[:150] + "~" + hex.EncodeToString(sum[:16])
-	}
-	if host == "" {
-		host = "%00"
-	}
-	return filepath.Join(host, name)
+	return filepath.FromSlash(flatPath(u))
 }
 
 func escapeName(s string) string {

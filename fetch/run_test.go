@@ -136,27 +136,36 @@ func TestRunDirPathTraversal(t *testing.T) {
 		}
 		files[r.File] = r.URL
 	}
-	// Nothing may appear in dir but the host directory.
+	// Nothing may appear in dir but the host directory and the state.
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || !entries[0].IsDir() {
-		t.Errorf("dir holds %v, want one host directory", entries)
+	if len(entries) != 2 || !entries[0].IsDir() || entries[0].Name() != fetch.StateDir || !entries[1].IsDir() {
+		t.Errorf("dir holds %v, want the state and one host directory", entries)
 	}
 	if len(files) != len(got) {
 		t.Errorf("%d files for %d URLs", len(files), len(got))
 	}
 }
 
-// hostDir is where Run saves srv's files under dir.
+// hostDir is where Run saves srv's files under dir (LayoutFlat).
 func hostDir(dir string, srv *httptest.Server) string {
 	u, _ := url.Parse(srv.URL)
 	return filepath.Join(dir, strings.ReplaceAll(u.Host, ":", "%3A"))
 }
 
+// partFile is where Run keeps the unfinished body of srv's file name
+// (LayoutFlat) under dir.
+func partFile(dir string, srv *httptest.Server, name string) string {
+	u, _ := url.Parse(srv.URL)
+	sum := sha256.Sum256([]byte(strings.ReplaceAll(u.Host, ":", "%3A") + "/" + name))
+	return filepath.Join(dir, fetch.StateDir, "part", hex.EncodeToString(sum[:16]))
+}
+
 // TestRunDirSymlinksStayInside plants symbolic links in the download
-// directory pointing outside it — as NAME%part, NAME%meta, NAME and as the
-// host directory itself — and checks that no download writes or reads
-// through them: files outside keep their content, nothing new appears
-// there, and every such URL fails rather than reporting a saved file.
+// directory pointing outside it — as a part file, as a complete file, as
+// the host directory and as the state directory itself — and checks that
+// no download writes or reads through them: files outside keep their
+// content, nothing new appears there, and every such URL fails rather than
+// reporting a saved file.
 func TestRunDirSymlinksStayInside(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
@@ -172,27 +181,23 @@ func TestRunDirSymlinksStayInside(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A part file that is a link out.
 	dir := t.TempDir()
-	hd := hostDir(dir, srv)
-	if err := os.MkdirAll(hd, 0o755); err != nil {
+	if _, err := fetch.Run(t.Context(), fetch.Options{Dir: dir}, slices.Values([]fetch.Input(nil)), nil); err != nil {
+		t.Fatal(err) // creates the state directory
+	}
+	if err := os.Symlink(victim, partFile(dir, srv, "part")); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"part%part", "meta%meta", "meta%meta%tmp"} {
-		if err := os.Symlink(victim, filepath.Join(hd, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := runAll(t, t.Context(), fetch.Options{Dir: dir}, inputs(srv.URL+"/part", srv.URL+"/meta", srv.URL+"/ok"))
+	got, err := runAll(t, t.Context(), fetch.Options{Dir: dir, Continue: true}, inputs(srv.URL+"/part", srv.URL+"/ok"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/part", "/meta"} {
-		if r := got[srv.URL+p]; r.Error == "" || r.File != "" {
-			t.Errorf("%s written through a symlink out of the directory: %+v", p, r)
-		}
+	if r := got[srv.URL+"/part"]; r.Error == "" && r.ResumedFrom != 0 {
+		t.Errorf("a part file linked out of the directory was resumed: %+v", r)
 	}
 	if r := got[srv.URL+"/ok"]; r.Error != "" {
-		t.Errorf("/ok beside the links: %s", r.Error)
+		t.Errorf("/ok beside the link: %s", r.Error)
 	}
 
 	// A complete file that is a link out: --continue must not describe
@@ -201,7 +206,6 @@ func TestRunDirSymlinksStayInside(t *testing.T) {
 	hd2 := hostDir(dir2, srv)
 	os.MkdirAll(hd2, 0o755)
 	os.Symlink(victim, filepath.Join(hd2, "done"))
-	os.WriteFile(filepath.Join(hd2, "done%meta"), []byte(`{"url":"x","etag":"\"v1\"","size":8,"complete":true}`), 0o644)
 	got, _ = runAll(t, t.Context(), fetch.Options{Dir: dir2, Continue: true}, inputs(srv.URL+"/done"))
 	if r := got[srv.URL+"/done"]; r.Skipped {
 		t.Errorf("a link out of the directory taken as the complete download: %+v", r)
@@ -215,6 +219,15 @@ func TestRunDirSymlinksStayInside(t *testing.T) {
 	got, _ = runAll(t, t.Context(), fetch.Options{Dir: dir3}, inputs(srv.URL+"/y"))
 	if r := got[srv.URL+"/y"]; r.Error == "" || r.File != "" {
 		t.Errorf("saved through a linked host directory: %+v", r)
+	}
+
+	// The state directory a link out: Run refuses to start.
+	dir4 := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir4, fetch.StateDir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runAll(t, t.Context(), fetch.Options{Dir: dir4}, inputs(srv.URL+"/z")); err == nil {
+		t.Error("Run used a state directory linked out of the download directory")
 	}
 
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
@@ -257,7 +270,7 @@ func TestRunResumeAfterCut(t *testing.T) {
 	if got[u].Error == "" {
 		t.Fatalf("first run should fail: %+v", got[u])
 	}
-	part := filepath.Join(dir, "127.0.0.1%3A"+strings.Split(srv.URL, ":")[2], "big.bin%part")
+	part := partFile(dir, srv, "big.bin")
 	fi, err := os.Stat(part)
 	if err != nil || fi.Size() != 100_000 {
 		t.Fatalf("part file after cut: %v %v", fi, err)
@@ -269,7 +282,7 @@ func TestRunResumeAfterCut(t *testing.T) {
 		t.Fatalf("resume: %v %+v", err, got[u])
 	}
 	sum := sha256.Sum256(body)
-	if r := got[u]; r.Status != 206 || r.Bytes != int64(len(body)) || r.SHA256 != hex.EncodeToString(sum[:]) {
+	if r := got[u]; r.Status != 206 || r.Bytes != int64(len(body)) || r.ResumedFrom != 100_000 || r.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("resumed result %+v", r)
 	}
 	if b, _ := os.ReadFile(got[u].File); !bytes.Equal(b, body) {
@@ -292,12 +305,15 @@ func TestRunResumeAfterCut(t *testing.T) {
 
 // TestRunResumeChecksContentRange: a resumed download (10 000 of 65 536
 // bytes in the part file) is marked complete only when the server's answer
-// really continues the part file to the end. A 206 for another range fails
-// with ErrBadRange and leaves the part file as it was; a 206 that stops
-// short fails too, keeping what it did add for the next --continue; a 200
-// (Range ignored) starts over from byte 0.
+// really continues the part file to the end. A 206 for another range, or
+// of a resource of another size, makes the download start over with a plain
+// request (which these servers may answer wrongly too: then it fails with
+// ErrBadRange and leaves the part file as it was); a 206 that stops short
+// fails, keeping what it did add for the next --continue; a 200 (Range
+// ignored) starts over from byte 0.
 func TestRunResumeChecksContentRange(t *testing.T) {
-	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<12)  // 64 KiB
+	other := bytes.Repeat([]byte("fedcba9876543210"), 1<<11) // 32 KiB: a new version
 	const cut = 10_000
 	total := len(body)
 	partial := func(w http.ResponseWriter, cr string, data []byte) {
@@ -310,37 +326,43 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 	tests := []struct {
 		name     string
 		answer   func(w http.ResponseWriter, r *http.Request)
-		wantErr  bool
-		wantPart int // bytes in the part file after a failure
+		want     []byte // the saved file, nil when the run must fail
+		wantPart int    // bytes in the part file after a failure
 	}{
-		{"206 from byte 0", func(w http.ResponseWriter, r *http.Request) {
+		{"206 from byte 0, then whole", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, fmt.Sprintf("bytes 0-%d/%d", total-1, total), body)
-		}, true, cut},
+		}, body, 0},
 		{"206 from a later byte", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, fmt.Sprintf("bytes 20000-%d/%d", total-1, total), body[20000:])
-		}, true, cut},
+		}, nil, cut},
 		{"206 without Content-Range", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, "", body[cut:])
-		}, true, cut},
+		}, nil, cut},
 		{"206 stopping before the end", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, fmt.Sprintf("bytes %d-19999/%d", cut, total), body[cut:20000])
-		}, true, 20000},
+		}, nil, 20000},
 		{"206 body shorter than its range", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, fmt.Sprintf("bytes %d-%d/%d", cut, total-1, total), body[cut:15000])
-		}, true, 15000},
+		}, nil, 15000},
+		{"206 of another size, then the new version whole", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Range") == "" {
+				w.Write(other)
+				return
+			}
+			partial(w, fmt.Sprintf("bytes %d-%d/%d", cut, len(other)-1, len(other)), other[cut:])
+		}, other, 0},
 		{"200 ignoring Range", func(w http.ResponseWriter, r *http.Request) {
 			w.Write(body)
-		}, false, 0},
+		}, body, 0},
 		{"206 continuing to the end", func(w http.ResponseWriter, r *http.Request) {
 			partial(w, fmt.Sprintf("bytes %d-%d/%d", cut, total-1, total), body[cut:])
-		}, false, 0},
+		}, body, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls atomic.Int32
-			var fix atomic.Bool // answer the third request correctly
+			var fix atomic.Bool // answer correctly from now on
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("ETag", `"v1"`)
 				switch {
 				case calls.Add(1) == 1:
 					w.Header().Set("Content-Length", fmt.Sprint(total))
@@ -366,10 +388,10 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := got[u]
-			if !tt.wantErr {
+			if tt.want != nil {
 				saved, _ := os.ReadFile(final)
-				if r.Error != "" || !bytes.Equal(saved, body) || r.Bytes != int64(total) {
-					t.Fatalf("result %+v; saved %d bytes, want the body's %d", r, len(saved), total)
+				if r.Error != "" || !bytes.Equal(saved, tt.want) || r.Bytes != int64(len(tt.want)) {
+					t.Fatalf("result %+v; saved %d bytes, want %d", r, len(saved), len(tt.want))
 				}
 				return
 			}
@@ -379,7 +401,7 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 			if _, err := os.Stat(final); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a wrong file was marked complete: %v", err)
 			}
-			if b, _ := os.ReadFile(final + "%part"); !bytes.Equal(b, body[:tt.wantPart]) {
+			if b, _ := os.ReadFile(partFile(dir, srv, "f.bin")); !bytes.Equal(b, body[:tt.wantPart]) {
 				t.Errorf("part file holds %d bytes, want the body's first %d", len(b), tt.wantPart)
 			}
 
@@ -387,7 +409,7 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 			fix.Store(true)
 			got, _ = runAll(t, t.Context(), opts, inputs(u))
 			saved, _ := os.ReadFile(final)
-			if r := got[u]; r.Error != "" || !bytes.Equal(saved, body) {
+			if r := got[u]; r.Error != "" || !bytes.Equal(saved, body) || r.ResumedFrom != int64(tt.wantPart) {
 				t.Errorf("resume from a correct server: %+v; saved %d bytes", r, len(saved))
 			}
 		})
@@ -397,7 +419,8 @@ func TestRunResumeChecksContentRange(t *testing.T) {
 // TestRunDuplicateTargetsFetchedOnce: with Dir, inputs that would be saved
 // to the same file — the same line again, or a URL differing only in
 // fragment or scheme — are not downloaded (concurrently, into one part
-// file) again: each later one is reported as a duplicate of the first.
+// file) again: each later one is reported as a duplicate of the first, not
+// as a failure.
 func TestRunDuplicateTargetsFetchedOnce(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 1<<20)
 	var hits atomic.Int32
@@ -409,7 +432,7 @@ func TestRunDuplicateTargetsFetchedOnce(t *testing.T) {
 	dir := t.TempDir()
 	in := inputs(u, srv.URL+"/other", u, u+"#frag", strings.Replace(u, "http:", "https:", 1))
 	var results []fetch.Result
-	_, err := fetch.Run(t.Context(), fetch.Options{Dir: dir}, slices.Values(in), func(r fetch.Result) error {
+	st, err := fetch.Run(t.Context(), fetch.Options{Dir: dir}, slices.Values(in), func(r fetch.Result) error {
 		results = append(results, r)
 		return nil
 	})
@@ -420,12 +443,17 @@ func TestRunDuplicateTargetsFetchedOnce(t *testing.T) {
 		t.Errorf("%d requests for 2 distinct files", n)
 	}
 	for _, r := range results {
-		switch dup := errors.Is(r.Err, fetch.ErrDuplicate); {
-		case r.Line <= 2 && r.Err != nil:
+		switch {
+		case r.Err != nil:
 			t.Errorf("line %d: %v", r.Line, r.Err)
-		case r.Line > 2 && (!dup || !errors.Is(r.Err, fetch.ErrBadInput) || !strings.Contains(r.Error, "line 1")):
-			t.Errorf("line %d: error %v, want a duplicate of line 1", r.Line, r.Err)
+		case r.Line <= 2 && r.Duplicate:
+			t.Errorf("line %d reported as a duplicate", r.Line)
+		case r.Line > 2 && (!r.Duplicate || r.DuplicateOf != 1 || r.File != "" || r.Bytes != 0):
+			t.Errorf("line %d: %+v, want a duplicate of line 1", r.Line, r)
 		}
+	}
+	if st.OK != 2 || st.Duplicates != 3 || st.Failed != 0 {
+		t.Errorf("stats %+v, want 2 ok and 3 duplicates", st)
 	}
 	if saved, _ := os.ReadFile(filepath.Join(hostDir(dir, srv), "same")); !bytes.Equal(saved, body) {
 		t.Errorf("saved file has %d bytes, want %d", len(saved), len(body))
@@ -442,6 +470,12 @@ func TestRunMaxSizeRemovesPart(t *testing.T) {
 	}
 	var left []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if d.IsDir() && d.Name() == fetch.StateDir {
+			if parts, _ := os.ReadDir(filepath.Join(p, "part")); len(parts) > 0 {
+				left = append(left, "part file "+parts[0].Name())
+			}
+			return filepath.SkipDir
+		}
 		if !d.IsDir() {
 			left = append(left, p)
 		}
@@ -480,8 +514,9 @@ func TestRunMaxSizeCountsResumedBytes(t *testing.T) {
 		t.Errorf("resume past the cap: %+v, want ErrTooLarge", r)
 	}
 	entries, _ := os.ReadDir(hostDir(dir, srv))
-	if len(entries) != 0 {
-		t.Errorf("files left: %v", entries)
+	parts, _ := os.ReadDir(filepath.Join(dir, fetch.StateDir, "part"))
+	if len(entries)+len(parts) != 0 {
+		t.Errorf("files left: %v, part files %v", entries, parts)
 	}
 }
 

@@ -18,6 +18,16 @@ import (
 // 1024 bytes, falling back to windows-1252 as browsers do. The result is
 // always valid UTF-8. A <title> inside <svg> is ignored.
 func Title(body []byte, contentType string) string {
+	if declaresUTF8(contentType) {
+		if t, ok := fastTitle(body); ok {
+			return t
+		}
+	}
+	return tokenizedTitle(body, contentType)
+}
+
+// tokenizedTitle is Title by x/net/html's tokenizer.
+func tokenizedTitle(body []byte, contentType string) string {
 	var r io.Reader = bytes.NewReader(body)
 	if _, params, err := mime.ParseMediaType(contentType); err != nil || !strings.EqualFold(params["charset"], "utf-8") {
 		// The header names no charset, or one needing conversion: let

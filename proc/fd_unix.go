@@ -4,6 +4,7 @@ package proc
 
 import (
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -24,3 +25,9 @@ func protocolFile(fd uintptr, name string) *os.File {
 	syscall.CloseOnExec(int(fd))
 	return os.NewFile(fd, name)
 }
+
+// supported reports why this system cannot run worker processes: nil on
+// Unix.
+func supported() error { return nil }
+
+func startCommand(cmd *exec.Cmd) error { return cmd.Start() }

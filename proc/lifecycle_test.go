@@ -1,3 +1,5 @@
+//go:build unix
+
 package proc_test
 
 import (
@@ -146,12 +148,23 @@ func openFiles(t *testing.T) int {
 // zombieChildren lists the children of this process that exited and were
 // never waited for.
 func zombieChildren(t *testing.T) []int {
+	return children(t, func(state string) bool { return state == "Z" })
+}
+
+// liveChildren lists the children of this process that still run.
+func liveChildren(t *testing.T) []int {
+	return children(t, func(state string) bool { return state != "Z" })
+}
+
+// children lists the children of this process whose state (R, S, Z, …)
+// passes keep.
+func children(t *testing.T, keep func(state string) bool) []int {
 	t.Helper()
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil || len(stats) == 0 {
 		t.Skipf("cannot list processes: %v", err)
 	}
-	var zombies []int
+	var pids []int
 	for _, s := range stats {
 		b, err := os.ReadFile(s)
 		if err != nil {
@@ -159,12 +172,12 @@ func zombieChildren(t *testing.T) []int {
 		}
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
 		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+		if len(f) > 1 && keep(f[0]) && f[1] == strconv.Itoa(os.Getpid()) {
 			p, _ := strconv.Atoi(strings.Fields(string(b))[0])
-			zombies = append(zombies, p)
+			pids = append(pids, p)
 		}
 	}
-	return zombies
+	return pids
 }
 
 // onlyFirst succeeds in the first worker that builds it (the first to
@@ -421,5 +434,40 @@ func TestKilledWorkerFailsRunningCall(t *testing.T) {
 		if v, err := f.Wait(ctx); err != nil || v != i*i {
 			t.Errorf("call %d behind the killed one = %d, %v", i, v, err)
 		}
+	}
+}
+
+// TestNewInWorker: a program that does not call ServeIfWorker first runs
+// main in each worker. If main calls proc.New there, New fails at once in
+// the worker, and the parent's New fails with the same message, naming
+// ServeIfWorker — instead of workers starting pools of their own while
+// the parent hangs. If main does something else, the parent's New fails
+// after the handshake timeout, saying so. Either way no process is left.
+func TestNewInWorker(t *testing.T) {
+	for _, c := range []struct {
+		main    string
+		timeout time.Duration // for the worker's hello
+		within  time.Duration
+	}{
+		{"forgets", time.Minute, 10 * time.Second},
+		{"silent", 500 * time.Millisecond, 10 * time.Second},
+	} {
+		t.Run(c.main, func(t *testing.T) {
+			t.Setenv("PROC_TEST_MAIN", c.main) // the workers inherit New's environment
+			proc.SetHandshakeTimeout(t, c.timeout)
+			var stderr strings.Builder
+			start := time.Now()
+			ex, err := proc.New(crew.Workers(2), proc.Stderr(&stderr))
+			if err == nil {
+				ex.Close()
+				t.Fatal("New succeeded with workers whose main does not call ServeIfWorker")
+			}
+			if d := time.Since(start); !strings.Contains(err.Error(), "proc.ServeIfWorker()") || d > c.within {
+				t.Errorf("New failed after %v with %v; want an error naming proc.ServeIfWorker() within %v", d, err, c.within)
+			}
+			if live, z := liveChildren(t), zombieChildren(t); len(live)+len(z) > 0 {
+				t.Errorf("after the failed New, processes %v still run and %v were never waited for", live, z)
+			}
+		})
 	}
 }

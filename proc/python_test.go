@@ -1,3 +1,5 @@
+//go:build unix
+
 package proc_test
 
 import (
@@ -16,11 +18,7 @@ func TestPythonWorkerConformance(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 is not on PATH: the Python worker (testdata/pyworker.py) cannot be checked")
 	}
-	crewtest.Run(t, func(t *testing.T, opts ...crew.Option) crew.Executor {
-		ex, err := proc.New(append(opts, proc.Command(python, "testdata/pyworker.py"))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ex
+	crewtest.Run(t, func(opts ...crew.Option) (crew.Executor, error) {
+		return proc.New(append(opts, proc.Command(python, "testdata/pyworker.py"))...)
 	})
 }

@@ -10,12 +10,16 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/executor"
 )
 
 // The wire protocol between a pool and its workers (docs/protocol.md):
 // frames of a 4-byte big-endian length followed by that many bytes of one
 // JSON object, in both directions.
+
+// protocolVersion is the version of docs/protocol.md this package speaks;
+// pool and worker exchange it in their hello frames and refuse another.
+const protocolVersion = 2
 
 // maxFrame bounds a frame so that a corrupt length cannot make a reader
 // allocate gigabytes.
@@ -23,38 +27,42 @@ const maxFrame = 64 << 20
 
 // Message types.
 const (
-	msgHello    = "hello" // pool → worker, first: initializers and timeout
-	msgReady    = "ready" // worker → pool: initializers built
-	msgInitFail = "init_error"
-	msgCall     = "call"    // pool → worker: a batch of calls, run in order
-	msgChunk    = "chunk"   // pool → worker: one task over an array of arguments
-	msgCancel   = "cancel"  // pool → worker: cancel the call or chunk with ID
-	msgResult   = "result"  // worker → pool: one call's (or chunk element's) value or error
-	msgValues   = "values"  // worker → pool: the values of a chunk's next elements
-	msgRunning  = "running" // worker → pool: the call, or chunk element, answered next is running
+	msgHello    = "hello"      // both ways, first: the protocol version; pool → worker also its options
+	msgReady    = "ready"      // worker → pool: initializers built
+	msgInitFail = "init_error" // worker → pool: an initializer failed, or this is no worker
+	msgChunk    = "chunk"      // pool → worker: one task over an array of arguments
+	msgCancel   = "cancel"     // pool → worker: cancel the chunk with ID
+	msgResult   = "result"     // worker → pool: a chunk's next element's value or error
+	msgValues   = "values"     // worker → pool: the values of a chunk's next elements
+	msgRunning  = "running"    // worker → pool: the chunk's next element is running
+	msgRetry    = "retry"      // worker → pool: the next element failed, attempt Attempt follows after DelayMS
 )
 
 type message struct {
-	Type      string            `json:"type"`
-	Inits     []string          `json:"inits,omitempty"`
-	TimeoutMS int64             `json:"timeout_ms,omitempty"`
-	PID       int               `json:"pid,omitempty"`
-	Calls     []wireCall        `json:"calls,omitempty"`
-	ID        uint64            `json:"id,omitempty"`
-	Task      string            `json:"task,omitempty"`
-	Args      json.RawMessage   `json:"args,omitempty"`
-	Value     json.RawMessage   `json:"value,omitempty"`
-	Values    json.RawMessage   `json:"values,omitempty"`
-	Error     *crew.RemoteError `json:"error,omitempty"`
-}
-
-type wireCall struct {
-	ID   uint64          `json:"id"`
-	Task string          `json:"task"`
-	Arg  json.RawMessage `json:"arg"`
+	Type      string                `json:"type"`
+	Version   int                   `json:"version,omitempty"`
+	Inits     []string              `json:"inits,omitempty"`
+	TimeoutMS int64                 `json:"timeout_ms,omitempty"`
+	Retries   int                   `json:"retries,omitempty"`
+	BackoffMS int64                 `json:"backoff_ms,omitempty"`
+	PID       int                   `json:"pid,omitempty"`
+	ID        uint64                `json:"id,omitempty"`
+	Task      string                `json:"task,omitempty"`
+	Attempt   int                   `json:"attempt,omitempty"`
+	DelayMS   int64                 `json:"delay_ms,omitempty"`
+	Args      json.RawMessage       `json:"args,omitempty"`
+	Value     json.RawMessage       `json:"value,omitempty"`
+	Values    json.RawMessage       `json:"values,omitempty"`
+	Error     *executor.RemoteError `json:"error,omitempty"`
 }
 
 var errFrameTooBig = errors.New("proc: frame too large")
+
+// frameTooBig is the error of an element whose argument alone, n bytes
+// of JSON, makes a frame larger than maxFrame.
+func frameTooBig(n int) error {
+	return executor.Permanent(fmt.Errorf("%w: the argument is %d bytes of JSON; a frame holds at most %d", errFrameTooBig, n, maxFrame))
+}
 
 func writeFrame(w *bufio.Writer, m *message) error {
 	b, err := json.Marshal(m)
@@ -150,26 +158,7 @@ func appendValueResult(buf []byte, id uint64, value []byte) []byte {
 	return append(buf, '}')
 }
 
-// appendCallFrame encodes a call batch by hand: the arguments are already
-// JSON, and building the envelope without reflection keeps tiny tasks cheap.
-func appendCallFrame(buf []byte, calls []*job) []byte {
-	buf = append(buf, `{"type":"call","calls":[`...)
-	for i, j := range calls {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `{"id":`...)
-		buf = strconv.AppendUint(buf, j.id, 10)
-		buf = append(buf, `,"task":`...)
-		buf = strconv.AppendQuote(buf, j.c.Task())
-		buf = append(buf, `,"arg":`...)
-		buf = append(buf, j.arg...)
-		buf = append(buf, '}')
-	}
-	return append(buf, "]}"...)
-}
-
-// appendRunning encodes a running frame for call or chunk id.
+// appendRunning encodes a running frame for chunk id.
 func appendRunning(buf []byte, id uint64) []byte {
 	buf = append(buf, `{"type":"running","id":`...)
 	buf = strconv.AppendUint(buf, id, 10)
@@ -226,12 +215,17 @@ func parseChunk(b []byte, m *message) bool {
 	return true
 }
 
-// appendChunk encodes a chunk frame; args must be a JSON array.
-func appendChunk(buf []byte, id uint64, task string, args []byte) []byte {
+// appendChunk encodes a chunk frame; args must be a JSON array. attempt
+// is the attempt number of its first element (1 unless it ran before).
+func appendChunk(buf []byte, id uint64, task string, attempt int, args []byte) []byte {
 	buf = append(buf, chunkPrefix...)
 	buf = strconv.AppendUint(buf, id, 10)
 	buf = append(buf, `,"task":`...)
 	buf = strconv.AppendQuote(buf, task)
+	if attempt > 1 {
+		buf = append(buf, `,"attempt":`...)
+		buf = strconv.AppendInt(buf, int64(attempt), 10)
+	}
 	buf = append(buf, `,"args":`...)
 	buf = append(buf, args...)
 	return append(buf, '}')
@@ -254,32 +248,22 @@ func parseID(b []byte, prefix string) (id uint64, rest []byte, ok bool) {
 	return id, rest[i:], true
 }
 
-// appendJobs appends the frames that send jobs, in order: a call frame for
-// each run of single calls, a chunk frame for each chunk. It leaves out,
-// and returns, the chunks whose arguments did not encode as one array.
+// appendJobs appends the chunk frames that send jobs, in order. It
+// leaves out, and returns, the jobs whose arguments did not encode as one
+// array or make too large a frame.
 func appendJobs(buf []byte, jobs []*job) ([]byte, []*job) {
 	var unsendable []*job
-	for i := 0; i < len(jobs); {
+	for _, j := range jobs {
 		start := len(buf)
 		buf = append(buf, 0, 0, 0, 0) // the length, set below
-		if j := jobs[i]; j.b != nil {
-			i++
-			args, err := j.b.b.EncodeArgs(int(j.from), int(j.to))
-			if err == nil {
-				buf = appendChunk(buf, j.id, j.b.b.Task(), args)
-			}
-			if err != nil || len(buf)-start-4 > maxFrame {
-				buf = buf[:start]
-				unsendable = append(unsendable, j)
-				continue
-			}
-		} else {
-			k := i + 1
-			for k < len(jobs) && jobs[k].b == nil {
-				k++
-			}
-			buf = appendCallFrame(buf, jobs[i:k])
-			i = k
+		args, err := j.b.b.EncodeArgs(int(j.from), int(j.to))
+		if err == nil {
+			buf = appendChunk(buf, j.id, j.b.b.Task(), int(j.tries)+1, args)
+		}
+		if err != nil || len(buf)-start-4 > maxFrame {
+			buf = buf[:start]
+			unsendable = append(unsendable, j)
+			continue
 		}
 		binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start-4))
 	}

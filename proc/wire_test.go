@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/crewrun/crew"
+	"github.com/crewrun/crew/executor"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -14,7 +14,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	w := bufio.NewWriter(&b)
 	msgs := []*message{
 		{Type: msgHello, Inits: []string{"a"}, TimeoutMS: 5},
-		{Type: msgResult, ID: 7, Error: &crew.RemoteError{Kind: crew.KindPanic, Message: "boom"}},
+		{Type: msgResult, ID: 7, Error: &executor.RemoteError{Kind: executor.KindPanic, Message: "boom"}},
 		{Type: msgCancel, ID: 9},
 	}
 	for _, m := range msgs {

@@ -42,6 +42,15 @@ func sourceError(op, path string, err error) error {
 	return pathError(op, path, err)
 }
 
+// vanishedOr is err, or a vanishedError if the source src no longer
+// exists (an error reading its metadata came from its going).
+func vanishedOr(src string, err error) error {
+	if _, serr := os.Lstat(src); errors.Is(serr, fs.ErrNotExist) {
+		return &vanishedError{src}
+	}
+	return err
+}
+
 // unwrapErrno returns the cause inside an fs.PathError, os.LinkError or
 // os.SyscallError.
 func unwrapErrno(err error) error {

@@ -19,6 +19,13 @@ func NoEmptyPath() (undo func()) {
 // Fsyncs is the number of fsyncs made so far.
 func Fsyncs() int64 { return fsyncs.Load() }
 
+// BeforeDir sets a function called by the walk before it reads each
+// source directory; it returns the undo.
+func BeforeDir(f func(src string)) (undo func()) {
+	beforeDir = f
+	return func() { beforeDir = nil }
+}
+
 // BeforeEntry sets a function called in a worker before each entry's lstat
 // (to make a source vanish, say); it returns the undo.
 func BeforeEntry(f func(src string)) (undo func()) {

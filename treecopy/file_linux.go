@@ -2,43 +2,13 @@ package treecopy
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// copyFile writes src's content and metadata to a new file under a temp
-// name beside j.dst, returned, through raw file descriptors: no os.File
-// (whose poller registration and flag probing cost more system calls than
-// copying a small file), metadata set on the open file rather than by
-// path. Only data extents are copied (SEEK_DATA/SEEK_HOLE), so sparse
-// files stay sparse; each extent goes through copy_file_range, which the
-// kernel may turn into a reflink. Errors name j.dst, never the temp name.
-func (c *copier) copyFile(j job) (tmp string, n int64, err error) {
-	out := -1
-	tmp, err = withTempName(j.dst, func(tmp string) (err error) {
-		out, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		return err
-	})
-	if err != nil {
-		return "", 0, pathError("create", j.dst, err)
-	}
-	n, err = c.copyInto(j, out, j.dst)
-	if cerr := unix.Close(out); err == nil && cerr != nil {
-		err = pathError("close", j.dst, cerr)
-	}
-	if err != nil {
-		unix.Unlink(tmp)
-		return "", n, err
-	}
-	return tmp, n, nil
-}
 
 // copyUnnamed copies src to dst, which must not exist, through a file
 // without a name (O_TMPFILE) that is linked in as dst once complete: no
@@ -55,7 +25,10 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 	if j.dstDir < 0 {
 		tpath = filepath.Dir(dst)
 	}
-	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	// Nobody sees the file before it is linked in: it can have its
+	// final mode from the start, saving a chmod, when the umask keeps it.
+	j.madeMode = createMode(uint32(j.fi.Sys().(*unixStat).Mode), j.inheritsACL)
+	out, err := unix.Openat(tdir, tpath, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, j.madeMode)
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
 			c.noTmpfile.Store(true)
@@ -68,7 +41,7 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 			err = pathError("close", dst, cerr)
 		}
 	}()
-	if n, err = c.copyInto(j, out, dst); err != nil {
+	if n, err = c.copyInto(j, out, dst, ""); err != nil {
 		return n, err
 	}
 	// Linking a descriptor needs CAP_DAC_READ_SEARCH; its /proc name does not.
@@ -92,106 +65,8 @@ func (c *copier) copyUnnamed(j job) (n int64, err error) {
 	return n, nil
 }
 
-var errNoTmpfile = errors.New("treecopy: no O_TMPFILE here")
-
 // tmpfile and emptyPath are false only in tests of the other paths.
 var tmpfile, emptyPath = true, true
-
-// copyInto copies the content and metadata of j's source into out, a new
-// file named name in errors. The source may have changed since the walk
-// looked at it: what is copied, size and metadata alike, is what the open
-// file holds, and a source that shrinks while being copied fails with
-// errChanged rather than leaving a copy padded with zeros.
-func (c *copier) copyInto(j job, out int, name string) (n int64, err error) {
-	src := j.src
-	sdir, sname := at(j.srcDir, src)
-	in, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return 0, sourceError("open", src, err)
-	}
-	defer unix.Close(in)
-	var st unixStat
-	if err := unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&st))); err != nil {
-		return 0, sourceError("stat", src, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, pathError("copy", src, fmt.Errorf("%w (no longer a regular file)", errChanged))
-	}
-	size := st.Size
-	if size < 64<<10 {
-		// Small files: holes are unlikely and the two lseeks cost more
-		// than the copy.
-		n, err = copyRange(in, out, 0, size)
-	} else {
-		n, err = copyExtents(in, out, size)
-	}
-	short := false
-	if errors.Is(err, errChanged) && unchangedSince(in, &st) {
-		// Less content than the size the file reports, which has not
-		// changed: a sysfs file (4096 bytes, a few of them real). Keep
-		// what it holds, as cp does.
-		err, short = nil, true
-	}
-	if err == nil && n != size && !short {
-		err = unix.Ftruncate(out, size) // trailing hole
-	}
-	if err != nil {
-		if errors.Is(err, errChanged) {
-			return n, pathError("copy", src, err)
-		}
-		return n, pathError("write", name, err)
-	}
-	if err := c.fileMeta(in, out, src, name, &st, j.inheritsACL); err != nil {
-		return n, err
-	}
-	if c.opts.Fsync {
-		fsyncs.Add(1)
-		if err := unix.Fsync(out); err != nil {
-			return n, pathError("fsync", name, err)
-		}
-	}
-	return n, nil
-}
-
-// unchangedSince reports whether the open file in still has st's size and mtime.
-func unchangedSince(in int, st *unixStat) bool {
-	var now unixStat
-	return unix.Fstat(in, (*unix.Stat_t)(unsafe.Pointer(&now))) == nil && now.Size == st.Size && now.Mtim == st.Mtim
-}
-
-// errChanged is a source file that changed while it was being copied.
-var errChanged = errors.New("file changed during copy")
-
-func copyExtents(in, out int, size int64) (int64, error) {
-	var total int64
-	off := int64(0)
-	for off < size {
-		data, err := unix.Seek(in, off, unix.SEEK_DATA)
-		if err != nil {
-			if errors.Is(err, unix.ENXIO) {
-				// No data after off: a trailing hole, unless the file
-				// shrank to end before the size it had.
-				if end, err := unix.Seek(in, 0, io.SeekEnd); err == nil && end < size {
-					return total, errChanged
-				}
-				return total, nil
-			}
-			// No SEEK_DATA support: treat the rest as one extent.
-			data = off
-		}
-		hole, err := unix.Seek(in, data, unix.SEEK_HOLE)
-		if err != nil {
-			hole = size
-		}
-		n, err := copyRange(in, out, data, hole-data)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		off = hole
-	}
-	return total, nil
-}
 
 // copyRange copies n bytes at off with copy_file_range, falling back to
 // pread/pwrite where the kernel or file systems do not support it.
@@ -222,104 +97,11 @@ func copyRange(in, out int, off, n int64) (int64, error) {
 	return done, nil
 }
 
-// copyPread copies n bytes at off with pread and pwrite. A pwrite may
-// write less than it was given (a file system filling up writes what fits,
-// and only the next call fails with ENOSPC), so each buffer is written
-// until all of it is.
-func copyPread(in, out int, off, n int64) (int64, error) {
-	buf := make([]byte, min(n, 1<<20))
-	var done int64
-	for done < n {
-		k, err := unix.Pread(in, buf[:min(int64(len(buf)), n-done)], off+done)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return done, err
-		}
-		if k == 0 {
-			return done, errChanged
-		}
-		for w := 0; w < k; {
-			m, err := unix.Pwrite(out, buf[w:k], off+done)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err == nil && m == 0 {
-				err = io.ErrShortWrite
-			}
-			if err != nil {
-				return done, err
-			}
-			w += m
-			done += int64(m)
-		}
-	}
-	return done, nil
-}
-
-// fileMeta gives the open file out the ownership (when root), xattrs, mode
-// and nanosecond times of in, whose fstat is st, in that order because
-// chown clears setuid bits; it does what meta does for other entries,
-// without path lookups. inheritsACL is as for copyFdXattrs.
-func (c *copier) fileMeta(in, out int, src, name string, st *unixStat, inheritsACL bool) error {
-	if c.root {
-		// A new file is ours, but its group is its directory's when that
-		// is setgid (or mounted with grpid): ask the file, not the
-		// source's ids compared with ours.
-		var ost unix.Stat_t
-		if err := unix.Fstat(out, &ost); err != nil {
-			return pathError("stat", name, err)
-		}
-		if ost.Uid != st.Uid || ost.Gid != st.Gid {
-			if err := unix.Fchown(out, int(st.Uid), int(st.Gid)); err != nil {
-				return pathError("chown", name, err)
-			}
-		}
-	}
-	if err := copyFdXattrs(in, out, src, name, inheritsACL); err != nil {
-		return err
-	}
-	if err := unix.Fchmod(out, st.Mode&07777); err != nil {
-		return pathError("chmod", name, err)
-	}
-	ts := times(st)
-	// futimens(out, ts): utimensat with a NULL path acts on the descriptor.
-	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(out), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return pathError("set times", name, e)
-	}
-	return nil
-}
-
-// copyFdXattrs copies the extended attributes of in to out. inheritsACL
-// says that out's directory has a default ACL, which gave out an access
-// ACL: removed unless the source has one too (which replaced it).
-func copyFdXattrs(in, out int, src, dst string, inheritsACL bool) error {
-	// Most files have no extended attributes: find that out without the
-	// general path's allocations.
-	var probe [256]byte
-	if n, err := unix.Flistxattr(in, probe[:]); err == nil && n == 0 || errors.Is(err, unix.ENOTSUP) {
-		if inheritsACL {
-			return removeACL(out, dst)
-		}
-		return nil
-	}
-	names, err := xattrs{
-		src: src, dst: dst,
-		list: func(b []byte) (int, error) { return unix.Flistxattr(in, b) },
-		get:  func(a string, b []byte) (int, error) { return unix.Fgetxattr(in, a, b) },
-		set:  func(a string, b []byte) error { return unix.Fsetxattr(out, a, b, 0) },
-	}.copy()
-	if err == nil && inheritsACL && !slices.Contains(names, aclAccess) {
-		err = removeACL(out, dst)
-	}
-	return err
-}
-
-// removeACL removes the access ACL of the open file out, named dst.
-func removeACL(out int, dst string) error {
-	if err := unix.Fremovexattr(out, aclAccess); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
-		return pathError("removexattr "+aclAccess, dst, err)
+// futimens sets the times of the open file fd: utimensat with a NULL path
+// acts on the descriptor.
+func futimens(fd int, _ string, ts *[2]unix.Timespec) error {
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return e
 	}
 	return nil
 }

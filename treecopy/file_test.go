@@ -76,3 +76,24 @@ func TestSourceShrinkingDuringCopyFails(t *testing.T) {
 		unix.Close(out)
 	}
 }
+
+// TestVanishedWhileOpening removes a source file between its lstat and
+// its open: reported as vanished, not as a failure.
+func TestVanishedWhileOpening(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "s"), filepath.Join(dir, "d")
+	if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(src)
+	c := newCopier(Options{}, func(error) {})
+	_, err = c.entry(job{src: src, dst: dst, fi: fi, fresh: true, srcDir: -1, dstDir: -1})
+	c.fail(err)
+	if len(c.stats.Vanished) != 1 || len(c.stats.Errors) != 0 {
+		t.Errorf("vanished %q, errors %v", c.stats.Vanished, c.stats.Errors)
+	}
+}

@@ -239,3 +239,23 @@ func TestConcurrentRunsIntoOneDestination(t *testing.T) {
 	}
 	compareTrees(t, src, dst)
 }
+
+// TestVanishedDirectoryNotMade removes a source directory after its parent
+// was read: it is reported as vanished and not made, empty, in the copy.
+func TestVanishedDirectoryNotMade(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "a"), []byte("x"), 0o644)
+	write(t, filepath.Join(src, "sub", "f"), []byte("y"), 0o644)
+	defer treecopy.BeforeDir(func(p string) {
+		if filepath.Base(p) == "sub" {
+			os.RemoveAll(p)
+		}
+	})()
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Workers: 1})
+	if !errors.Is(err, treecopy.ErrVanished) || len(st.Vanished) != 1 || st.Vanished[0] != filepath.Join(src, "sub") {
+		t.Fatalf("err %v, vanished %q", err, st.Vanished)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "sub")); !os.IsNotExist(err) {
+		t.Errorf("the vanished directory was made in the copy: %v", err)
+	}
+}

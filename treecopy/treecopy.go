@@ -22,6 +22,10 @@
 // Nothing in the destination is removed to make room unless Options.Delete
 // asks for it: a file where the source has a directory, or a non-empty
 // directory where the source has a file, is reported and kept.
+//
+// Linux gets the fast paths (O_TMPFILE, copy_file_range, lookups by
+// directory descriptor); macOS and FreeBSD a portable one (temp name and
+// rename, pread/pwrite); elsewhere CopyTrees returns ErrUnsupported.
 package treecopy
 
 import (

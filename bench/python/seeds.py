@@ -2,16 +2,20 @@
 
 Usage: python3 seeds.py EXPERIMENT MODE WORKERS PARAMS_JSON
 MODE is seq, threads or processes. Prints one JSON object:
-{"seconds": wall time of the work, pool start-up included, "check": result}.
+{"seconds": wall time of the work, pool start and stop included,
+ "pool_seconds": of that, starting and stopping the pool, "check": result}.
+The isolation experiment instead prints a JSON line per result as it comes.
 Written for crew; each experiment does the same work, split the same way,
 as its Go counterpart in bench/experiments.go.
 """
 import json
+import os
 import sys
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from multiprocessing import Pool
 
 
@@ -104,6 +108,9 @@ def download(url):
         return len(resp.read())
 
 
+pool_seconds = 0.0  # time spent starting and stopping pools
+
+
 class Mapper:
     """One pool for the whole experiment, started when it is entered."""
 
@@ -112,20 +119,28 @@ class Mapper:
         self.pool = None
 
     def __enter__(self):
+        global pool_seconds
+        start = time.perf_counter()
         if self.mode == "threads":
             self.pool = ThreadPoolExecutor(max_workers=self.workers)
         elif self.mode == "processes":
             self.pool = Pool(self.workers, initializer=self.initializer)
         elif self.initializer:
             self.initializer()
+        if self.mode != "seq":
+            pool_seconds += time.perf_counter() - start
         return self
 
     def __exit__(self, *exc):
+        global pool_seconds
+        start = time.perf_counter()
         if self.mode == "threads":
             self.pool.shutdown()
         elif self.mode == "processes":
             self.pool.close()
             self.pool.join()
+        if self.mode != "seq":
+            pool_seconds += time.perf_counter() - start
 
     def map(self, fn, items):
         if self.mode == "seq":
@@ -146,8 +161,10 @@ def counter(mode, workers, params):
     lock = threading.Lock()
 
     def racy():
-        for _ in range(increments):
+        for i in range(increments):
             n = state["n"]
+            if i % params["yield_every"] == 0:
+                time.sleep(0)  # a thread switch between the read and the write
             state["n"] = n + 1
 
     def locked():
@@ -164,8 +181,53 @@ def counter(mode, workers, params):
     return state["n"]
 
 
+def fault(task):
+    index, kind, ms = task
+    if kind == "crash":
+        os._exit(3)  # the process ends at once, as on abort() or the OOM killer
+    if kind == "hang":
+        while True:  # ignores everything, as a read without a timeout would
+            time.sleep(3600)
+    time.sleep(ms / 1000)
+    return index
+
+
+def emit(line):
+    print(json.dumps(line), flush=True)
+
+
+def isolation(spec):
+    """The batch with a crashing and/or a hanging task, on a
+    ProcessPoolExecutor; a line per result as it comes. Python pools have no
+    per-task timeout: as_completed's timeout is the nearest thing."""
+    emit({"ready": True})
+    tasks = []
+    for i in range(spec["tasks"]):
+        kind = "crash" if i == spec["crash"] else "hang" if i == spec["hang"] else ""
+        tasks.append((i, kind, spec["task_ms"]))
+    rounds = -(-spec["tasks"] // spec["workers"])
+    patience = (rounds * spec["task_ms"] + spec["timeout_ms"]) / 1000
+    with ProcessPoolExecutor(spec["workers"]) as ex:
+        futures = {ex.submit(fault, t): t[0] for t in tasks}
+        try:
+            for f in as_completed(futures, timeout=patience):
+                try:
+                    f.result()
+                    emit({"index": futures[f]})
+                except Exception as e:
+                    emit({"index": futures[f], "error": type(e).__name__ + ": " + str(e)})
+        except FuturesTimeout:
+            for f, i in futures.items():
+                if not f.done():
+                    emit({"index": i, "error": "TimeoutError: as_completed stopped waiting; the task runs on"})
+    emit({"done": True})
+
+
 def main():
     name, mode, workers, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+    if name == "isolation":
+        isolation(params)
+        return
     start = time.perf_counter()
     if name == "sum-primes":
         spans, owner = [], []
@@ -196,7 +258,7 @@ def main():
         check = str(counter(mode, workers, params))
     else:
         sys.exit("unknown experiment " + name)
-    print(json.dumps({"seconds": time.perf_counter() - start, "check": check}))
+    print(json.dumps({"seconds": time.perf_counter() - start, "pool_seconds": pool_seconds, "check": check}))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("fetched %d pages (%d errors), discovered %d URLs\n", stats.Pages, stats.Errors, stats.Discovered)
+	fmt.Printf("fetched %d pages (%d errors, %d skipped by robots.txt), discovered %d URLs\n", stats.Pages, stats.Errors, stats.Skipped, stats.Discovered)
 
 	// urls.txt holds every discovered canonical URL, like the tutorial's;
 	// pages.jsonl one record per fetch (robots.txt refusals included).

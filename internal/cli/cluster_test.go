@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crewrun/crew/cluster"
 )
@@ -55,24 +56,35 @@ func startWorker(t *testing.T, args ...string) (stop func()) {
 }
 
 // TestClusterCommands drives crew run --cluster and crew crawl --cluster
-// against a real server and a crew worker: the output is the local
-// mode's, and shell jobs run only on a worker started with --allow-shell.
+// against a real server and crew workers: the output is the local mode's,
+// and shell jobs go only to a worker started with --allow-shell — beside
+// one without it they wait, saying why, until such a worker connects.
 func TestClusterCommands(t *testing.T) {
 	url := startServer(t, "s3cret")
 	marker := filepath.Join(t.TempDir(), "ran")
 	runArgs := []string{"run", "--cluster", url, "--token", "s3cret", "-j", "4", "-k", "echo", "{}", "{#}", ":::", "a b", "c'd", "$x"}
 
-	stop := startWorker(t, "--server", url, "--token", "s3cret", "-j", "2")
-	code, _, stderr := runCLI(t, "", "run", "--cluster", url, "--token", "s3cret", "touch", marker, ":::", "1")
-	if code != 1 || !strings.Contains(stderr, "--allow-shell") {
-		t.Errorf("crew run --cluster on a worker without --allow-shell: exit %d, stderr %q; want 1 naming --allow-shell", code, stderr)
-	}
+	startWorker(t, "--server", url, "--token", "s3cret", "-j", "2")
+	var waiting lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(t.Context(), []string{"run", "--cluster", url, "--token", "s3cret", "touch", marker, ":::", "1"},
+			Streams{In: strings.NewReader(""), Out: &waiting, Err: &waiting})
+	}()
+	waitFor(t, "the notice that no worker runs shell jobs", func() bool {
+		return strings.Contains(waiting.String(), `no connected worker runs "run.shell"`) && strings.Contains(waiting.String(), "--allow-shell")
+	})
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("a worker without --allow-shell ran the job")
 	}
-	stop()
-
 	startWorker(t, "--server", url, "--token", "s3cret", "-j", "2", "--allow-shell")
+	if c := <-done; c != 0 {
+		t.Errorf("crew run --cluster once a worker with --allow-shell connected: exit %d, stderr %q", c, waiting.String())
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the job never ran: %v", err)
+	}
+
 	wantCode, want, _ := runCLI(t, "", append([]string{"run", "-k"}, runArgs[5:]...)...)
 	code, out, stderr := runCLI(t, "", runArgs...)
 	if code != wantCode || out != want {
@@ -112,5 +124,16 @@ func TestClusterCommands(t *testing.T) {
 	local, remote := crawled(), crawled("--cluster", url, "--token", "s3cret")
 	if strings.Count(local, "\n") != 4 || local != remote {
 		t.Errorf("crew crawl --cluster found\n%s\nlocally\n%s", remote, local)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

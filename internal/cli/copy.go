@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,11 +96,12 @@ deletions; 130 interrupted.`,
   crew copy ~/photos /mnt/backup/            # the same: /mnt/backup/photos
   crew copy ~/photos/ /mnt/backup/photos     # rerun: only what changed
   crew copy -i --delete ~/photos/ /mnt/backup/photos   # and remove what photos no longer has
-  crew copy --dry-run --delete --max-delete 100 src/ dst  # list; refuse to delete over 100
-  crew copy --exclude '*.tmp' --exclude /build/ --include '*/' src/ dst
+  crew copy --dry-run --delete --max-delete 100 src/ dst  # list; at most 100 deletions
+  crew copy --exclude '*.tmp' --exclude /build/ src/ dst      # all but those
+  crew copy --include '*/' --include '*.go' --exclude '*' src/ dst  # only .go files
   crew copy a b c.txt /mnt/backup/           # several sources into one directory
   crew copy -x --fsync / /mnt/root-backup/   # one file system; durable when done
-  crew copy -n -0 src/ dst | xargs -0 ls -ld # names with newlines, raw`,
+  crew copy -n -0 src/ dst | (cd src && xargs -0 ls -ld)  # names with newlines, raw`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return usagef("copy needs SRC and DST, got %d arguments", len(args))
@@ -127,7 +129,7 @@ deletions; 130 interrupted.`,
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "list what would change; change nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary")
 	f.BoolVar(&o.del, "delete", false, "remove from DST what SRC no longer has (excluded entries are kept); let an entry whose type changed replace DST's")
-	f.IntVar(&o.maxDelete, "max-delete", -1, "with --delete: remove at most N entries (0: none, only list them); the rest are kept and the exit status is 25")
+	f.Var((*maxDeleteFlag)(&o.maxDelete), "max-delete", "with --delete: remove at most N entries (0: none, only list them); the rest are kept and the exit status is 25")
 	f.Var(&filterFlag{f: &o.filter}, "exclude", "leave out what matches PATTERN (rsync's rules; repeatable)")
 	f.Var(&filterFlag{f: &o.filter, include: true}, "include", "copy what matches PATTERN even if a later --exclude matches it")
 	f.Var(&filterFlag{f: &o.filter, from: true, stdin: s.In}, "exclude-from", "read exclude patterns from FILE, one a line (- for standard input; # and ; start comments)")
@@ -140,6 +142,28 @@ deletions; 130 interrupted.`,
 	f.BoolVar(&o.fsync, "fsync", false, "make each file's data and each directory's entries durable (fsync) before going on")
 	return cmd
 }
+
+// maxDeleteFlag is --max-delete: -1 (no limit) until set, shown without a
+// default.
+type maxDeleteFlag int
+
+func (m *maxDeleteFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a count of entries, 0 or more")
+	}
+	*m = maxDeleteFlag(n)
+	return nil
+}
+
+func (m *maxDeleteFlag) String() string {
+	if *m < 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*m))
+}
+
+func (m *maxDeleteFlag) Type() string { return "N" }
 
 // copyPlan turns SRC... DST into the trees to copy, by the rule crew copy
 // --help states; a directory SRC onto a missing DST, without a slash on

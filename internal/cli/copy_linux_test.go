@@ -23,11 +23,11 @@ func TestCopyFullDiskStops(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	src := filepath.Join(dir, "src")
-	must(t, os.MkdirAll(src, 0o755))
+	mustCopy(t, os.MkdirAll(src, 0o755))
 	for i := range 200 {
-		must(t, os.WriteFile(filepath.Join(src, fmt.Sprint(i)), bytes.Repeat([]byte("z"), 8<<10), 0o644))
+		mustCopy(t, os.WriteFile(filepath.Join(src, fmt.Sprint(i)), bytes.Repeat([]byte("z"), 8<<10), 0o644))
 	}
-	code, _, stderr := runCrew(t, "copy", src+"/", filepath.Join(mnt, "dst"))
+	code, _, stderr := runCrewCopy(t, "copy", src+"/", filepath.Join(mnt, "dst"))
 	if code != exitFailed || strings.Count(stderr, "no space left") != 1 || !strings.Contains(stderr, "stopped at the first full-disk error") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}

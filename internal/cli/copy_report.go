@@ -177,9 +177,12 @@ func startProgress(ctx context.Context, w io.Writer, terminal bool, p *treecopy.
 		every := progressEvery
 		if terminal {
 			every = 200 * time.Millisecond
+			// The bar moves with the data looked at, copied or found up
+			// to date; the rate shown is of bytes copied alone (the bar's
+			// own would count skipped files as fast as they are skipped).
 			bar = progressbar.NewOptions64(-1,
 				progressbar.OptionSetWriter(w),
-				progressbar.OptionShowBytes(true),
+				progressbar.OptionShowBytes(false),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionSetDescription("copy"))
 		}
@@ -201,24 +204,34 @@ func startProgress(ctx context.Context, w io.Writer, terminal bool, p *treecopy.
 			entries, data, copied := p.Entries.Load(), p.Data.Load(), p.Copied.Load()
 			rate := float64(copied) / time.Since(start).Seconds()
 			if bar == nil {
-				line := fmt.Sprintf("crew copy: %d entries, %s", entries, humanBytes(data))
-				if max >= 0 {
-					line += " of " + humanBytes(max)
-					if max > 0 {
-						line += fmt.Sprintf(" (%d%%)", min(100, data*100/max))
-					}
-				}
-				fmt.Fprintf(w, "%s looked at, %s copied (%s/s)\n", line, humanBytes(copied), humanBytes(int64(rate)))
+				fmt.Fprintln(w, "crew copy: "+progressLine(entries, data, max, copied, rate))
 				continue
 			}
 			if max >= 0 && bar.GetMax64() != max {
 				bar.ChangeMax64(max)
 			}
-			bar.Describe(fmt.Sprintf("copy: %d entries, %s copied (%s/s)", entries, humanBytes(copied), humanBytes(int64(rate))))
+			bar.Describe(progressLine(entries, data, max, copied, rate))
 			bar.Set64(data)
 		}
 	})
 	return cp
+}
+
+// progressLine says how far a copy is: entries and data looked at (of
+// the total, max, once known: -1 before), bytes copied and their rate.
+func progressLine(entries, data, max, copied int64, rate float64) string {
+	line := fmt.Sprintf("%d entries, %s", entries, humanBytes(data))
+	if max >= 0 {
+		line += " of " + humanBytes(max)
+		if max > 0 {
+			line += fmt.Sprintf(" (%d%%)", min(100, data*100/max))
+		}
+	}
+	line += " looked at, " + humanBytes(copied) + " copied"
+	if copied > 0 {
+		line += " (" + humanBytes(int64(rate)) + "/s)"
+	}
+	return line
 }
 
 func (cp *copyProgress) stop() {

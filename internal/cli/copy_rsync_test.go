@@ -22,19 +22,19 @@ func copyTree(t *testing.T, root string, paths ...string) {
 	for _, p := range paths {
 		full := filepath.Join(root, p)
 		if strings.HasSuffix(p, "/") {
-			must(t, os.MkdirAll(full, 0o755))
+			mustCopy(t, os.MkdirAll(full, 0o755))
 			continue
 		}
-		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		must(t, os.WriteFile(full, []byte(p), 0o644))
+		mustCopy(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		mustCopy(t, os.WriteFile(full, []byte(p), 0o644))
 	}
-	stamp(t, root, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
+	copyStamp(t, root, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
-// stamp sets the mtime of everything under root.
-func stamp(t *testing.T, root string, when time.Time) {
+// copyStamp sets the mtime of everything under root.
+func copyStamp(t *testing.T, root string, when time.Time) {
 	t.Helper()
-	must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	mustCopy(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.Type()&fs.ModeSymlink != 0 {
 			return err
 		}
@@ -42,21 +42,21 @@ func stamp(t *testing.T, root string, when time.Time) {
 	}))
 }
 
-func must(t *testing.T, err error) {
+func mustCopy(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// listTree is every path under root, directories with a trailing "/".
-func listTree(t *testing.T, root string) []string {
+// copyListTree is every path under root, directories with a trailing "/".
+func copyListTree(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
 	if _, err := os.Lstat(root); os.IsNotExist(err) {
 		return nil
 	}
-	must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	mustCopy(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == root {
 			return err
 		}
@@ -71,10 +71,10 @@ func listTree(t *testing.T, root string) []string {
 	return out
 }
 
-// golden compares got, under key, with testdata/name: recorded from rsync
+// copyGolden compares got, under key, with testdata/name: recorded from rsync
 // with -update-copy, so the comparison with rsync holds where rsync is
 // not installed.
-func golden(t *testing.T, name string, cases map[string][]string) {
+func copyGolden(t *testing.T, name string, cases map[string][]string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	var b bytes.Buffer
@@ -92,19 +92,19 @@ func golden(t *testing.T, name string, cases map[string][]string) {
 		}
 	}
 	if *updateCopy {
-		must(t, os.WriteFile(path, b.Bytes(), 0o644))
+		mustCopy(t, os.WriteFile(path, b.Bytes(), 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)
-	must(t, err)
+	mustCopy(t, err)
 	if !bytes.Equal(want, b.Bytes()) {
 		t.Errorf("differs from %s (rsync's answers):\n got:\n%s\nwant:\n%s", path, b.String(), want)
 	}
 }
 
-// rsyncOrSkip returns rsync's path, or "" when it is not installed and not
+// copyRsync returns rsync's path, or "" when it is not installed and not
 // needed (goldens are compared instead).
-func rsyncOrSkip(t *testing.T) string {
+func copyRsync(t *testing.T) string {
 	p, err := exec.LookPath("rsync")
 	if err != nil {
 		if *updateCopy {
@@ -115,9 +115,9 @@ func rsyncOrSkip(t *testing.T) string {
 	return p
 }
 
-// runCrew runs crew with args in this process and returns its exit code,
+// runCrewCopy runs crew with args in this process and returns its exit code,
 // standard output and standard error.
-func runCrew(t *testing.T, args ...string) (int, string, string) {
+func runCrewCopy(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(t.Context(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
@@ -127,14 +127,14 @@ func runCrew(t *testing.T, args ...string) (int, string, string) {
 // TestCopyFiltersMatchRsync copies one tree with each set of filter rules
 // by crew copy and by rsync -a and compares what arrives.
 func TestCopyFiltersMatchRsync(t *testing.T) {
-	rsync := rsyncOrSkip(t)
+	rsync := copyRsync(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	copyTree(t, src, "a.txt", "b.tmp", "build/x.o", "build/keep.txt", "src/main.go", "src/build/y.o",
 		"src/deep/z.tmp", "docs/readme.md", "docs/img/p.png", ".git/config", "top.log", "x/y/z/w.txt",
 		"x/y/w.txt", "empty/", "sp ace/f[1].txt", "a*b", "c/d.go/e")
 	exFile := filepath.Join(dir, "rules")
-	must(t, os.WriteFile(exFile, []byte("# comment\n; also\n\n*.o\n+ keep.txt\n- build/*\n/docs/img/\n"), 0o644))
+	mustCopy(t, os.WriteFile(exFile, []byte("# comment\n; also\n\n*.o\n+ keep.txt\n- build/*\n/docs/img/\n"), 0o644))
 	sets := [][]string{
 		{"--exclude", "*.tmp"},
 		{"--exclude", "/build/"},
@@ -171,8 +171,8 @@ func TestCopyFiltersMatchRsync(t *testing.T) {
 		for _, form := range []string{"contents", "named"} {
 			crewDst := filepath.Join(dir, "crew", form, string(rune('a'+i)))
 			rsyncDst := filepath.Join(dir, "rsync", form, string(rune('a'+i)))
-			must(t, os.MkdirAll(filepath.Dir(crewDst), 0o755))
-			must(t, os.MkdirAll(filepath.Dir(rsyncDst), 0o755))
+			mustCopy(t, os.MkdirAll(filepath.Dir(crewDst), 0o755))
+			mustCopy(t, os.MkdirAll(filepath.Dir(rsyncDst), 0o755))
 			srcArg, named := src+"/", ""
 			if form == "named" {
 				srcArg, named = src, "src/"
@@ -183,11 +183,11 @@ func TestCopyFiltersMatchRsync(t *testing.T) {
 					}
 				}
 			}
-			code, _, stderr := runCrew(t, append(append([]string{"copy", "-q"}, rules...), srcArg, crewDst+"/")...)
+			code, _, stderr := runCrewCopy(t, append(append([]string{"copy", "-q"}, rules...), srcArg, crewDst+"/")...)
 			if code != 0 {
 				t.Fatalf("%s: crew copy exit %d: %s", key, code, stderr)
 			}
-			crewList := listTree(t, filepath.Join(crewDst, strings.TrimSuffix(named, "/")))
+			crewList := copyListTree(t, filepath.Join(crewDst, strings.TrimSuffix(named, "/")))
 			got[form+": "+key] = crewList
 			if rsync == "" {
 				continue
@@ -196,31 +196,31 @@ func TestCopyFiltersMatchRsync(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: rsync: %v\n%s", key, err, out)
 			}
-			if want := listTree(t, filepath.Join(rsyncDst, strings.TrimSuffix(named, "/"))); !slices.Equal(crewList, want) {
+			if want := copyListTree(t, filepath.Join(rsyncDst, strings.TrimSuffix(named, "/"))); !slices.Equal(crewList, want) {
 				t.Errorf("%s (%s): crew copied\n%q\nrsync copied\n%q", key, form, crewList, want)
 			}
 		}
 	}
-	golden(t, "copy-filters.golden", got)
+	copyGolden(t, "copy-filters.golden", got)
 }
 
 // TestCopyItemizeMatchesRsync compares crew copy -i with rsync -aX -i on a
 // first copy and on a rerun after content, mode, mtime, a symlink's time
 // and a deletion changed the source (with --delete).
 func TestCopyItemizeMatchesRsync(t *testing.T) {
-	rsync := rsyncOrSkip(t)
+	rsync := copyRsync(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	copyTree(t, src, "a", "c", "sub/b", "sub/deep/", "gone")
-	must(t, os.Symlink("a", filepath.Join(src, "lnk")))
-	stamp(t, src, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
+	mustCopy(t, os.Symlink("a", filepath.Join(src, "lnk")))
+	copyStamp(t, src, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
 	setLinkTime := func(when time.Time) {
-		must(t, exec.Command("touch", "-h", "-d", when.Format(time.RFC3339), filepath.Join(src, "lnk")).Run())
+		mustCopy(t, exec.Command("touch", "-h", "-d", when.Format(time.RFC3339), filepath.Join(src, "lnk")).Run())
 	}
 	setLinkTime(time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
 	got := map[string][]string{}
 	run := func(step string, extra ...string) {
-		code, out, stderr := runCrew(t, append(append([]string{"copy", "-q", "-i"}, extra...), src+"/", filepath.Join(dir, "crew"))...)
+		code, out, stderr := runCrewCopy(t, append(append([]string{"copy", "-q", "-i"}, extra...), src+"/", filepath.Join(dir, "crew"))...)
 		if code != 0 {
 			t.Fatalf("%s: crew copy exit %d: %s", step, code, stderr)
 		}
@@ -246,14 +246,14 @@ func TestCopyItemizeMatchesRsync(t *testing.T) {
 		}
 	}
 	run("first copy")
-	must(t, os.WriteFile(filepath.Join(src, "sub", "b"), []byte("longer content"), 0o644))
-	must(t, os.Chtimes(filepath.Join(src, "sub", "b"), time.Date(2021, 1, 2, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 2, 0, 0, 0, 0, time.UTC)))
-	must(t, os.Chmod(filepath.Join(src, "a"), 0o600))
-	must(t, os.Chtimes(filepath.Join(src, "c"), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)))
+	mustCopy(t, os.WriteFile(filepath.Join(src, "sub", "b"), []byte("longer content"), 0o644))
+	mustCopy(t, os.Chtimes(filepath.Join(src, "sub", "b"), time.Date(2021, 1, 2, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 2, 0, 0, 0, 0, time.UTC)))
+	mustCopy(t, os.Chmod(filepath.Join(src, "a"), 0o600))
+	mustCopy(t, os.Chtimes(filepath.Join(src, "c"), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)))
 	setLinkTime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
-	must(t, os.Remove(filepath.Join(src, "gone")))
-	must(t, os.Chtimes(src, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)))
+	mustCopy(t, os.Remove(filepath.Join(src, "gone")))
+	mustCopy(t, os.Chtimes(src, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)))
 	run("rerun after changes", "--delete")
 	run("rerun unchanged", "--delete")
-	golden(t, "copy-itemize.golden", got)
+	copyGolden(t, "copy-itemize.golden", got)
 }

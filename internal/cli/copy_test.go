@@ -132,18 +132,18 @@ func TestCopyDestinationRule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			must(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
-			must(t, os.WriteFile(filepath.Join(dir, "src", "f"), []byte("f"), 0o644))
-			must(t, os.WriteFile(filepath.Join(dir, "file"), []byte("f"), 0o644))
+			mustCopy(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+			mustCopy(t, os.WriteFile(filepath.Join(dir, "src", "f"), []byte("f"), 0o644))
+			mustCopy(t, os.WriteFile(filepath.Join(dir, "file"), []byte("f"), 0o644))
 			for _, p := range tc.exists {
 				if strings.HasSuffix(p, "/") {
-					must(t, os.MkdirAll(filepath.Join(dir, p), 0o755))
+					mustCopy(t, os.MkdirAll(filepath.Join(dir, p), 0o755))
 				} else {
-					must(t, os.WriteFile(filepath.Join(dir, p), []byte("user's"), 0o644))
+					mustCopy(t, os.WriteFile(filepath.Join(dir, p), []byte("user's"), 0o644))
 				}
 			}
 			for run := range 2 {
-				code, _, stderr := runCrew(t, append([]string{"copy", "-q"}, tc.args(dir)...)...)
+				code, _, stderr := runCrewCopy(t, append([]string{"copy", "-q"}, tc.args(dir)...)...)
 				if code != tc.code {
 					t.Fatalf("run %d: exit %d, want %d: %s", run, code, tc.code, stderr)
 				}
@@ -172,31 +172,31 @@ func TestCopyDestinationRule(t *testing.T) {
 func TestCopyOutputs(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	must(t, os.MkdirAll(src, 0o755))
-	must(t, os.WriteFile(filepath.Join(src, "new\nline"), []byte("x"), 0o644))
-	code, out, _ := runCrew(t, "copy", "-n", "-0", src+"/", filepath.Join(dir, "a"))
+	mustCopy(t, os.MkdirAll(src, 0o755))
+	mustCopy(t, os.WriteFile(filepath.Join(src, "new\nline"), []byte("x"), 0o644))
+	code, out, _ := runCrewCopy(t, "copy", "-n", "-0", src+"/", filepath.Join(dir, "a"))
 	if code != 0 || out != "./\x00new\nline\x00" {
 		t.Errorf("-0: exit %d, %q", code, out)
 	}
-	code, out, _ = runCrew(t, "copy", "-n", src+"/", filepath.Join(dir, "a"))
+	code, out, _ = runCrewCopy(t, "copy", "-n", src+"/", filepath.Join(dir, "a"))
 	if code != 0 || out != "./\n'new'$'\\n''line'\n" {
 		t.Errorf("quoted: exit %d, %q", code, out)
 	}
 	for i := range 300 {
-		must(t, os.WriteFile(filepath.Join(src, fmt.Sprint(i)), []byte("y"), 0o644))
+		mustCopy(t, os.WriteFile(filepath.Join(src, fmt.Sprint(i)), []byte("y"), 0o644))
 	}
 	defer func(d time.Duration) { progressEvery = d }(progressEvery)
 	progressEvery = time.Microsecond
-	code, _, stderr := runCrew(t, "copy", "--progress", src+"/", filepath.Join(dir, "b"))
+	code, _, stderr := runCrewCopy(t, "copy", "--progress", src+"/", filepath.Join(dir, "b"))
 	if code != 0 || !strings.Contains(stderr, "crew copy: ") || !strings.Contains(stderr, " entries, ") || strings.Contains(stderr, "\r") {
 		t.Errorf("--progress off a terminal: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = runCrew(t, "copy", src+"/", filepath.Join(dir, "b"))
+	code, _, stderr = runCrewCopy(t, "copy", src+"/", filepath.Join(dir, "b"))
 	if code != 0 || !strings.HasPrefix(stderr, "copied nothing; 302 up to date") || strings.Contains(stderr, "/s") {
 		t.Errorf("no-op rerun summary: exit %d, %q", code, stderr)
 	}
-	must(t, os.Chmod(filepath.Join(src, "0"), 0o600))
-	code, out, stderr = runCrew(t, "copy", "-v", src+"/", filepath.Join(dir, "b"))
+	mustCopy(t, os.Chmod(filepath.Join(src, "0"), 0o600))
+	code, out, stderr = runCrewCopy(t, "copy", "-v", src+"/", filepath.Join(dir, "b"))
 	if code != 0 || out != "0\n" || !strings.Contains(stderr, "1 metadata-only updates") {
 		t.Errorf("chmod rerun: exit %d, out %q, summary %q", code, out, stderr)
 	}
@@ -220,11 +220,30 @@ func TestCopyExitStatuses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	must(t, os.MkdirAll(src, 0o755))
-	must(t, os.MkdirAll(filepath.Join(dir, "dst", "x"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "dst", "y"), nil, 0o644))
-	code, _, stderr := runCrew(t, "copy", "--delete", "--max-delete", "1", src+"/", filepath.Join(dir, "dst"))
+	mustCopy(t, os.MkdirAll(src, 0o755))
+	mustCopy(t, os.MkdirAll(filepath.Join(dir, "dst", "x"), 0o755))
+	mustCopy(t, os.WriteFile(filepath.Join(dir, "dst", "y"), nil, 0o644))
+	code, _, stderr := runCrewCopy(t, "copy", "--delete", "--max-delete", "1", src+"/", filepath.Join(dir, "dst"))
 	if code != exitMaxDelete || !strings.Contains(stderr, "not deleted") {
 		t.Errorf("--max-delete: exit %d, %q", code, stderr)
+	}
+}
+
+// TestProgressLine checks the progress line: no rate when nothing was
+// copied (a rerun over an up-to-date copy looks at gigabytes a second),
+// a percentage once the total is known.
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		entries, data, max, copied int64
+		rate                       float64
+		want                       string
+	}{
+		{20000, 2_500_000_000, -1, 0, 0, "20000 entries, 2.5 GB looked at, 0 B copied"},
+		{20000, 1_250_000_000, 2_500_000_000, 0, 0, "20000 entries, 1.2 GB of 2.5 GB (50%) looked at, 0 B copied"},
+		{5, 4096, 8192, 4096, 1e6, "5 entries, 4.1 kB of 8.2 kB (50%) looked at, 4.1 kB copied (1.0 MB/s)"},
+	} {
+		if got := progressLine(tc.entries, tc.data, tc.max, tc.copied, tc.rate); got != tc.want {
+			t.Errorf("progressLine = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCrawlCommand(t *testing.T) {
@@ -43,12 +44,12 @@ func TestCrawlCommand(t *testing.T) {
 		wantPages int
 		wantErr   string
 	}{
-		{"depth 1", []string{"--depth", "1", srv.URL + "/"}, 0, 4, "4 pages (1 errors)"},
+		{"depth 1", []string{"--depth", "1", srv.URL + "/"}, 0, 4, "4 pages in"},
 		{"whole site from -i", []string{"-i", urls}, 0, 6, "6 pages"},
 		{"max pages", []string{"-n", "2", srv.URL + "/"}, 0, 2, "left in the queue"},
 		{"exclude", []string{"--exclude", "/[cd]$", srv.URL + "/"}, 0, 4, ""},
 		{"bad URL argument", []string{"mailto:x@y"}, 2, -1, `argument 1 "mailto:x@y"`},
-		{"bad line in -i", []string{"-i", badURLs}, 2, -1, "bad.txt:2"},
+		{"bad line in -i: reported, skipped, exit 1", []string{"-i", badURLs}, 1, 6, `bad.txt:2: "ftp://x/"`},
 		{"bad regex", []string{"--include", "(", srv.URL}, 2, -1, "--include"},
 		{"bad scope", []string{"--scope", "planet", srv.URL}, 2, -1, "--scope"},
 		{"nothing to resume", []string{}, 2, -1, "no start URL"},
@@ -123,5 +124,126 @@ func TestRetriesZeroMeansOneAttempt(t *testing.T) {
 		if n := hits.Load(); n != 1 {
 			t.Errorf("crew %s --retries 0: %d attempts, want 1", args[0], n)
 		}
+	}
+}
+
+// TestCrawlCommandStates: the messages and exit codes of crew crawl's
+// states — a rerun that extends the crawl, one with nothing left, a start
+// host that does not answer (4), a directory another crawl holds (1).
+func TestCrawlCommandStates(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<a href="/a">a</a>`)
+		case "/a":
+			fmt.Fprint(w, `<a href="/b">b</a>`)
+		case "/slow":
+			<-release
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	crawlCLI := func(args ...string) (int, string) {
+		t.Helper()
+		var stderr bytes.Buffer
+		code := Main(t.Context(), append([]string{"crawl", "-o", out}, args...), Streams{In: strings.NewReader(""), Out: &stderr, Err: &stderr})
+		return code, stderr.String()
+	}
+	if code, msg := crawlCLI("--depth", "1", srv.URL+"/"); code != 0 || !strings.Contains(msg, "1 links found beyond --depth 1") {
+		t.Fatalf("depth 1: exit %d, %s", code, msg)
+	}
+	if code, msg := crawlCLI("--depth", "2"); code != 0 || !strings.Contains(msg, "1 pages in") || !strings.Contains(msg, "in all 3 pages, 3 URLs in urls.txt") {
+		t.Errorf("rerun at depth 2: exit %d, %s; want one more page, 3 in all", code, msg)
+	}
+	if code, msg := crawlCLI("--depth", "2"); code != 0 || !strings.Contains(msg, "nothing left to crawl in "+out) || !strings.Contains(msg, "delete "+filepath.Join(out, "state")) {
+		t.Errorf("rerun with nothing left: exit %d, %s", code, msg)
+	}
+
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL + "/"
+	dead.Close()
+	code, msg := runCLIErr(t, "crawl", "-o", filepath.Join(t.TempDir(), "o"), "--retries", "0", deadURL)
+	if code != 4 || !strings.Contains(msg, "start URL "+deadURL+": host unreachable") {
+		t.Errorf("unreachable start host: exit %d, %s; want 4 and the host named", code, msg)
+	}
+
+	held := filepath.Join(t.TempDir(), "held")
+	first := make(chan int, 1)
+	go func() {
+		code, _ := runCLIErr(t, "crawl", "-q", "--ignore-robots", "-o", held, srv.URL+"/slow")
+		first <- code
+	}()
+	lock := filepath.Join(held, ".crew-crawl.lock")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, _ := os.ReadFile(lock); len(bytes.TrimSpace(b)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first crawl never took its lock")
+		}
+		time.Sleep(time.Millisecond) // polling the first crawl's lock file
+	}
+	code, msg = runCLIErr(t, "crawl", "-o", held, srv.URL+"/")
+	want := fmt.Sprintf("%s is being crawled by process %d", held, os.Getpid())
+	if code != 1 || !strings.Contains(msg, want) {
+		t.Errorf("second crawl on a held directory: exit %d, %s; want 1 and %q", code, msg, want)
+	}
+	close(release)
+	if code := <-first; code != 0 {
+		t.Errorf("first crawl: exit %d", code)
+	}
+}
+
+func runCLIErr(t *testing.T, args ...string) (int, string) {
+	var stderr bytes.Buffer
+	code := Main(t.Context(), args, Streams{In: strings.NewReader(""), Out: &stderr, Err: &stderr})
+	return code, stderr.String()
+}
+
+// TestCrawlSave: crew crawl --save writes a mirror in the tree layout by
+// default and the flat one with --layout flat.
+func TestCrawlSave(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<title>home</title><a href="/d/p.html">p</a>`)
+		case "/d/p.html":
+			fmt.Fprint(w, `<title>p</title>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct {
+		layout []string
+		files  []string
+	}{
+		{nil, []string{"index.html", "d/p.html"}},
+		{[]string{"--layout", "flat"}, []string{"%root", "d%2Fp.html"}}, // the host too is escaped: HOST%3APORT
+	} {
+		dir := t.TempDir()
+		save := filepath.Join(dir, "mirror")
+		args := append([]string{"crawl", "-q", "--ignore-robots", "-o", filepath.Join(dir, "out"), "--save", save}, tc.layout...)
+		if code, msg := runCLIErr(t, append(args, srv.URL+"/")...); code != 0 {
+			t.Fatalf("%v: exit %d, %s", tc.layout, code, msg)
+		}
+		h := host
+		if tc.layout != nil {
+			h = strings.ReplaceAll(host, ":", "%3A")
+		}
+		for _, f := range tc.files {
+			if _, err := os.Stat(filepath.Join(save, h, filepath.FromSlash(f))); err != nil {
+				t.Errorf("%v: %v", tc.layout, err)
+			}
+		}
+	}
+	if code, msg := runCLIErr(t, "crawl", "--layout", "tree", srv.URL+"/"); code != 2 || !strings.Contains(msg, "--save") {
+		t.Errorf("--layout without --save: exit %d, %s; want a usage error", code, msg)
 	}
 }

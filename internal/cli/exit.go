@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/crewrun/crew/crawl"
 )
 
 // Exit statuses shared by crew's subcommands (crew run uses GNU parallel's
@@ -13,6 +15,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1 // some tasks failed
 	exitUsage       = 2 // bad flags, arguments or input
+	exitNetwork     = 4 // crew crawl: a start URL's host did not answer (wget's code)
 	exitInterrupted = 130
 )
 
@@ -47,6 +50,8 @@ func exitCode(ctx context.Context, err error) int {
 		return es.code
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, crawl.ErrUnreachable):
+		return exitNetwork
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return exitInterrupted
 	default:

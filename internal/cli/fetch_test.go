@@ -33,7 +33,7 @@ func TestFetchCommand(t *testing.T) {
 		{"stdin with bad line", []string{"fetch", "--quiet"}, "# list\n" + srv.URL + "/a\n\nftp://x/\n", 1, 2, ""},
 		{"bad line reported with number", []string{"fetch"}, srv.URL + "/a\nnot-a-url\n", 1, 2, "line 2:"},
 		{"over-long line skipped, later lines read", []string{"fetch"}, srv.URL + "/a\n" + srv.URL + "/" + strings.Repeat("z", 2<<20) + "\n" + srv.URL + "/b\n", 1, 3, "line 2: bad input: line longer than"},
-		{"duplicate line reported, fetched once", []string{"fetch", "--dir", t.TempDir()}, srv.URL + "/a\n" + srv.URL + "/a#top\n", 1, 2, "line 2: bad input: duplicate"},
+		{"duplicate line reported, fetched once, not a failure", []string{"fetch", "--dir", t.TempDir()}, srv.URL + "/a\n" + srv.URL + "/a#top\n", 0, 2, "1 ok, 0 failed, 0 skipped, 1 duplicate;"},
 		{"404 fails", []string{"fetch", "-q", srv.URL + "/missing"}, "", 1, 1, ""},
 		{"usage", []string{"fetch", "-j", "0", srv.URL}, "", 2, 0, ""},
 		{"continue without dir", []string{"fetch", "--continue", srv.URL}, "", 2, 0, ""},
@@ -59,7 +59,7 @@ func TestFetchCommand(t *testing.T) {
 				if err := json.Unmarshal([]byte(l), &row); err != nil {
 					t.Fatalf("invalid JSON line %q: %v", l, err)
 				}
-				if row["error"] == nil && row["title"] != "café" {
+				if row["error"] == nil && row["duplicate"] == nil && row["title"] != "café" {
 					t.Errorf("title %v", row["title"])
 				}
 			}
@@ -76,7 +76,9 @@ func TestFetchLessGC(t *testing.T) {
 		w.Write([]byte("<title>t</title>"))
 	}))
 	defer srv.Close()
-	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore this process's setting
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // restore this process's settings
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
 	for _, tc := range []struct {
 		gogc string
 		want int
@@ -88,6 +90,9 @@ func TestFetchLessGC(t *testing.T) {
 		}
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q in the environment: crew fetch left GC percent %d, want %d", tc.gogc, got, tc.want)
+		}
+		if got := debug.SetMemoryLimit(-1); got != 40<<20 {
+			t.Errorf("crew fetch left the memory limit at %d, want 40 MiB", got)
 		}
 	}
 }

@@ -111,4 +111,7 @@ var subcommands = []func(Streams) *cobra.Command{
 	newCopyCommand,
 	newServeCommand,
 	newWorkerCommand,
+	newJobsCommand,
+	newCancelCommand,
+	newTopCommand,
 }

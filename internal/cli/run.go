@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/crewrun/crew/cluster"
 	"github.com/crewrun/crew/run"
 )
 
@@ -198,7 +199,7 @@ func runRun(ctx context.Context, s Streams, args []string, cmd *cobra.Command) e
 		return err
 	}
 	if f.cluster != "" && !f.dry {
-		ex, err := f.auth.executor(ctx, f.cluster, o.Jobs)
+		ex, err := f.auth.executor(ctx, s.Err, f.cluster, o.Jobs, cluster.Label("crew run "+strings.Join(o.Command, " ")), cluster.CountAsFailed(shellFailure))
 		if err != nil {
 			return runUsage("--cluster: %v", err)
 		}

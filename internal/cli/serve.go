@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,8 @@ import (
 
 type serveOptions struct {
 	listen, store, token       string
+	tokenFile, ui, metrics     string
+	history                    int
 	nkeys                      []string
 	tlsCert, tlsKey, tlsClient string
 	syncAlways                 bool
@@ -28,6 +29,12 @@ func newServeCommand(s Streams) *cobra.Command {
 		Long: `crew serve runs an embedded NATS server with JetStream, the queue that
 cluster executors submit tasks to and crew worker processes take them from.
 It runs until interrupted (Ctrl-C).
+
+Workers take only the tasks whose names their binary registered: crew
+worker runs crew's own tasks (shell jobs only with --allow-shell), and a
+program's own tasks need that program's binary running cluster.Work. A task
+no connected worker runs waits until one connects; crew serve logs which
+tasks wait and why, and the workers joining and leaving.
 
 Tasks are kept in --store; a server restarted on the same directory keeps
 the tasks that were pending. Without --store a temporary directory is used
@@ -56,6 +63,18 @@ trusted network use authentication and TLS:
 
 A refused client fails at once with an authorization or TLS error. crew
 serve warns when it listens beyond this machine without authentication.
+--token-file FILE reads the token from a file, out of the process list.
+
+--ui ADDR serves a live web page of the cluster (no network access needed:
+its assets are built in): the jobs with their tasks queued, in flight,
+done, failed and retried, rates, run times and who submitted them; the
+workers; each job's last failures. With the cluster's token typed into the
+page, a job can be cancelled and a failed call run again; with nkeys the
+page is read-only (use crew cancel --nkey). --metrics ADDR serves the same
+numbers to Prometheus. Both listen on 127.0.0.1 unless ADDR names another
+host (":8222" is 127.0.0.1:8222). crew jobs, crew top and crew cancel are
+the same in the terminal. Counts are kept in --store and survive a
+restart; --history ended jobs are kept (older ones' records are removed).
 
 Three crew serve processes (on three machines) form a NATS cluster with
 --cluster-listen and --routes; clients list all three URLs, separated by
@@ -64,6 +83,10 @@ streams: then a node can die without losing a task. The cluster port takes
 no authentication or TLS: keep it on a private network.`,
 		Example: `  # a server keeping its tasks in /var/lib/crew, token auth
   crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token s3cret
+
+  # the same with a live view and metrics on this machine, the token out of ps
+  crew serve --listen 0.0.0.0:4222 --store /var/lib/crew --token-file /etc/crew/token \
+      --ui 127.0.0.1:8222 --metrics 127.0.0.1:9090
   crew worker --server nats://10.0.0.5:4222 --token s3cret -j 8
 
   # nkey auth over TLS
@@ -82,12 +105,21 @@ no authentication or TLS: keep it on a private network.`,
 			if err := checkListen(o.listen); err != nil {
 				return usagef("--listen: %v", err)
 			}
-			if o.token == "" && len(o.nkeys) == 0 {
-				o.token = os.Getenv(tokenEnv)
+			if (o.token != "" || o.tokenFile != "") && len(o.nkeys) > 0 {
+				return usagef("--token and --nkey-user cannot be combined")
+			}
+			token, err := resolveToken(o.token, o.tokenFile, len(o.nkeys) > 0)
+			if err != nil {
+				return err
+			}
+			o.token = token
+			if err := o.checkView(); err != nil {
+				return err
 			}
 			if o.token == "" && len(o.nkeys) == 0 && reachableBeyondHost(o.listen) {
 				fmt.Fprintf(s.Err, "crew: warning: %s is reachable from other machines and takes no --token or --nkey-user: anyone who reaches it can submit tasks, and run commands on workers started with --allow-shell\n", o.listen)
 			}
+			o.warnView(s)
 			cfg := cluster.ServerConfig{
 				Listen:        o.listen,
 				StoreDir:      o.store,
@@ -100,6 +132,11 @@ no authentication or TLS: keep it on a private network.`,
 				Ready: func(url string) {
 					fmt.Fprintf(s.Err, "crew: serving on %s\n", url)
 				},
+				Log:       func(line string) { fmt.Fprintln(s.Err, line) },
+				UI:        o.ui,
+				Metrics:   o.metrics,
+				History:   o.history,
+				ViewReady: func(ui, metrics string) { viewReady(s, ui, metrics) },
 			}
 			if o.token != "" && len(o.nkeys) > 0 {
 				return usagef("--token and --nkey-user cannot be combined")
@@ -126,6 +163,10 @@ no authentication or TLS: keep it on a private network.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:4222", "client address, host:port")
 	f.StringVar(&o.store, "store", "", "JetStream directory (default: temporary)")
 	f.StringVar(&o.token, "token", "", "secret token clients must present (default $"+tokenEnv+")")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the token from the first line of `FILE` (kept out of the process list)")
+	f.StringVar(&o.ui, "ui", "", "serve the live view (jobs, workers, failures; cancel and rerun) at `ADDR`, e.g. 127.0.0.1:8222")
+	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at `ADDR`/metrics, e.g. 127.0.0.1:9090")
+	f.IntVar(&o.history, "history", 100, "ended jobs the live view keeps (older ones' records are removed)")
 	f.StringArrayVar(&o.nkeys, "nkey-user", nil, "nkey user public `KEY` (U…) allowed to connect; repeatable")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate `FILE` (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")

@@ -105,6 +105,10 @@ func TestServeWorkerTLSNKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	squareThrough(t, ctx, url, &workerErr, cluster.NKey(seedFile), cluster.TLS(tlsCfg))
+	// crew serve watches its workers, through nkeys and TLS too.
+	waitFor(t, "crew serve to log the worker", func() bool {
+		return strings.Contains(serveErr.String(), "joined: 2 slots, tasks ") && strings.Contains(serveErr.String(), "crewtest.square")
+	})
 
 	// A worker without the CA is refused at once.
 	code, _, stderr := runCLI(t, "", "worker", "--server", url, "--nkey", seedFile)

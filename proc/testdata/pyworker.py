@@ -12,6 +12,8 @@ import threading
 import time
 import traceback
 
+PROTOCOL_VERSION = 2
+
 IN = os.fdopen(3, "rb", buffering=0)
 OUT = os.fdopen(4, "wb")
 out_lock = threading.Lock()
@@ -45,25 +47,13 @@ class TaskError(Exception):
         self.kind = kind
 
 
-class Call:
-    def __init__(self, c):
-        self.id, self.task, self.arg = c["id"], c["task"], c["arg"]
-        self.cancelled = threading.Event()
-
-
 class Chunk:
     """One task over an array of arguments, answered element by element."""
 
     def __init__(self, m):
         self.id, self.task, self.args = m["id"], m["task"], m["args"]
+        self.attempt = m.get("attempt") or 1
         self.cancelled = threading.Event()
-
-
-class Element:
-    """A chunk's element, run like a call; cancelling the chunk cancels it."""
-
-    def __init__(self, chunk, arg):
-        self.id, self.task, self.arg, self.cancelled = chunk.id, chunk.task, arg, chunk.cancelled
 
 
 class Values:
@@ -90,13 +80,23 @@ class Values:
                     OUT.flush()
 
 
-def wait(call, seconds, timeout):
-    """Sleep, but stop early on cancel or the per-call timeout."""
+class Options:
+    """The pool's hello: per-attempt timeout and retries with backoff."""
+
+    def __init__(self, hello):
+        ms = hello.get("timeout_ms") or 0
+        self.timeout = ms / 1000 if ms else None
+        self.retries = hello.get("retries") or 0
+        self.backoff = (hello.get("backoff_ms") or 0) / 1000
+
+
+def wait(chunk, seconds, timeout):
+    """Sleep, but stop early on cancel or the per-attempt timeout."""
     limit = seconds if timeout is None else min(seconds, timeout)
-    if call.cancelled.wait(limit):
+    if chunk.cancelled.wait(limit):
         raise TaskError("context canceled")
     if timeout is not None and limit == timeout and seconds > timeout:
-        raise TaskError("timed out", "timeout")
+        raise TaskError("crew: task timed out", "timeout")
 
 
 STATE = {}
@@ -116,49 +116,84 @@ def flaky(arg):
         return n
 
 
-def answer(call, timeout):
-    """Run call and return its result frame's value and error fields."""
-    try:
-        return {"value": run(call, timeout)}
-    except TaskError as e:
-        return {"error": {"kind": e.kind, "message": str(e)}}
-    except Exception as e:  # a "panic": keep the traceback, like Go's stack
-        return {"error": {"kind": "panic", "message": "%s\n\n%s" % (e, traceback.format_exc())}}
-
-
-def run(call, timeout):
-    t, a = call.task, call.arg
-    if t == "crewtest.square":
+def run(task, a, chunk, timeout):
+    if task == "crewtest.square":
         return a * a
-    if t == "crewtest.fail":
+    if task == "crewtest.half":
+        if a % 2:
+            raise TaskError("%d is odd" % a)
+        return a // 2
+    if task == "crewtest.fail":
         raise TaskError(a)
-    if t == "crewtest.panic":
+    if task == "crewtest.panic":
         raise RuntimeError(a)
-    if t == "crewtest.sleep":
-        wait(call, a / 1000, timeout)
+    if task == "crewtest.sleep":
+        wait(chunk, a / 1000, timeout)
         return a
-    if t == "crewtest.block":
-        wait(call, 3600, timeout)
-    if t == "crewtest.flaky":
+    if task == "crewtest.ignore":
+        time.sleep(a / 1000)  # ignores cancellation: the pool kills this worker
+        return a
+    if task == "crewtest.block":
+        wait(chunk, 3600, timeout)
+    if task == "crewtest.flaky":
         return flaky(a)
-    if t == "crewtest.worker-id":
+    if task == "crewtest.worker-id":
         if "crewtest.identity" not in STATE:
             STATE["crewtest.identity"] = random.getrandbits(63) | 1
         return STATE["crewtest.identity"]
-    raise TaskError("crew: unknown task: %r" % t, "unknown_task")
+    raise TaskError("crew: unknown task: %r is not registered in this program" % task, "unknown_task")
+
+
+def attempt(task, arg, chunk, opts):
+    """Run one attempt; return its result frame's value or error fields."""
+    try:
+        return {"value": run(task, arg, chunk, opts.timeout)}
+    except TaskError as e:
+        return {"error": {"kind": e.kind, "message": str(e)}}
+    except Exception as e:  # a "panic": the value, and the traceback as its stack
+        value = str(e)
+        one_line = " ".join(value.splitlines())
+        return {"error": {"kind": "panic", "message": "crew: task panicked: " + one_line,
+                          "value": value, "stack": traceback.format_exc()}}
+
+
+def retry_delay(opts, n):
+    """The wait before retry number n: backoff doubled per retry, capped
+    at a minute, jittered within [d/2, d]."""
+    d = min(opts.backoff * 2 ** (n - 1), 60.0)
+    return d / 2 + random.uniform(0, d / 2)
+
+
+def answer(chunk, arg, first, opts, pending):
+    """Run one element under the attempt policy: retries of errors that
+    are neither permanent nor an unknown task, each announced in a retry
+    frame (after the answers before it), while not cancelled."""
+    n = first
+    while True:
+        res = attempt(chunk.task, arg, chunk, opts)
+        err = res.get("error")
+        if err is None or n > opts.retries or err.get("kind") in ("permanent", "unknown_task") or chunk.cancelled.is_set():
+            return res
+        delay = retry_delay(opts, n)
+        pending.send(False)
+        write_frame({"type": "retry", "id": chunk.id, "attempt": n + 1, "delay_ms": int(delay * 1000)})
+        if chunk.cancelled.wait(delay):
+            return res
+        n += 1
 
 
 def main():
+    write_frame({"type": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid()})
     hello = read_frame()
-    if not hello or hello.get("type") != "hello":
+    if not hello or hello.get("type") != "hello" or hello.get("version") != PROTOCOL_VERSION:
+        sys.stderr.write("pyworker: the pool speaks another protocol: %r\n" % (hello,))
         sys.exit(2)
     for name in hello.get("inits") or []:
         if name != "crewtest.identity":
             write_frame({"type": "init_error", "error": {"kind": "unknown_task", "message": "no initializer " + name}})
             sys.exit(3)
         STATE[name] = random.getrandbits(63) | 1
-    ms = hello.get("timeout_ms") or 0
-    timeout = ms / 1000 if ms else None
+    opts = Options(hello)
     write_frame({"type": "ready", "pid": os.getpid()})
 
     queue, cond = [], threading.Condition()
@@ -170,8 +205,6 @@ def main():
             with cond:
                 if m is None:
                     state["eof"] = True
-                elif m["type"] == "call":
-                    queue.extend(Call(c) for c in m["calls"])
                 elif m["type"] == "chunk":
                     queue.append(Chunk(m))
                 elif m["type"] == "cancel":
@@ -199,30 +232,27 @@ def main():
                 cond.wait()
             if not queue:
                 break
-            call = queue.pop(0)
-            skip = call.id in state["cancelled"]
-            state["cancelled"].discard(call.id)
-            state["running"] = None if skip else call
-            if skip:
-                call.cancelled.set()
+            chunk = queue.pop(0)
+            if chunk.id in state["cancelled"]:
+                state["cancelled"].discard(chunk.id)
+                chunk.cancelled.set()
+            state["running"] = chunk
             more = bool(queue)
-        if isinstance(call, Chunk):
-            # Successes go out together in values frames; a failure is sent
-            # in order, in its own result frame.
-            for arg in call.args:
-                if call.cancelled.is_set():
-                    res = {"error": {"message": "context canceled"}}
-                else:
-                    res = answer(Element(call, arg), timeout)
-                if "error" in res:
-                    pending.send(False)
-                    write_frame(dict(res, type="result", id=call.id), flush=False)
-                else:
-                    pending.add(call.id, res["value"])
-            pending.send(not more)
-        else:
-            res = {"error": {"message": "context canceled"}} if skip else answer(call, timeout)
-            write_frame(dict(res, type="result", id=call.id), flush=not more)
+        # Successes go out together in values frames; a failure is sent in
+        # order, in its own result frame.
+        first = chunk.attempt
+        for arg in chunk.args:
+            if chunk.cancelled.is_set():
+                res = {"error": {"message": "context canceled"}}
+            else:
+                res = answer(chunk, arg, first, opts, pending)
+            first = 1
+            if "error" in res:
+                pending.send(False)
+                write_frame(dict(res, type="result", id=chunk.id), flush=False)
+            else:
+                pending.add(chunk.id, res["value"])
+        pending.send(not more)
         with cond:
             state["running"] = None
     OUT.flush()
