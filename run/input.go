@@ -101,7 +101,6 @@ type recordReader struct {
 	br     *bufio.Reader
 	closer io.Closer
 	done   bool
-	err    error
 }
 
 func (s Source) open(stdin io.Reader, f recordFormat) (*recordReader, error) {

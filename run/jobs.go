@@ -39,7 +39,6 @@ type job struct {
 	host     string // the worker's host name when run on Options.Executor
 	tmpFile  string // --cat, --fifo: $PARALLEL_TMP
 	tag      string // --tag, --tagstring: what each output line starts with
-	files    string // --files: the file holding the job's stdout
 
 	// --line-buffer -k: whole lines held while an older job is unfinished
 	heldOut, heldErr bytes.Buffer

@@ -34,7 +34,6 @@ type blockSplitter struct {
 	perChunk   int            // records per chunk (-N, times -L); 0: as many as fit the block
 	lines      int            // -L without -N: lines per record
 	block      int
-	warned     bool
 	partFiles  []*os.File
 	blankLines *regexp.Regexp
 }

@@ -32,7 +32,6 @@ type resultsWriter struct {
 	table  *bufio.Writer
 	file   *os.File
 	header bool // the CSV header row is written
-	vNames []string
 }
 
 func newResultsWriter(r *runner) (*resultsWriter, error) {

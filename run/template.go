@@ -72,7 +72,6 @@ type expr struct {
 	pos  int    // 0: each argument in turn; n > 0: argument n; n < 0: the nth from the last
 	code string // the Perl code, position removed
 	nat  native // crew's evaluation; nil: perl's
-	id   int    // in the perl evaluator
 }
 
 // ParseTemplate parses a command line given as one string, with GNU

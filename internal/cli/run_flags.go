@@ -34,13 +34,6 @@ type runOpt struct {
 	refuse string // not supported: why, said when it is used
 }
 
-func (o *runOpt) canonical() string {
-	if len(o.names) > 0 {
-		return "--" + o.names[0]
-	}
-	return "-" + string(o.short)
-}
-
 func boolOpt(p func(f *runFlags) *bool) func(*runFlags, string) error {
 	return func(f *runFlags, _ string) error { *p(f) = true; return nil }
 }
