@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -291,30 +290,61 @@ func compatResult(t *testing.T, c compatCase, dir string, code int, stdout, stde
 	return b.String()
 }
 
-// runGNUParallel runs a case with GNU parallel in dir.
-func runGNUParallel(t *testing.T, c compatCase, dir string) string {
+// compatRun is one run of a case: GNU parallel's or crew's, in a
+// directory of its own.
+type compatRun struct {
+	c        compatCase
+	dir      string
+	cmd      *exec.Cmd
+	out, err bytes.Buffer
+}
+
+// startGNUParallel starts a case with GNU parallel in a fresh directory.
+func startGNUParallel(t *testing.T, c compatCase) *compatRun {
 	t.Helper()
-	cmd := exec.Command("parallel", c.args...)
-	cmd.Dir = dir
+	return startCompat(t, c, exec.Command("parallel", c.args...))
+}
+
+// startCrew starts a case with the crew binary in a fresh directory.
+func startCrew(t *testing.T, crew string, c compatCase) *compatRun {
+	t.Helper()
+	return startCompat(t, c, exec.Command(crew, append([]string{"run"}, c.args...)...))
+}
+
+// buildCrew builds the crew command into a temporary directory: as a
+// process of its own, each case runs in its own directory, side by side.
+func buildCrew(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "crew")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/crewrun/crew/cmd/crew").CombinedOutput(); err != nil {
+		t.Fatalf("go build crew: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startCompat(t *testing.T, c compatCase, cmd *exec.Cmd) *compatRun {
+	t.Helper()
+	r := &compatRun{c: c, dir: compatDir(t, c), cmd: cmd}
+	cmd.Dir = r.dir
 	cmd.Stdin = strings.NewReader(c.stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	cmd.Stdout, cmd.Stderr = &r.out, &r.err
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s %q: %v", cmd.Path, c.args, err)
+	}
+	return r
+}
+
+// result waits for the run to end and returns what the case is compared by.
+func (r *compatRun) result(t *testing.T) string {
+	t.Helper()
+	err := r.cmd.Wait()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("parallel %q: %v", c.args, err)
+		t.Fatalf("%s %q: %v", r.cmd.Path, r.c.args, err)
 	}
-	return compatResult(t, c, dir, code, out.String(), errb.String())
-}
-
-func runCrewCompat(t *testing.T, c compatCase, dir string) string {
-	t.Helper()
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	code := Main(context.Background(), append([]string{"run"}, c.args...), Streams{In: strings.NewReader(c.stdin), Out: &out, Err: &errb})
-	return compatResult(t, c, dir, code, out.String(), errb.String())
+	return compatResult(t, r.c, r.dir, code, r.out.String(), r.err.String())
 }
 
 func compatDir(t *testing.T, c compatCase) string {
@@ -351,13 +381,14 @@ func TestRunCompat(t *testing.T) {
 		}
 		var b strings.Builder
 		for _, c := range compatCases {
-			fmt.Fprintf(&b, "\n=== %s\n%s", c.name, runGNUParallel(t, c, compatDir(t, c)))
+			fmt.Fprintf(&b, "\n=== %s\n%s", c.name, startGNUParallel(t, c).result(t))
 		}
 		if err := os.WriteFile(compatGoldenPath(), []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := readCompatGolden(t)
+	crew := buildCrew(t)
 	names := map[string]bool{}
 	for _, c := range compatCases {
 		if names[c.name] {
@@ -365,7 +396,12 @@ func TestRunCompat(t *testing.T) {
 		}
 		names[c.name] = true
 		t.Run(c.name, func(t *testing.T) {
-			got := runCrewCompat(t, c, compatDir(t, c))
+			t.Parallel()
+			var live *compatRun // started first: it runs while crew does
+			if liveErr == nil && !*updateCompat {
+				live = startGNUParallel(t, c)
+			}
+			got := startCrew(t, crew, c).result(t)
 			if w, ok := want[c.name]; c.machine {
 				if liveErr != nil {
 					t.Skip("depends on the machine: compared with the installed GNU parallel only")
@@ -375,8 +411,8 @@ func TestRunCompat(t *testing.T) {
 			} else if got != w {
 				t.Errorf("crew run %q:\n%s\nGNU parallel (golden):\n%s", c.args, got, w)
 			}
-			if liveErr == nil && !*updateCompat {
-				if live := runGNUParallel(t, c, compatDir(t, c)); got != live && !slices.Contains(flakyLive, c.name) {
+			if live != nil {
+				if live := live.result(t); got != live && !slices.Contains(flakyLive, c.name) {
 					t.Errorf("crew run %q:\n%s\nGNU parallel (installed):\n%s", c.args, got, live)
 				}
 			}
