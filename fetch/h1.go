@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"time"
@@ -38,6 +39,13 @@ import (
 // idle; GET is idempotent) — as often as the pool hands out such
 // connections, as net/http does, since a pause longer than the server's
 // keep-alive timeout leaves every pooled connection dead.
+//
+// It differs from net/http where net/http is loose, never in what a
+// caller is told: it sends nothing more on a connection whose request
+// said "Connection: close" in its header (net/http only heeds
+// Request.Close), it drops a connection with bytes past the response
+// at once (net/http pools it and may hand it to the next request, which
+// then fails), and a body's error repeats on every later Read.
 type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	proxy    func(*http.Request) (*url.URL, error) // nil: never a proxy
@@ -79,11 +87,13 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 
 // fast reports whether req can take the fast path: a plain http:// GET
 // without a body or a proxy. Anything net/http would refuse (no host, a
-// header that breaks the framing) or treat specially (a protocol upgrade)
-// goes to net/http too, so such requests get its answers and its errors.
+// header that breaks the framing) or treat specially (a protocol upgrade,
+// an httptrace.ClientTrace) goes to net/http too, so such requests get its
+// answers, its errors and its hooks.
 func (t *h1Transport) fast(req *http.Request) bool {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" || req.Method != http.MethodGet ||
-		req.Body != nil && req.Body != http.NoBody || !validHeaders(req.Header) || req.Header.Get("Upgrade") != "" {
+		req.Body != nil && req.Body != http.NoBody || !validHeaders(req.Header) || req.Header.Get("Upgrade") != "" ||
+		httptrace.ContextClientTrace(req.Context()) != nil {
 		return false
 	}
 	if t.proxy == nil {
