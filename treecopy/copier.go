@@ -38,13 +38,22 @@ func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 			r.unlock()
 		}
 	}()
+	// One set of hardlinks for every tree: a single file and another
+	// name of it in a directory tree stay one file, as with cp -a.
+	hl := &hardlinks{seen: map[[2]uint64]*firstName{}}
 	for _, j := range singles {
-		if _, err := c.entry(j); err != nil {
+		if hl.later(j) {
+			continue
+		}
+		written, err := c.entry(j)
+		if err != nil {
 			c.fail(err)
+		}
+		if written {
+			hl.written(j)
 		}
 	}
 	w := &walker{ctx: ctx, c: c, batches: make(chan batch, 2*opts.Workers)}
-	hl := &hardlinks{seen: map[[2]uint64]*firstName{}}
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(func() { c.work(ctx, w.batches, hl) })
@@ -127,6 +136,7 @@ func (c *copier) linkAll(hl *hardlinks) {
 		}
 		ch := Change{Path: l.rel, Type: l.typ, Op: Linked, Target: l.first.rel}
 		if c.opts.DryRun {
+			c.stats.Links++
 			c.report(ch)
 			continue
 		}
@@ -323,8 +333,9 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 }
 
 // beforeEntry and beforeDir, if set (by tests), are called before each
-// entry's lstat and before each directory is read.
-var beforeEntry, beforeDir func(src string)
+// entry's lstat and before each directory is read; beforeDelete before
+// each entry Delete removes is opened or removed.
+var beforeEntry, beforeDir, beforeDelete func(path string)
 
 // fsyncs counts the fsyncs Options.Fsync made, for tests.
 var fsyncs atomic.Int64

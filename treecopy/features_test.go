@@ -5,6 +5,7 @@ package treecopy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,5 +306,27 @@ func TestProgressCounts(t *testing.T) {
 	must(t, err)
 	if again.Copied.Load() != 0 || again.Entries.Load() != 5 {
 		t.Errorf("rerun (%v): %d copied, %d entries", time.Since(start), again.Copied.Load(), again.Entries.Load())
+	}
+}
+
+// TestDryRunCountsWhatItWouldCopy checks that a dry run's Stats count the
+// files, bytes, symlinks and special files the real run then copies (they
+// used to be zero: "would copy 1 directory" for a tree of files).
+func TestDryRunCountsWhatItWouldCopy(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "a"), []byte("12345"), 0o644)
+	write(t, filepath.Join(src, "sub", "b"), []byte("678"), 0o644)
+	must(t, os.Symlink("a", filepath.Join(src, "l")))
+	must(t, unix.Mkfifo(filepath.Join(src, "p"), 0o644))
+	dry, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{DryRun: true})
+	must(t, err)
+	real, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	dry.Errors, real.Errors = nil, nil
+	if dry.Files != 2 || dry.Bytes != 8 || dry.Symlinks != 1 || dry.Special != 1 || dry.Dirs != 2 {
+		t.Errorf("dry run stats %+v, want 2 files (8 bytes), 1 symlink, 1 special file, 2 directories", dry)
+	}
+	if fmt.Sprint(dry) != fmt.Sprint(real) {
+		t.Errorf("dry run stats %+v, the run's %+v", dry, real)
 	}
 }

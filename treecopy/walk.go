@@ -332,8 +332,14 @@ func (c *copier) cleanDst(d dirJob, m *dirMeta, dst dstDir, names map[string]boo
 // remove deletes the entry path (reported as rel) from its directory,
 // open as dst, with all it holds, as far as MaxDelete lets it.
 func (c *copier) remove(dst dstDir, path, rel string, isDir bool, m *dirMeta) bool {
+	if beforeDelete != nil {
+		beforeDelete(path)
+	}
 	if isDir {
-		sub, err := openDstPath(path)
+		// By name in its open parent, never by path again: a directory
+		// swapped for a symlink meanwhile is refused, not followed out
+		// of the destination.
+		sub, err := dst.openSub(lastElem(path))
 		if err != nil {
 			c.fail(pathError("open", path, err))
 			return false

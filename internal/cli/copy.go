@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ deletions; 130 interrupted.`,
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "list what would change; change nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary")
 	f.BoolVar(&o.del, "delete", false, "remove from DST what SRC no longer has (excluded entries are kept); let an entry whose type changed replace DST's")
-	f.Var((*maxDeleteFlag)(&o.maxDelete), "max-delete", "with --delete: remove at most N entries (0: none, only list them); the rest are kept and the exit status is 25")
+	f.Var((*maxDeleteFlag)(&o.maxDelete), "max-delete", "with --delete: remove at most N entries (0: none, only count them; --dry-run lists them); the rest are kept and the exit status is 25")
 	f.Var(&filterFlag{f: &o.filter}, "exclude", "leave out what matches PATTERN (rsync's rules; repeatable)")
 	f.Var(&filterFlag{f: &o.filter, include: true}, "include", "copy what matches PATTERN even if a later --exclude matches it")
 	f.Var(&filterFlag{f: &o.filter, from: true, stdin: s.In}, "exclude-from", "read exclude patterns from FILE, one a line (- for standard input; # and ; start comments)")
@@ -192,6 +193,10 @@ func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
 		switch {
 		case into:
 			trees = append(trees, treecopy.Tree{Src: src, Dst: joinDst(dst, name), Rel: name + "/"})
+		case sfi.IsDir() && derr == nil:
+			// cp -a -T refuses too: "cannot overwrite non-directory with directory".
+			return nil, usageError{fmt.Errorf("%w: destination %s is a %s, not replaced by a copy of the directory %s",
+				treecopy.ErrRefused, treecopy.Quote(dst), describeDst(dst), treecopy.Quote(src))}
 		case sfi.IsDir():
 			return nil, usagef("%s does not exist: write %s %s to make it the copy of %s, or %s %s to copy %s into it as %s",
 				treecopy.Quote(dst), treecopy.Quote(src+"/"), treecopy.Quote(dst), treecopy.Quote(src),
@@ -200,12 +205,30 @@ func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
 			trees = append(trees, treecopy.Tree{Src: src, Dst: dst})
 		}
 	}
-	if into && errors.Is(derr, fs.ErrNotExist) && !dryRun {
+	// DST is made here only when no tree fills it (SRC/ DST makes and
+	// locks it itself, and reports it as a new directory, as rsync does).
+	if into && errors.Is(derr, fs.ErrNotExist) && !dryRun && !slices.ContainsFunc(trees, func(t treecopy.Tree) bool { return t.Dst == dst }) {
 		if err := os.Mkdir(dst, 0o777); err != nil {
 			return nil, fmt.Errorf("make destination directory: %w", err)
 		}
 	}
 	return trees, nil
+}
+
+// describeDst names the type of the existing non-directory dst for
+// messages.
+func describeDst(dst string) string {
+	fi, err := os.Lstat(dst)
+	switch {
+	case err != nil:
+		return "non-directory"
+	case fi.Mode().IsRegular():
+		return "file"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "symlink to a non-directory"
+	default:
+		return "special file"
+	}
 }
 
 // contents reports whether src names a directory's contents: a trailing
