@@ -74,6 +74,7 @@ func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 	}
 	c.linkAll(hl)
 	c.dirMetas(w.dirs)
+	c.syncParents(roots, singles)
 	return c.finish(nil)
 }
 
@@ -144,6 +145,7 @@ func (c *copier) linkAll(hl *hardlinks) {
 			c.fail(err)
 			continue
 		}
+		l.parent.touch() // its mtime is set again, and with Fsync it is synced
 		c.stats.Links++
 		c.report(ch)
 	}
@@ -176,8 +178,36 @@ func (c *copier) dirMetas(dirs []*dirMeta) {
 			}
 		}
 		if c.opts.Fsync {
-			c.syncPath(d.dst)
+			if err := c.syncPath(d.dst); err != nil {
+				c.fail(err)
+			}
 		}
+	}
+}
+
+// syncParents makes durable, with Fsync, the entries this run made in
+// directories it does not otherwise sync: each new top of a directory
+// tree, and each single file, in the directory holding it.
+func (c *copier) syncParents(roots []*rootDir, singles []job) {
+	if !c.opts.Fsync || c.opts.DryRun {
+		return
+	}
+	done := map[string]bool{}
+	syncDirOf := func(p string) {
+		if dir, ok := parentPath(p); ok && !done[dir] {
+			done[dir] = true
+			if err := c.syncPath(dir); err != nil {
+				c.fail(err)
+			}
+		}
+	}
+	for _, r := range roots {
+		if r.dir.created {
+			syncDirOf(r.dir.dst)
+		}
+	}
+	for _, j := range singles {
+		syncDirOf(j.dst)
 	}
 }
 
@@ -336,6 +366,10 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 // entry's lstat and before each directory is read; beforeDelete before
 // each entry Delete removes is opened or removed.
 var beforeEntry, beforeDir, beforeDelete func(path string)
+
+// onFsync, if set (by tests), is called with each path Options.Fsync
+// syncs by its path (directories, mostly).
+var onFsync func(path string)
 
 // fsyncs counts the fsyncs Options.Fsync made, for tests.
 var fsyncs atomic.Int64

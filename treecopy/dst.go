@@ -171,6 +171,9 @@ func (c *copier) syncPath(p string) error {
 	}
 	defer unix.Close(fd)
 	fsyncs.Add(1)
+	if onFsync != nil {
+		onFsync(p)
+	}
 	if err := unix.Fsync(fd); err != nil {
 		return pathError("fsync", p, err)
 	}

@@ -39,3 +39,10 @@ func BeforeDelete(f func(path string)) (undo func()) {
 	beforeDelete = f
 	return func() { beforeDelete = nil }
 }
+
+// OnFsync sets a function called with the path of each directory that
+// Fsync syncs; it returns the undo.
+func OnFsync(f func(path string)) (undo func()) {
+	onFsync = f
+	return func() { onFsync = nil }
+}

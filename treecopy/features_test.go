@@ -330,3 +330,48 @@ func TestDryRunCountsWhatItWouldCopy(t *testing.T) {
 		t.Errorf("dry run stats %+v, the run's %+v", dry, real)
 	}
 }
+
+// TestFsyncReachesEveryNewName checks that Fsync syncs the directories
+// holding every name the copy made: the one holding a new DST (DST's own
+// entry), the one a single file is copied into, and one where only a
+// hardlink was added, after it was (those were left to write-back: a
+// power cut after a finished copy could lose DST itself or the link).
+func TestFsyncReachesEveryNewName(t *testing.T) {
+	root := t.TempDir()
+	src, parent := filepath.Join(root, "src"), filepath.Join(root, "parent")
+	dst := filepath.Join(parent, "dst")
+	write(t, filepath.Join(src, "a"), []byte("a"), 0o644)
+	write(t, filepath.Join(src, "e", "x"), []byte("x"), 0o644)
+	write(t, filepath.Join(root, "single"), []byte("s"), 0o644)
+	must(t, os.Mkdir(parent, 0o755))
+	var mu sync.Mutex
+	synced := map[string]bool{} // each directory synced, once its last new name is in place
+	linked := filepath.Join(dst, "e", "b")
+	defer treecopy.OnFsync(func(p string) {
+		p = filepath.Clean(p)
+		_, err := os.Lstat(linked)
+		mu.Lock()
+		synced[p] = p != filepath.Dir(linked) || err == nil || synced[p]
+		mu.Unlock()
+	})()
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Fsync: true})
+	must(t, err)
+	_, err = treecopy.Copy(t.Context(), filepath.Join(root, "single"), filepath.Join(parent, "single"), treecopy.Options{Fsync: true})
+	must(t, err)
+	if !synced[parent] {
+		t.Errorf("the directory holding the new DST and the single file was not synced: %v", synced)
+	}
+	// A new name of a (met first: the top's entries go before the
+	// subdirectories') in a directory whose own metadata is unchanged.
+	fi, err := os.Stat(filepath.Join(src, "e"))
+	must(t, err)
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "e", "b")))
+	must(t, os.Chtimes(filepath.Join(src, "e"), fi.ModTime(), fi.ModTime()))
+	clear(synced)
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Fsync: true, Workers: 1})
+	must(t, err)
+	if st.Links != 1 || st.Files != 0 || !synced[filepath.Join(dst, "e")] {
+		t.Errorf("%+v; the directory of the new link was not synced after it was made: %v", st, synced)
+	}
+	compareTrees(t, src, dst)
+}

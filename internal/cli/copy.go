@@ -116,7 +116,7 @@ deletions; 130 interrupted.`,
 			if o.maxDelete >= 0 && !o.del {
 				return usagef("--max-delete limits --delete, which was not given")
 			}
-			trees, err := copyPlan(args[:len(args)-1], args[len(args)-1], o.dryRun)
+			trees, err := copyPlan(args[:len(args)-1], args[len(args)-1], o.dryRun, o.fsync)
 			if err != nil {
 				return err
 			}
@@ -169,7 +169,7 @@ func (m *maxDeleteFlag) Type() string { return "N" }
 // copyPlan turns SRC... DST into the trees to copy, by the rule crew copy
 // --help states; a directory SRC onto a missing DST, without a slash on
 // either to say which of cp's and rsync's readings is meant, is refused.
-func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
+func copyPlan(srcs []string, dst string, dryRun, fsync bool) ([]treecopy.Tree, error) {
 	dfi, derr := os.Stat(dst)
 	dstIsDir := derr == nil && dfi.IsDir()
 	into := len(srcs) > 1 || strings.HasSuffix(dst, "/") || dstIsDir
@@ -211,8 +211,24 @@ func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
 		if err := os.Mkdir(dst, 0o777); err != nil {
 			return nil, fmt.Errorf("make destination directory: %w", err)
 		}
+		if fsync {
+			if err := syncDir(filepath.Dir(strings.TrimRight(dst, "/"))); err != nil {
+				return nil, fmt.Errorf("make destination directory: %w", err)
+			}
+		}
 	}
 	return trees, nil
+}
+
+// syncDir makes the entries of the directory dir durable (--fsync: the
+// DST this command made).
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // describeDst names the type of the existing non-directory dst for
