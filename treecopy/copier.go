@@ -17,7 +17,8 @@ import (
 // CopyTrees copies several trees in one run, as Copy does each: one pool
 // of workers, one set of hardlinks (names of one file in different trees
 // stay one file). Directory trees with the same Dst are merged, as rsync
-// merges "a/ b/ dst": for a name in several, the first tree's entry wins,
+// merges "a/ b/ dst": for a name in several, the first tree's entry wins
+// (but a directory wins over a non-directory, as in rsync),
 // and Delete keeps what any of them has.
 func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 	if len(trees) == 0 {

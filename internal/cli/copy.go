@@ -58,7 +58,9 @@ directories, and the same on every rerun):
                is refused (cp would make DST the copy, rsync DST/SRC): write
                SRC/ or DST/ to say which
   SRC... DST   several sources: each goes into DST as above (DST/NAME, or its
-               contents for SRC/), as one run: hardlinks between them are kept
+               contents for SRC/), as one run: hardlinks between them are kept;
+               a name several SRC/ have comes from the first, as in rsync,
+               but a directory wins over a file
 Nothing in DST is deleted to make room unless --delete says so: a file where
 SRC has a directory (or a non-empty directory where SRC has a file) is reported
 and kept, and a directory SRC onto a file DST is refused.

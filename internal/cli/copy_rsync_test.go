@@ -265,11 +265,14 @@ func TestCopyItemizeMatchesRsync(t *testing.T) {
 // TestCopySeveralSourcesMatchRsync copies two directories' contents and a
 // file into one missing DST, as rsync -a a/ b/ c DST/ does: the same
 // entries arrive, and -i lists the same changes (DST itself as a new
-// directory, not one whose mtime changed).
+// directory, not one whose mtime changed). Where both have a name, the
+// first one's file wins over the second's, and a directory over a file
+// whichever comes first, as in rsync (the first used to win always).
 func TestCopySeveralSourcesMatchRsync(t *testing.T) {
 	rsync := copyRsync(t)
 	dir := t.TempDir()
-	copyTree(t, filepath.Join(dir, "in"), "a/x/f", "a/only-a", "b/x/g", "b/only-b/h", "c.txt")
+	copyTree(t, filepath.Join(dir, "in"), "a/x/f", "a/only-a", "b/x/g", "b/only-b/h", "c.txt",
+		"a/both", "b/both", "a/file-then-dir", "b/file-then-dir/in", "a/dir-then-file/in", "b/dir-then-file")
 	in := filepath.Join(dir, "in")
 	args := []string{filepath.Join(in, "a") + "/", filepath.Join(in, "b") + "/", filepath.Join(in, "c.txt")}
 	code, out, stderr := runCrewCopy(t, append(append([]string{"copy", "-q", "-i"}, args...), filepath.Join(dir, "crew"))...)
