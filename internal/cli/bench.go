@@ -180,8 +180,8 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	fmt.Fprintf(s.Out, "\nWrote %s (open it in a browser), bench.json, bench.md and %d charts (.svg and .png) in %s.\n",
-		filepath.Join(o.out, "bench.html"), len(rep.Charts()), o.out)
+	fmt.Fprintf(s.Out, "\nWrote %s: open it in a browser.\nBeside it: bench.json, bench.md and %d charts (.svg and .png).\n",
+		filepath.Join(o.out, "bench.html"), len(rep.Charts()))
 	return nil
 }
 
