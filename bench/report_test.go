@@ -346,3 +346,44 @@ func TestRecordedRunRenders(t *testing.T) {
 		checkChart(t, rep, c)
 	}
 }
+
+// TestDocsReportIsDrawnFromItsData: the report of a full run shown in the
+// README and docs/from-python.md is what this code draws from that run's
+// bench.json — not edited by hand, not left behind by a change to the
+// report.
+func TestDocsReportIsDrawnFromItsData(t *testing.T) {
+	const dir = "../docs/bench"
+	f, err := os.Open(dir + "/bench.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quick || rep.PythonReps < 3 || len(rep.Experiments) != len(ExperimentNames()) {
+		t.Errorf("docs/bench/bench.json: quick %v, Python rows ×%d, %d experiments: want a full run with Python and every experiment",
+			rep.Quick, rep.PythonReps, len(rep.Experiments))
+	}
+	files := map[string]func(*bytes.Buffer) error{
+		"bench.md":   func(b *bytes.Buffer) error { return rep.WriteMarkdown(b) },
+		"bench.html": func(b *bytes.Buffer) error { return rep.WriteHTML(b) },
+	}
+	for _, c := range rep.Charts() {
+		files[ChartFile(c, SVG)] = func(b *bytes.Buffer) error { return rep.WriteChart(b, c, SVG) }
+	}
+	for name, write := range files {
+		var want bytes.Buffer
+		if err := write(&want); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("docs/bench/%s is not what the report draws from docs/bench/bench.json: run\n\tgo run ./cmd/crew bench --from docs/bench/bench.json --out docs/bench", name)
+		}
+	}
+}
