@@ -20,11 +20,10 @@ import (
 // changeList prints crew copy's changes, one entry a line (or a NUL-ended
 // record with -0): names for --dry-run and -v, rsync's itemized form with -i.
 type changeList struct {
-	mu       sync.Mutex
-	w        *bufio.Writer
-	itemize  bool
-	null     bool
-	onlyDirs bool
+	mu      sync.Mutex
+	w       *bufio.Writer
+	itemize bool
+	null    bool
 }
 
 // newChangeList returns the list o asks for, or nil.
