@@ -75,6 +75,15 @@ func openDstPath(dir string) (dstDir, error) {
 	return dstDir{fd: fd, path: dir}, nil
 }
 
+// openSub opens the directory name in d, not following a symlink.
+func (d dstDir) openSub(name string) (dstDir, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return dstDir{fd: -1}, err
+	}
+	return dstDir{fd: fd, path: joinPath(d.path, name)}, nil
+}
+
 func (d dstDir) close() {
 	if d.fd >= 0 {
 		unix.Close(d.fd)
@@ -162,6 +171,9 @@ func (c *copier) syncPath(p string) error {
 	}
 	defer unix.Close(fd)
 	fsyncs.Add(1)
+	if onFsync != nil {
+		onFsync(p)
+	}
 	if err := unix.Fsync(fd); err != nil {
 		return pathError("fsync", p, err)
 	}

@@ -109,7 +109,10 @@ func summary(st treecopy.Stats, dryRun bool, elapsed time.Duration) string {
 	if len(parts) == 0 {
 		line = verb + " nothing"
 	}
-	if st.Meta > 0 {
+	switch {
+	case st.Meta == 1:
+		line += "; 1 metadata-only update"
+	case st.Meta > 1:
 		line += fmt.Sprintf("; %d metadata-only updates", st.Meta)
 	}
 	if st.Deleted > 0 {
