@@ -66,10 +66,17 @@ func (r *Report) cpuFindings(e Experiment) []string {
 	}
 	if g, ok := e.near(LangGo, ModeGoroutines, cores); ok {
 		s := fmt.Sprintf("Go goroutines: %s with %d workers on %d cores, in one process sharing its memory.", times(g.Speedup), g.Workers, cores)
-		if more, ok := e.row(LangGo, ModeGoroutines, 2*cores); ok && 2*cores != g.Workers {
-			s += fmt.Sprintf(" %d workers: %s — more workers than cores add nothing to CPU-bound work.", more.Workers, times(more.Speedup))
-		}
 		ceiling := math.Min(float64(g.Workers), float64(cores))
+		if more, ok := e.row(LangGo, ModeGoroutines, 2*cores); ok && 2*cores != g.Workers {
+			s += fmt.Sprintf(" %d workers: %s — ", more.Workers, times(more.Speedup))
+			if more.Speedup > 1.05*g.Speedup {
+				// More than noise would explain, but no more than the
+				// cores: say what bounds it rather than claim it is equal.
+				s += fmt.Sprintf("more workers than cores cannot take CPU-bound work past %d×; the gain over %d workers is the runs' scatter.", cores, g.Workers)
+			} else {
+				s += "more workers than cores add nothing to CPU-bound work."
+			}
+		}
 		switch {
 		case okGS && goSeq.MedianS < shortWork && cores > 1:
 			s += fmt.Sprintf(" The sequential run takes only %s: too short for the speed-up to show fully.", dur(goSeq.MedianS))
@@ -85,6 +92,9 @@ func (r *Report) cpuFindings(e Experiment) []string {
 		if p.WorkSpeedup > 0 {
 			s += fmt.Sprintf(", %s for the work alone: starting and stopping %d worker processes took %s, next to %s of work",
 				times(p.WorkSpeedup), p.Workers, dur(p.PoolS), dur(goSeq.MedianS))
+			if ceiling := math.Min(float64(p.Workers), float64(cores)); p.WorkSpeedup > 1.1*ceiling {
+				s += fmt.Sprintf(" (the work alone went faster than %s allow: other programs slowed the sequential runs more than these)", plural(int(ceiling), "core"))
+			}
 		}
 		out = append(out, s+". In Go, processes are for isolation (experiment 7), not for speed.")
 	}

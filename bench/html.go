@@ -192,7 +192,7 @@ table.goals td { vertical-align: top; }
 <h2>Goals</h2>
 <p>Targets the bench checks itself against. A goal it cannot judge on this run says why.</p>
 <div class="scroll"><table class="goals">
-<colgroup><col style="width:9%"><col style="width:39%"><col style="width:30%"><col style="width:22%"></colgroup>
+<colgroup><col style="width:12%"><col style="width:36%"><col style="width:30%"><col style="width:22%"></colgroup>
 <thead><tr><th>verdict</th><th>goal</th><th>measured</th><th>target</th></tr></thead>
 <tbody>{{range .R.Goals}}
 <tr><td class="{{verdictClass .Verdict}}">{{.Verdict}}</td><td class="wrap">{{.Name}}<br><small>{{.Why}}</small></td><td class="wrap">{{.Detail}}</td><td class="wrap">{{.Target}}</td></tr>{{end}}

@@ -20,11 +20,13 @@ import (
 
 // Experiment 7 runs one batch of short tasks in which one task crashes
 // the process and one hangs, ignoring its context. On goroutines a crash
-// ends the whole program and a hang keeps it waiting for ever, so that
-// batch runs in a child process — this program again, started with
-// childEnv set — which the bench watches and, if need be, kills. On
-// worker processes the same batch runs here: only the crashing task's
-// worker dies, and the hung one is killed by crew.Timeout.
+// ends the whole program, and a hang cannot be stopped: crew.Timeout fails
+// the task with crew.ErrTimeout and the batch ends, but the goroutine runs
+// on, abandoned, until the program exits. So those batches run in a child
+// process — this program again, started with childEnv set — which the
+// bench watches and, if need be, kills. On worker processes the same batch
+// runs here: only the crashing task's worker dies, and the hung one is
+// killed by crew.Timeout.
 
 // childEnv, when set, makes ServeIfChild run the batch it reads on stdin.
 const childEnv = "CREW_BENCH_CHILD"

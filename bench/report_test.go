@@ -161,6 +161,38 @@ func TestFindingsSayWhatTheNumbersShow(t *testing.T) {
 	}
 }
 
+// TestFindingsOnScatteredRuns: figures a busy machine scatters are not
+// read as a lesson they contradict — 4 workers faster than 2 on 2 cores is
+// not "adds nothing", and processes' work faster than the cores allow is
+// put down to the slowed sequential run.
+func TestFindingsOnScatteredRuns(t *testing.T) {
+	rep := cpuReport(0.055, 0.036, 3.95, 3.84)
+	rows := &rep.Experiments[0].Rows
+	*rows = append(*rows,
+		Row{Lang: LangGo, Mode: ModeGoroutines, Workers: 4, Timing: Timing{MedianS: 0.0328, MinS: 0.02, MaxS: 0.05, Reps: 9}},
+		Row{Lang: LangGo, Mode: "processes", Workers: 2, Timing: Timing{MedianS: 0.141, MinS: 0.1, MaxS: 0.3, Reps: 8, PoolS: 0.121, WorkS: 0.02}})
+	setSpeedups(*rows)
+	rep.finish()
+	text := strings.Join(rep.Experiments[0].Findings, " ")
+	for _, want := range []string{"4 workers: 1.68× — more workers than cores cannot take CPU-bound work past 2×", "the work alone went faster than 2 cores allow"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("findings lack %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "add nothing") {
+		t.Errorf("4 workers at 1.68× against 1.53× with 2 said to add nothing:\n%s", text)
+	}
+	// Where the figures agree with the lesson, it is stated plainly.
+	rep = cpuReport(0.1, 0.051, 4, 3.9)
+	rows = &rep.Experiments[0].Rows
+	*rows = append(*rows, Row{Lang: LangGo, Mode: ModeGoroutines, Workers: 4, Timing: Timing{MedianS: 0.052, MinS: 0.05, MaxS: 0.06, Reps: 9}})
+	setSpeedups(*rows)
+	rep.finish()
+	if text := strings.Join(rep.Experiments[0].Findings, " "); !strings.Contains(text, "4 workers: 1.92× — more workers than cores add nothing") || strings.Contains(text, "went faster than") {
+		t.Errorf("findings of a quiet run:\n%s", text)
+	}
+}
+
 func TestEvenTicks(t *testing.T) {
 	var a plot.Axis
 	evenAxis(&a, 0, 2.16, 5, nil)
@@ -312,5 +344,46 @@ func TestRecordedRunRenders(t *testing.T) {
 	}
 	for _, c := range rep.Charts() {
 		checkChart(t, rep, c)
+	}
+}
+
+// TestDocsReportIsDrawnFromItsData: the report of a full run shown in the
+// README and docs/from-python.md is what this code draws from that run's
+// bench.json — not edited by hand, not left behind by a change to the
+// report.
+func TestDocsReportIsDrawnFromItsData(t *testing.T) {
+	const dir = "../docs/bench"
+	f, err := os.Open(dir + "/bench.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quick || rep.PythonReps < 3 || len(rep.Experiments) != len(ExperimentNames()) {
+		t.Errorf("docs/bench/bench.json: quick %v, Python rows ×%d, %d experiments: want a full run with Python and every experiment",
+			rep.Quick, rep.PythonReps, len(rep.Experiments))
+	}
+	files := map[string]func(*bytes.Buffer) error{
+		"bench.md":   func(b *bytes.Buffer) error { return rep.WriteMarkdown(b) },
+		"bench.html": func(b *bytes.Buffer) error { return rep.WriteHTML(b) },
+	}
+	for _, c := range rep.Charts() {
+		files[ChartFile(c, SVG)] = func(b *bytes.Buffer) error { return rep.WriteChart(b, c, SVG) }
+	}
+	for name, write := range files {
+		var want bytes.Buffer
+		if err := write(&want); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("docs/bench/%s is not what the report draws from docs/bench/bench.json: run\n\tgo run ./cmd/crew bench --from docs/bench/bench.json --out docs/bench", name)
+		}
 	}
 }

@@ -213,8 +213,11 @@ func (t *Txn) AddWaiting(u string, rec []byte) error {
 	k := keyOf(u)
 	b := t.tx.Bucket(bucketWaiting)
 	old := b.Get(k[:])
+	// bbolt's values are valid only during the transaction and must not be
+	// modified: build the new value in a buffer of its own.
 	v := make([]byte, 0, len(old)+len(rec)+binary.MaxVarintLen32)
-	v = append(old[:len(old):len(old)], binary.AppendUvarint(nil, uint64(len(rec)))...)
+	v = append(v, old...)
+	v = binary.AppendUvarint(v, uint64(len(rec)))
 	return b.Put(k[:], append(v, rec...))
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // StateDir is the one directory under a download directory where Run keeps
@@ -80,7 +81,7 @@ func openState(root *os.Root, dir string) (*state, error) {
 		return nil, fmt.Errorf("fetch: %s is not a regular file", dbPath)
 	}
 	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: 200 * time.Millisecond, NoFreelistSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		who := "another process"
 		if b, err := root.ReadFile(StateDir + "/pid"); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {

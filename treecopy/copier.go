@@ -17,7 +17,8 @@ import (
 // CopyTrees copies several trees in one run, as Copy does each: one pool
 // of workers, one set of hardlinks (names of one file in different trees
 // stay one file). Directory trees with the same Dst are merged, as rsync
-// merges "a/ b/ dst": for a name in several, the first tree's entry wins,
+// merges "a/ b/ dst": for a name in several, the first tree's entry wins
+// (but a directory wins over a non-directory, as in rsync),
 // and Delete keeps what any of them has.
 func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 	if len(trees) == 0 {
@@ -38,13 +39,22 @@ func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 			r.unlock()
 		}
 	}()
+	// One set of hardlinks for every tree: a single file and another
+	// name of it in a directory tree stay one file, as with cp -a.
+	hl := &hardlinks{seen: map[[2]uint64]*firstName{}}
 	for _, j := range singles {
-		if _, err := c.entry(j); err != nil {
+		if hl.later(j) {
+			continue
+		}
+		written, err := c.entry(j)
+		if err != nil {
 			c.fail(err)
+		}
+		if written {
+			hl.written(j)
 		}
 	}
 	w := &walker{ctx: ctx, c: c, batches: make(chan batch, 2*opts.Workers)}
-	hl := &hardlinks{seen: map[[2]uint64]*firstName{}}
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(func() { c.work(ctx, w.batches, hl) })
@@ -65,6 +75,7 @@ func CopyTrees(ctx context.Context, trees []Tree, opts Options) (Stats, error) {
 	}
 	c.linkAll(hl)
 	c.dirMetas(w.dirs)
+	c.syncParents(roots, singles)
 	return c.finish(nil)
 }
 
@@ -127,6 +138,7 @@ func (c *copier) linkAll(hl *hardlinks) {
 		}
 		ch := Change{Path: l.rel, Type: l.typ, Op: Linked, Target: l.first.rel}
 		if c.opts.DryRun {
+			c.stats.Links++
 			c.report(ch)
 			continue
 		}
@@ -134,6 +146,7 @@ func (c *copier) linkAll(hl *hardlinks) {
 			c.fail(err)
 			continue
 		}
+		l.parent.touch() // its mtime is set again, and with Fsync it is synced
 		c.stats.Links++
 		c.report(ch)
 	}
@@ -166,8 +179,36 @@ func (c *copier) dirMetas(dirs []*dirMeta) {
 			}
 		}
 		if c.opts.Fsync {
-			c.syncPath(d.dst)
+			if err := c.syncPath(d.dst); err != nil {
+				c.fail(err)
+			}
 		}
+	}
+}
+
+// syncParents makes durable, with Fsync, the entries this run made in
+// directories it does not otherwise sync: each new top of a directory
+// tree, and each single file, in the directory holding it.
+func (c *copier) syncParents(roots []*rootDir, singles []job) {
+	if !c.opts.Fsync || c.opts.DryRun {
+		return
+	}
+	done := map[string]bool{}
+	syncDirOf := func(p string) {
+		if dir, ok := parentPath(p); ok && !done[dir] {
+			done[dir] = true
+			if err := c.syncPath(dir); err != nil {
+				c.fail(err)
+			}
+		}
+	}
+	for _, r := range roots {
+		if r.dir.created {
+			syncDirOf(r.dir.dst)
+		}
+	}
+	for _, j := range singles {
+		syncDirOf(j.dst)
 	}
 }
 
@@ -323,8 +364,13 @@ func (c *copier) plan(trees []Tree) (roots []*rootDir, singles []job, err error)
 }
 
 // beforeEntry and beforeDir, if set (by tests), are called before each
-// entry's lstat and before each directory is read.
-var beforeEntry, beforeDir func(src string)
+// entry's lstat and before each directory is read; beforeDelete before
+// each entry Delete removes is opened or removed.
+var beforeEntry, beforeDir, beforeDelete func(path string)
+
+// onFsync, if set (by tests), is called with each path Options.Fsync
+// syncs by its path (directories, mostly).
+var onFsync func(path string)
 
 // fsyncs counts the fsyncs Options.Fsync made, for tests.
 var fsyncs atomic.Int64

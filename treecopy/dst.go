@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +76,15 @@ func openDstPath(dir string) (dstDir, error) {
 	return dstDir{fd: fd, path: dir}, nil
 }
 
+// openSub opens the directory name in d, not following a symlink.
+func (d dstDir) openSub(name string) (dstDir, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return dstDir{fd: -1}, err
+	}
+	return dstDir{fd: fd, path: joinPath(d.path, name)}, nil
+}
+
 func (d dstDir) close() {
 	if d.fd >= 0 {
 		unix.Close(d.fd)
@@ -128,6 +138,47 @@ func ctimeAfter(a, b *unixStat) bool {
 	return ca.Sec > cb.Sec || ca.Sec == cb.Sec && ca.Nsec >= cb.Nsec
 }
 
+// fchmodat is unix.Fchmodat; tests make it fail as on a kernel without
+// fchmodat2.
+var fchmodat = unix.Fchmodat
+
+// errSymlink is a symlink where the copy has a file or directory whose
+// mode is to be set: put there since the copy looked (by someone else,
+// during the copy). It is not followed.
+var errSymlink = errors.New("replaced by a symlink during the copy: not followed")
+
+// chmodNoFollow sets the mode of p, never through a symlink: chmod(2)
+// follows one, and a name of the copy swapped for a symlink to a file
+// outside it would give that file the source's mode.
+func chmodNoFollow(p string, mode uint32) error {
+	err := fchmodat(unix.AT_FDCWD, p, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	// A symlink, or a kernel without fchmodat2 (Linux before 6.6): set
+	// the mode of what an open that follows no symlink finds, by its
+	// /proc name, which leads to that very inode.
+	fd, err := unix.Open(p, pathFlag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return errSymlink
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return errSymlink
+	}
+	if err := unix.Fchmod(fd, mode); err == nil || !errors.Is(err, unix.EBADF) {
+		return err
+	}
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode) // an O_PATH descriptor
+}
+
 // rename renames old to new; unix.Rename, not os.Rename, which lstats
 // the new name first.
 func rename(old, new string) error { return unix.Rename(old, new) }
@@ -162,6 +213,9 @@ func (c *copier) syncPath(p string) error {
 	}
 	defer unix.Close(fd)
 	fsyncs.Add(1)
+	if onFsync != nil {
+		onFsync(p)
+	}
 	if err := unix.Fsync(fd); err != nil {
 		return pathError("fsync", p, err)
 	}

@@ -58,6 +58,7 @@ func (c *copier) entry(j job) (copied bool, err error) {
 		ch.Bytes = ch.Size
 	}
 	if c.opts.DryRun {
+		c.count(ch.Type, ch.Bytes)
 		c.report(c.withTarget(ch, j.src))
 		return true, nil
 	}
@@ -121,17 +122,9 @@ func (c *copier) viaTemp(j job) (n int64, err error) {
 // bytes of content, and verifies it if asked.
 func (c *copier) written(j job, ch Change, n int64) error {
 	j.parent.touch()
-	switch ch.Type {
-	case File:
-		c.files.Add(1)
-		c.bytes.Add(n)
-		if p := c.opts.Progress; p != nil {
-			p.Copied.Add(n)
-		}
-	case Symlink:
-		c.syms.Add(1)
-	default:
-		c.spec.Add(1)
+	c.count(ch.Type, n)
+	if p := c.opts.Progress; p != nil && ch.Type == File {
+		p.Copied.Add(n)
 	}
 	ch.Bytes = n
 	c.report(c.withTarget(ch, j.src))
@@ -139,6 +132,20 @@ func (c *copier) written(j job, ch Change, n int64) error {
 		return verify(j.src, j.dst)
 	}
 	return nil
+}
+
+// count counts an entry of type typ copied (or, in a dry run, that would
+// be) with n bytes of content.
+func (c *copier) count(typ EntryType, n int64) {
+	switch typ {
+	case File:
+		c.files.Add(1)
+		c.bytes.Add(n)
+	case Symlink:
+		c.syms.Add(1)
+	default:
+		c.spec.Add(1)
+	}
 }
 
 // withTarget gives a symlink's change its target, when changes are
@@ -301,12 +308,6 @@ func (c *copier) attrDiff(s, dst *unixStat) What {
 // copy, whose own extra xattrs are left.
 func (c *copier) metaDiff(s, dst *unixStat, src, dstPath string, top bool) What {
 	w := c.attrDiff(s, dst)
-	if fileType(s) == typeDir {
-		w &^= Times // a directory's mtime changes as entries come and go: always set at the end
-		if !sameMtime(s, dst) && w == 0 {
-			w |= Times
-		}
-	}
 	if ctimeAfter(s, dst) && xattrsDiffer(src, dstPath, !top) {
 		w |= Xattrs
 	}

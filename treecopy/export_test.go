@@ -32,3 +32,17 @@ func BeforeEntry(f func(src string)) (undo func()) {
 	beforeEntry = f
 	return func() { beforeEntry = nil }
 }
+
+// BeforeDelete sets a function called before each entry that Delete
+// removes is opened or removed; it returns the undo.
+func BeforeDelete(f func(path string)) (undo func()) {
+	beforeDelete = f
+	return func() { beforeDelete = nil }
+}
+
+// OnFsync sets a function called with the path of each directory that
+// Fsync syncs; it returns the undo.
+func OnFsync(f func(path string)) (undo func()) {
+	onFsync = f
+	return func() { onFsync = nil }
+}

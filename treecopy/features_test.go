@@ -5,6 +5,7 @@ package treecopy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,4 +307,71 @@ func TestProgressCounts(t *testing.T) {
 	if again.Copied.Load() != 0 || again.Entries.Load() != 5 {
 		t.Errorf("rerun (%v): %d copied, %d entries", time.Since(start), again.Copied.Load(), again.Entries.Load())
 	}
+}
+
+// TestDryRunCountsWhatItWouldCopy checks that a dry run's Stats count the
+// files, bytes, symlinks and special files the real run then copies (they
+// used to be zero: "would copy 1 directory" for a tree of files).
+func TestDryRunCountsWhatItWouldCopy(t *testing.T) {
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	write(t, filepath.Join(src, "a"), []byte("12345"), 0o644)
+	write(t, filepath.Join(src, "sub", "b"), []byte("678"), 0o644)
+	must(t, os.Symlink("a", filepath.Join(src, "l")))
+	must(t, unix.Mkfifo(filepath.Join(src, "p"), 0o644))
+	dry, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{DryRun: true})
+	must(t, err)
+	real, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{})
+	must(t, err)
+	dry.Errors, real.Errors = nil, nil
+	if dry.Files != 2 || dry.Bytes != 8 || dry.Symlinks != 1 || dry.Special != 1 || dry.Dirs != 2 {
+		t.Errorf("dry run stats %+v, want 2 files (8 bytes), 1 symlink, 1 special file, 2 directories", dry)
+	}
+	if fmt.Sprint(dry) != fmt.Sprint(real) {
+		t.Errorf("dry run stats %+v, the run's %+v", dry, real)
+	}
+}
+
+// TestFsyncReachesEveryNewName checks that Fsync syncs the directories
+// holding every name the copy made: the one holding a new DST (DST's own
+// entry), the one a single file is copied into, and one where only a
+// hardlink was added, after it was (those were left to write-back: a
+// power cut after a finished copy could lose DST itself or the link).
+func TestFsyncReachesEveryNewName(t *testing.T) {
+	root := t.TempDir()
+	src, parent := filepath.Join(root, "src"), filepath.Join(root, "parent")
+	dst := filepath.Join(parent, "dst")
+	write(t, filepath.Join(src, "a"), []byte("a"), 0o644)
+	write(t, filepath.Join(src, "e", "x"), []byte("x"), 0o644)
+	write(t, filepath.Join(root, "single"), []byte("s"), 0o644)
+	must(t, os.Mkdir(parent, 0o755))
+	var mu sync.Mutex
+	synced := map[string]bool{} // each directory synced, once its last new name is in place
+	linked := filepath.Join(dst, "e", "b")
+	defer treecopy.OnFsync(func(p string) {
+		p = filepath.Clean(p)
+		_, err := os.Lstat(linked)
+		mu.Lock()
+		synced[p] = p != filepath.Dir(linked) || err == nil || synced[p]
+		mu.Unlock()
+	})()
+	_, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Fsync: true})
+	must(t, err)
+	_, err = treecopy.Copy(t.Context(), filepath.Join(root, "single"), filepath.Join(parent, "single"), treecopy.Options{Fsync: true})
+	must(t, err)
+	if !synced[parent] {
+		t.Errorf("the directory holding the new DST and the single file was not synced: %v", synced)
+	}
+	// A new name of a (met first: the top's entries go before the
+	// subdirectories') in a directory whose own metadata is unchanged.
+	fi, err := os.Stat(filepath.Join(src, "e"))
+	must(t, err)
+	must(t, os.Link(filepath.Join(src, "a"), filepath.Join(src, "e", "b")))
+	must(t, os.Chtimes(filepath.Join(src, "e"), fi.ModTime(), fi.ModTime()))
+	clear(synced)
+	st, err := treecopy.Copy(t.Context(), src, dst, treecopy.Options{Fsync: true, Workers: 1})
+	must(t, err)
+	if st.Links != 1 || st.Files != 0 || !synced[filepath.Join(dst, "e")] {
+		t.Errorf("%+v; the directory of the new link was not synced after it was made: %v", st, synced)
+	}
+	compareTrees(t, src, dst)
 }

@@ -237,10 +237,6 @@ func dowild(p, text string) int {
 			if at(p, pi) != tch || pi >= len(p) {
 				return wmFalse
 			}
-		default:
-			if tch != pch {
-				return wmFalse
-			}
 		case '?':
 			if tch == '/' {
 				return wmFalse
@@ -348,6 +344,10 @@ func dowild(p, text string) int {
 				}
 			}
 			if matched == negated || tch == '/' {
+				return wmFalse
+			}
+		default:
+			if tch != pch {
 				return wmFalse
 			}
 		}

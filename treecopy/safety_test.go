@@ -259,3 +259,61 @@ func TestVanishedDirectoryNotMade(t *testing.T) {
 		t.Errorf("the vanished directory was made in the copy: %v", err)
 	}
 }
+
+// TestHardlinkBetweenFileSourceAndTreeKept copies, in one run, a single
+// file and a directory holding another name of it: the copy has them as
+// one inode, as cp -a and rsync -aH keep hardlinks between their
+// arguments (a single file used to be copied apart from the rest).
+func TestHardlinkBetweenFileSourceAndTreeKept(t *testing.T) {
+	root := t.TempDir()
+	file, tree, dst := filepath.Join(root, "c.txt"), filepath.Join(root, "a"), filepath.Join(root, "dst")
+	write(t, file, []byte("shared"), 0o644)
+	must(t, os.MkdirAll(tree, 0o755))
+	must(t, os.Link(file, filepath.Join(tree, "h")))
+	must(t, os.Mkdir(dst, 0o755))
+	trees := []treecopy.Tree{
+		{Src: file, Dst: filepath.Join(dst, "c.txt"), Rel: "c.txt"},
+		{Src: tree, Dst: filepath.Join(dst, "a"), Rel: "a/"},
+	}
+	for run := range 2 {
+		st, err := treecopy.CopyTrees(t.Context(), trees, treecopy.Options{})
+		must(t, err)
+		a, err := os.Lstat(filepath.Join(dst, "c.txt"))
+		must(t, err)
+		b, err := os.Lstat(filepath.Join(dst, "a", "h"))
+		must(t, err)
+		if !os.SameFile(a, b) {
+			t.Errorf("run %d: c.txt and a/h are two files in the copy (%+v)", run, st)
+		}
+		if run == 1 && st.Files+st.Links != 0 {
+			t.Errorf("rerun copied again: %+v", st)
+		}
+	}
+}
+
+// TestDeleteNeverFollowsSwappedDirectory replaces, during a Delete run, a
+// directory being emptied by a symlink to a directory outside the
+// destination: nothing outside is deleted (its subdirectories used to be
+// opened by their full path again, through the new symlink).
+func TestDeleteNeverFollowsSwappedDirectory(t *testing.T) {
+	root := t.TempDir()
+	src, dst, outside := filepath.Join(root, "src"), filepath.Join(root, "dst"), filepath.Join(root, "outside")
+	write(t, filepath.Join(src, "keep"), []byte("k"), 0o644)
+	write(t, filepath.Join(dst, "gone", "sub", "x"), []byte("old"), 0o644)
+	write(t, filepath.Join(outside, "sub", "x"), []byte("precious"), 0o644)
+	swapped := false
+	defer treecopy.BeforeDelete(func(p string) {
+		if !swapped && p == filepath.Join(dst, "gone", "sub") {
+			swapped = true
+			must(t, os.Rename(filepath.Join(dst, "gone"), filepath.Join(root, "moved")))
+			must(t, os.Symlink(outside, filepath.Join(dst, "gone")))
+		}
+	})()
+	_, _ = treecopy.Copy(t.Context(), src, dst, treecopy.Options{Delete: true, Workers: 1})
+	if !swapped {
+		t.Fatal("the deletion of gone/sub was never reached")
+	}
+	if got, err := os.ReadFile(filepath.Join(outside, "sub", "x")); string(got) != "precious" {
+		t.Errorf("a file outside the destination was deleted: %q, %v", got, err)
+	}
+}

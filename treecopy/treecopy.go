@@ -126,7 +126,7 @@ type Progress struct {
 	Copied  atomic.Int64 // content bytes written
 }
 
-// Stats counts what Copy did.
+// Stats counts what Copy did (in a dry run, what it would do).
 type Stats struct {
 	Files, Dirs, Symlinks, Links, Special int64 // entries created or whose content was replaced
 	Meta                                  int64 // entries whose metadata alone was updated

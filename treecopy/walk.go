@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -215,9 +216,12 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool, gone
 	}
 	c := w.c
 	merged := len(d.srcs) > 1
-	var dirs map[string]bool // with merged sources: names that are directories in the first to have them
+	// With merged sources: the index in entries of each name's entry, and
+	// whether it is a directory.
+	var at map[string]int
+	var dirs map[string]bool
 	if merged {
-		dirs = map[string]bool{}
+		at, dirs = map[string]int{}, map[string]bool{}
 	}
 	if merged || c.opts.Delete {
 		names = map[string]bool{}
@@ -245,18 +249,30 @@ func (w *walker) read(d dirJob) (entries []srcEntry, names map[string]bool, gone
 			continue
 		}
 		for _, e := range ents {
-			name := e.Name()
+			name, isDir := e.Name(), e.IsDir()
 			if names != nil {
-				if merged && names[name] && !(e.IsDir() && dirs[name]) {
-					continue // the first source's entry wins; directories merge
-				}
 				names[name] = true
-				if merged && e.IsDir() {
-					dirs[name] = true
-				}
 			}
-			if c.opts.Filter != nil && c.opts.Filter.Excluded(relPath(d.rel, name), e.IsDir()) {
+			if c.opts.Filter != nil && c.opts.Filter.Excluded(relPath(d.rel, name), isDir) {
 				continue
+			}
+			if merged {
+				// As rsync merges its sources: the first one's entry
+				// wins, but a directory wins over a non-directory, and
+				// directories of one name merge.
+				if i, ok := at[name]; ok {
+					switch {
+					case isDir && dirs[name]:
+						entries = append(entries, srcEntry{e, s})
+					case isDir:
+						entries[i], dirs[name] = srcEntry{e, s}, true
+					}
+					continue
+				}
+				if slices.Contains(d.keep, name) {
+					continue // another tree is copied into d under that name
+				}
+				at[name], dirs[name] = len(entries), isDir
 			}
 			entries = append(entries, srcEntry{e, s})
 		}
@@ -332,8 +348,14 @@ func (c *copier) cleanDst(d dirJob, m *dirMeta, dst dstDir, names map[string]boo
 // remove deletes the entry path (reported as rel) from its directory,
 // open as dst, with all it holds, as far as MaxDelete lets it.
 func (c *copier) remove(dst dstDir, path, rel string, isDir bool, m *dirMeta) bool {
+	if beforeDelete != nil {
+		beforeDelete(path)
+	}
 	if isDir {
-		sub, err := openDstPath(path)
+		// By name in its open parent, never by path again: a directory
+		// swapped for a symlink meanwhile is refused, not followed out
+		// of the destination.
+		sub, err := dst.openSub(lastElem(path))
 		if err != nil {
 			c.fail(pathError("open", path, err))
 			return false
@@ -494,6 +516,13 @@ func (c *copier) planTree(t Tree) (*rootDir, job, error) {
 		// cp -a -T refuses too: "cannot overwrite non-directory with directory".
 		return nil, job{}, fmt.Errorf("%w: destination %s is a %s, not replaced by a copy of the directory %s",
 			ErrRefused, Quote(dst), describeType(lfi.Mode()), Quote(src))
+	}
+	if lfi, err := os.Lstat(strings.TrimSuffix(dst, "/")); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if _, err := os.Stat(dst); err != nil {
+			target, _ := os.Readlink(strings.TrimSuffix(dst, "/"))
+			return nil, job{}, fmt.Errorf("%w: destination %s is a symlink to %s, which does not exist: not replaced by a copy of the directory %s",
+				ErrRefused, Quote(dst), Quote(target), Quote(src))
+		}
 	}
 	d := dirJob{srcs: []string{src}, dst: dst, rel: rel, fi: sfi, follow: true, dev: uint64(sfi.Sys().(*unixStat).Dev)}
 	if sfi.Mode()&fs.ModeSymlink != 0 { // "link/": the directory it points to

@@ -58,8 +58,8 @@ question, a chart, the table and what the numbers say), bench.json, bench.md, an
 the charts as SVG and PNG (bench.png is the headline: time per mode, Go and Python).
 
 On the project's 2 cores, shared with other work (a load average of 6 to 18), a full
-run took 8 minutes with Python and 79 s without, and --quick 11 s without Python;
-a quiet machine takes less.`,
+run took 7 to 8 minutes with Python and 79 s without, and --quick 8 to 16 s without
+Python; a quiet machine takes less.`,
 		Example: `  crew bench --quick                   # seconds: small inputs, 1 and NumCPU workers
   crew bench                           # full run, Python too if installed
   crew bench --no-python --workers 1,2,4,8
@@ -180,8 +180,8 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	fmt.Fprintf(s.Out, "\nWrote %s (open it in a browser), bench.json, bench.md and %d charts (.svg and .png) in %s.\n",
-		filepath.Join(o.out, "bench.html"), len(rep.Charts()), o.out)
+	fmt.Fprintf(s.Out, "\nWrote %s: open it in a browser.\nBeside it: bench.json, bench.md and %d charts (.svg and .png).\n",
+		filepath.Join(o.out, "bench.html"), len(rep.Charts()))
 	return nil
 }
 

@@ -184,7 +184,10 @@ func TestBenchReportInChromium(t *testing.T) {
 	var layout struct {
 		Headline float64 `json:"headline"`
 		Height   int     `json:"height"`
-		Sections []struct {
+		// Overflows are the goal table's cells whose text runs into the
+		// next cell.
+		Overflows []string `json:"overflows"`
+		Sections  []struct {
 			Name     string  `json:"name"`
 			H2       string  `json:"h2"`
 			Question string  `json:"question"`
@@ -200,6 +203,9 @@ func TestBenchReportInChromium(t *testing.T) {
 	}
 	if layout.Headline < 600 {
 		t.Errorf("the headline chart is %.0f px wide, want it across the page", layout.Headline)
+	}
+	if len(layout.Overflows) > 0 {
+		t.Errorf("goal table cells overflow into their neighbours: %q", layout.Overflows)
 	}
 	var names []string
 	for _, s := range layout.Sections {
@@ -241,6 +247,10 @@ const layoutProbe = `<script>
   var h = document.querySelector("#headline figure.chart svg");
   out.headline = h ? h.getBoundingClientRect().width : 0;
   out.height = document.documentElement.scrollHeight;
+  out.overflows = [];
+  document.querySelectorAll("table.goals td").forEach(function (td) {
+    if (td.scrollWidth > td.clientWidth + 1) out.overflows.push(td.textContent.trim());
+  });
   var pre = document.createElement("pre");
   pre.id = "layout-check";
   pre.textContent = JSON.stringify(out);

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,11 +54,13 @@ directories, and the same on every rerun):
   SRC/ DST     the contents of the directory SRC go into DST: DST becomes the copy
   SRC DST/     SRC goes inside DST, as DST/NAME (DST is made if missing)
   SRC DST      as SRC DST/ when DST is an existing directory; a file SRC onto a
-               missing DST makes DST the copy; a directory SRC onto a missing DST
-               is refused (cp would make DST the copy, rsync DST/SRC): write
-               SRC/ or DST/ to say which
+               missing DST, or onto a file, makes DST the copy; a directory SRC
+               onto a missing DST is refused (cp would make DST the copy, rsync
+               DST/SRC): write SRC/ or DST/ to say which; onto a file, refused
   SRC... DST   several sources: each goes into DST as above (DST/NAME, or its
-               contents for SRC/), as one run: hardlinks between them are kept
+               contents for SRC/), as one run: hardlinks between them are kept;
+               a name several SRC/ have comes from the first, as in rsync,
+               but a directory wins over a file
 Nothing in DST is deleted to make room unless --delete says so: a file where
 SRC has a directory (or a non-empty directory where SRC has a file) is reported
 and kept, and a directory SRC onto a file DST is refused.
@@ -115,7 +118,7 @@ deletions; 130 interrupted.`,
 			if o.maxDelete >= 0 && !o.del {
 				return usagef("--max-delete limits --delete, which was not given")
 			}
-			trees, err := copyPlan(args[:len(args)-1], args[len(args)-1], o.dryRun)
+			trees, err := copyPlan(args[:len(args)-1], args[len(args)-1], o.dryRun, o.fsync)
 			if err != nil {
 				return err
 			}
@@ -129,7 +132,7 @@ deletions; 130 interrupted.`,
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "list what would change; change nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary")
 	f.BoolVar(&o.del, "delete", false, "remove from DST what SRC no longer has (excluded entries are kept); let an entry whose type changed replace DST's")
-	f.Var((*maxDeleteFlag)(&o.maxDelete), "max-delete", "with --delete: remove at most N entries (0: none, only list them); the rest are kept and the exit status is 25")
+	f.Var((*maxDeleteFlag)(&o.maxDelete), "max-delete", "with --delete: remove at most N entries (0: none, only count them; --dry-run lists them); the rest are kept and the exit status is 25")
 	f.Var(&filterFlag{f: &o.filter}, "exclude", "leave out what matches PATTERN (rsync's rules; repeatable)")
 	f.Var(&filterFlag{f: &o.filter, include: true}, "include", "copy what matches PATTERN even if a later --exclude matches it")
 	f.Var(&filterFlag{f: &o.filter, from: true, stdin: s.In}, "exclude-from", "read exclude patterns from FILE, one a line (- for standard input; # and ; start comments)")
@@ -168,7 +171,7 @@ func (m *maxDeleteFlag) Type() string { return "N" }
 // copyPlan turns SRC... DST into the trees to copy, by the rule crew copy
 // --help states; a directory SRC onto a missing DST, without a slash on
 // either to say which of cp's and rsync's readings is meant, is refused.
-func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
+func copyPlan(srcs []string, dst string, dryRun, fsync bool) ([]treecopy.Tree, error) {
 	dfi, derr := os.Stat(dst)
 	dstIsDir := derr == nil && dfi.IsDir()
 	into := len(srcs) > 1 || strings.HasSuffix(dst, "/") || dstIsDir
@@ -192,6 +195,10 @@ func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
 		switch {
 		case into:
 			trees = append(trees, treecopy.Tree{Src: src, Dst: joinDst(dst, name), Rel: name + "/"})
+		case sfi.IsDir() && derr == nil:
+			// cp -a -T refuses too: "cannot overwrite non-directory with directory".
+			return nil, usageError{fmt.Errorf("%w: destination %s is a %s, not replaced by a copy of the directory %s",
+				treecopy.ErrRefused, treecopy.Quote(dst), describeDst(dst), treecopy.Quote(src))}
 		case sfi.IsDir():
 			return nil, usagef("%s does not exist: write %s %s to make it the copy of %s, or %s %s to copy %s into it as %s",
 				treecopy.Quote(dst), treecopy.Quote(src+"/"), treecopy.Quote(dst), treecopy.Quote(src),
@@ -200,12 +207,46 @@ func copyPlan(srcs []string, dst string, dryRun bool) ([]treecopy.Tree, error) {
 			trees = append(trees, treecopy.Tree{Src: src, Dst: dst})
 		}
 	}
-	if into && errors.Is(derr, fs.ErrNotExist) && !dryRun {
+	// DST is made here only when no tree fills it (SRC/ DST makes and
+	// locks it itself, and reports it as a new directory, as rsync does).
+	if into && errors.Is(derr, fs.ErrNotExist) && !dryRun && !slices.ContainsFunc(trees, func(t treecopy.Tree) bool { return t.Dst == dst }) {
 		if err := os.Mkdir(dst, 0o777); err != nil {
 			return nil, fmt.Errorf("make destination directory: %w", err)
 		}
+		if fsync {
+			if err := syncDir(filepath.Dir(strings.TrimRight(dst, "/"))); err != nil {
+				return nil, fmt.Errorf("make destination directory: %w", err)
+			}
+		}
 	}
 	return trees, nil
+}
+
+// syncDir makes the entries of the directory dir durable (--fsync: the
+// DST this command made).
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// describeDst names the type of the existing non-directory dst for
+// messages.
+func describeDst(dst string) string {
+	fi, err := os.Lstat(dst)
+	switch {
+	case err != nil:
+		return "non-directory"
+	case fi.Mode().IsRegular():
+		return "file"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "symlink to a non-directory"
+	default:
+		return "special file"
+	}
 }
 
 // contents reports whether src names a directory's contents: a trailing

@@ -20,11 +20,10 @@ import (
 // changeList prints crew copy's changes, one entry a line (or a NUL-ended
 // record with -0): names for --dry-run and -v, rsync's itemized form with -i.
 type changeList struct {
-	mu       sync.Mutex
-	w        *bufio.Writer
-	itemize  bool
-	null     bool
-	onlyDirs bool
+	mu      sync.Mutex
+	w       *bufio.Writer
+	itemize bool
+	null    bool
 }
 
 // newChangeList returns the list o asks for, or nil.
@@ -110,7 +109,10 @@ func summary(st treecopy.Stats, dryRun bool, elapsed time.Duration) string {
 	if len(parts) == 0 {
 		line = verb + " nothing"
 	}
-	if st.Meta > 0 {
+	switch {
+	case st.Meta == 1:
+		line += "; 1 metadata-only update"
+	case st.Meta > 1:
 		line += fmt.Sprintf("; %d metadata-only updates", st.Meta)
 	}
 	if st.Deleted > 0 {

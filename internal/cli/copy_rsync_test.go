@@ -124,6 +124,24 @@ func runCrewCopy(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// rsyncItemized runs rsync -i with args and returns its lines, sorted,
+// but for "created directory" (which crew lists as cd+++++++++).
+func rsyncItemized(t *testing.T, rsync string, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command(rsync, append([]string{"-i"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rsync %q: %v\n%s", args, err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if !strings.HasPrefix(l, "created directory") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	return lines
+}
+
 // TestCopyFiltersMatchRsync copies one tree with each set of filter rules
 // by crew copy and by rsync -a and compares what arrives.
 func TestCopyFiltersMatchRsync(t *testing.T) {
@@ -230,17 +248,7 @@ func TestCopyItemizeMatchesRsync(t *testing.T) {
 		if rsync == "" {
 			return
 		}
-		rout, err := exec.Command(rsync, append(append([]string{"-aX", "-i"}, extra...), src+"/", filepath.Join(dir, "rsync")+"/")...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: rsync: %v\n%s", step, err, rout)
-		}
-		var want []string
-		for _, l := range strings.Split(strings.TrimSuffix(string(rout), "\n"), "\n") {
-			if !strings.HasPrefix(l, "created directory") {
-				want = append(want, l)
-			}
-		}
-		slices.Sort(want)
+		want := rsyncItemized(t, rsync, append(append([]string{"-aX"}, extra...), src+"/", filepath.Join(dir, "rsync")+"/")...)
 		if !slices.Equal(lines, want) {
 			t.Errorf("%s: crew copy -i printed\n%s\nrsync -i printed\n%s", step, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 		}
@@ -254,6 +262,42 @@ func TestCopyItemizeMatchesRsync(t *testing.T) {
 	mustCopy(t, os.Remove(filepath.Join(src, "gone")))
 	mustCopy(t, os.Chtimes(src, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)))
 	run("rerun after changes", "--delete")
+	// A directory whose mode and mtime both changed: rsync lists both.
+	mustCopy(t, os.Chmod(filepath.Join(src, "sub"), 0o700))
+	mustCopy(t, os.Chtimes(filepath.Join(src, "sub"), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)))
+	run("rerun after a directory's mode and mtime changed", "--delete")
 	run("rerun unchanged", "--delete")
 	copyGolden(t, "copy-itemize.golden", got)
+}
+
+// TestCopySeveralSourcesMatchRsync copies two directories' contents and a
+// file into one missing DST, as rsync -a a/ b/ c DST/ does: the same
+// entries arrive, and -i lists the same changes (DST itself as a new
+// directory, not one whose mtime changed). Where both have a name, the
+// first one's file wins over the second's, and a directory over a file
+// whichever comes first, as in rsync (the first used to win always).
+func TestCopySeveralSourcesMatchRsync(t *testing.T) {
+	rsync := copyRsync(t)
+	dir := t.TempDir()
+	copyTree(t, filepath.Join(dir, "in"), "a/x/f", "a/only-a", "b/x/g", "b/only-b/h", "c.txt",
+		"a/both", "b/both", "a/file-then-dir", "b/file-then-dir/in", "a/dir-then-file/in", "b/dir-then-file")
+	in := filepath.Join(dir, "in")
+	args := []string{filepath.Join(in, "a") + "/", filepath.Join(in, "b") + "/", filepath.Join(in, "c.txt")}
+	code, out, stderr := runCrewCopy(t, append(append([]string{"copy", "-q", "-i"}, args...), filepath.Join(dir, "crew"))...)
+	if code != 0 {
+		t.Fatalf("crew copy exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	slices.Sort(lines)
+	got := map[string][]string{"-i": lines, "tree": copyListTree(t, filepath.Join(dir, "crew"))}
+	if rsync != "" {
+		want := rsyncItemized(t, rsync, append(append([]string{"-a"}, args...), filepath.Join(dir, "rsync")+"/")...)
+		if !slices.Equal(lines, want) {
+			t.Errorf("crew copy -i printed\n%s\nrsync -i printed\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+		}
+		if wantTree := copyListTree(t, filepath.Join(dir, "rsync")); !slices.Equal(got["tree"], wantTree) {
+			t.Errorf("crew copied %q, rsync %q", got["tree"], wantTree)
+		}
+	}
+	copyGolden(t, "copy-several.golden", got)
 }

@@ -25,6 +25,9 @@ func TestCopyCommandExitCodes(t *testing.T) {
 	if err := os.Symlink("src/sub", filepath.Join(dir, "lnk")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "precious"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -35,6 +38,7 @@ func TestCopyCommandExitCodes(t *testing.T) {
 		{"dry run lists", []string{"copy", "--dry-run", src + "/", filepath.Join(dir, "d1")}, 0, "./\nsub/\nsub/f\n", ""},
 		{"copy", []string{"copy", "-q", src + "/", filepath.Join(dir, "d2")}, 0, "", ""},
 		{"directory onto a missing DST without a slash", []string{"copy", src, filepath.Join(dir, "d4")}, 2, "", "does not exist: write"},
+		{"directory onto an existing file without a slash", []string{"copy", src, filepath.Join(dir, "precious")}, 2, "", "precious is a file, not replaced by a copy of the directory"},
 		{"max-delete without delete", []string{"copy", "--max-delete", "3", src + "/", filepath.Join(dir, "d5")}, 2, "", "--max-delete limits --delete"},
 		{"inside source", []string{"copy", src + "/", filepath.Join(src, "in")}, 2, "", "inside source"},
 		{"same through a symlink and ..", []string{"copy", filepath.Join(dir, "lnk") + "/..", src}, 2, "", "the same"},
@@ -55,6 +59,15 @@ func TestCopyCommandExitCodes(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "d2", "sub", "f")); string(got) != "x" {
 		t.Errorf("copy content %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "precious")); string(got) != "keep" {
+		t.Errorf("the file DST is %q", got)
+	}
+	// A dry run's summary counts the files it would copy (it said "would
+	// copy 2 directories").
+	_, _, stderr := runCrewCopy(t, "copy", "--dry-run", src+"/", filepath.Join(dir, "d1"))
+	if !strings.HasPrefix(stderr, "would copy 1 file (1 B), 2 directories; 0 up to date") {
+		t.Errorf("dry run summary %q", stderr)
 	}
 }
 
@@ -197,7 +210,7 @@ func TestCopyOutputs(t *testing.T) {
 	}
 	mustCopy(t, os.Chmod(filepath.Join(src, "0"), 0o600))
 	code, out, stderr = runCrewCopy(t, "copy", "-v", src+"/", filepath.Join(dir, "b"))
-	if code != 0 || out != "0\n" || !strings.Contains(stderr, "1 metadata-only updates") {
+	if code != 0 || out != "0\n" || !strings.Contains(stderr, "; 1 metadata-only update; ") {
 		t.Errorf("chmod rerun: exit %d, out %q, summary %q", code, out, stderr)
 	}
 }
