@@ -58,7 +58,12 @@ func (e *submitter) onControl(m *nats.Msg) {
 			if by == "" {
 				by = "an unnamed client"
 			}
-			rep.Cancelled = e.cancelJob(by)
+			e.cancelJob(by, func(n int) {
+				rep.Cancelled = n
+				body, _ := json.Marshal(rep)
+				m.Respond(body)
+			})
+			return
 		case "rerun":
 			id, err := e.rerun(req)
 			if err != nil {
@@ -76,8 +81,12 @@ func (e *submitter) onControl(m *nats.Msg) {
 // cancelJob cancels the job from outside: every pending call fails with
 // a jobCancelled error, later ones too, and the job is removed from the
 // server, so that the workers cancel the tasks they run and the queued
-// ones are dropped. It returns how many calls it cancelled.
-func (e *submitter) cancelJob(by string) int {
+// ones are dropped. answer is given how many calls it cancelled.
+//
+// The callers learn of the cancel last: a program often stops (exits) on
+// the first error, so the job's record, its removal from the server and
+// the answer to whoever cancelled are done before any call fails.
+func (e *submitter) cancelJob(by string, answer func(cancelled int)) {
 	err := &jobCancelled{job: e.id, by: by}
 	// Renewals would find the job gone and fail the calls with
 	// ErrJobLost instead.
@@ -92,17 +101,20 @@ func (e *submitter) cancelJob(by string) int {
 		ids = append(ids, id)
 	}
 	e.mu.Unlock()
-	n := 0
+	var completes []func()
 	for _, id := range ids {
-		if e.finish(id, nil, err) {
-			n++
+		if complete, ok := e.settle(id, nil, err); ok {
+			completes = append(completes, complete)
 		}
 	}
 	e.stats.end(by)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	e.removeJob(ctx)
-	return n
+	answer(len(completes))
+	for _, complete := range completes {
+		complete()
+	}
 }
 
 // removeJob removes the job from the server: its entry in the jobs

@@ -83,7 +83,10 @@ type submitter struct {
 	cancelled map[string]bool // cancelled by the caller, no result seen yet: told to workers again until one is
 	closed    bool
 	drained   chan struct{} // closed when pending empties after Close
-	lost      error         // the server no longer has the job: see tend
+	// completing counts the calls taken out of pending whose outcome is
+	// not handed to their callers yet: Close waits for them too.
+	completing int
+	lost       error // the server no longer has the job: see tend
 
 	// The task names routed so far (route), each with its consumer.
 	routeMu    sync.Mutex
@@ -339,16 +342,28 @@ func (e *submitter) cancel(s *sent, err error) {
 // finish completes the pending call id with a reply or err, once; it
 // reports whether it did.
 func (e *submitter) finish(id string, r *reply, err error) bool {
+	complete, ok := e.settle(id, r, err)
+	if ok {
+		complete()
+	}
+	return ok
+}
+
+// settle takes the pending call id out of the pending calls and counts
+// its outcome (a reply or err), once; it reports whether it did, and
+// returns what hands the outcome to the call's caller. Until that runs,
+// the call looks pending to its caller and Close waits for it.
+func (e *submitter) settle(id string, r *reply, err error) (complete func(), ok bool) {
 	e.mu.Lock()
 	p := e.pending[id]
 	delete(e.pending, id)
-	last := e.closed && len(e.pending) == 0 && p != nil
 	if p != nil {
+		e.completing++
 		e.settleLocked(p.s, 1)
 	}
 	e.mu.Unlock()
 	if p == nil {
-		return false // a duplicate result, or one for a call already cancelled
+		return nil, false // a duplicate result, or one for a call already cancelled
 	}
 	b := p.s.b
 	if r != nil {
@@ -372,12 +387,17 @@ func (e *submitter) finish(id string, r *reply, err error) bool {
 		e.cfg.Progress.Finished(p.started, err)
 	}
 	e.stats.finished(p, id, r, err)
-	b.Complete(p.i, p.i+1, err)
-	<-e.slots
-	if last {
-		close(e.drained)
-	}
-	return true
+	return func() {
+		b.Complete(p.i, p.i+1, err)
+		<-e.slots
+		e.mu.Lock()
+		e.completing--
+		last := e.closed && len(e.pending) == 0 && e.completing == 0
+		e.mu.Unlock()
+		if last {
+			close(e.drained)
+		}
+	}, true
 }
 
 // settleLocked records k elements of s completed.
@@ -445,7 +465,7 @@ func (e *submitter) Close() error {
 	if !e.closed {
 		e.closed = true
 		e.drained = make(chan struct{})
-		if len(e.pending) == 0 {
+		if len(e.pending) == 0 && e.completing == 0 {
 			close(e.drained)
 		}
 	}

@@ -76,7 +76,7 @@ type nodeConfig struct {
 const nodeEnv = "CREW_CLUSTER_TEST_NODE"
 
 func helperMain() bool {
-	if os.Getenv(nodeEnv) == "" && os.Getenv(workerURLEnv) == "" {
+	if os.Getenv(nodeEnv) == "" && os.Getenv(workerURLEnv) == "" && os.Getenv(submitterURLEnv) == "" {
 		return false
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
@@ -87,6 +87,10 @@ func helperMain() bool {
 		io.Copy(io.Discard, os.Stdin)
 		stop()
 	}()
+	if url := os.Getenv(submitterURLEnv); url != "" {
+		submitterMain(ctx, url)
+		return true
+	}
 	if node := os.Getenv(nodeEnv); node != "" {
 		var cfg nodeConfig
 		if err := json.Unmarshal([]byte(node), &cfg); err != nil {

@@ -33,7 +33,8 @@ func jobView(id string, spec jobSpec, live bool, rec jobRecord, recorded bool, f
 		for _, n := range j.Spark[view.SparkSeconds-10:] {
 			j.Rate10s += float64(n)
 		}
-		j.Rate10s /= 10
+		// Over the part of the 10 s that the job has lived.
+		j.Rate10s /= min(max(now.Sub(rec.Started).Seconds(), 1), 10)
 	}
 	switch {
 	case recorded && !rec.Ended.IsZero():

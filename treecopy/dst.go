@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -135,6 +136,47 @@ func fileType(st *unixStat) uint32 { return uint32(st.Mode) & unix.S_IFMT }
 func ctimeAfter(a, b *unixStat) bool {
 	ca, cb := ctim(a), ctim(b)
 	return ca.Sec > cb.Sec || ca.Sec == cb.Sec && ca.Nsec >= cb.Nsec
+}
+
+// fchmodat is unix.Fchmodat; tests make it fail as on a kernel without
+// fchmodat2.
+var fchmodat = unix.Fchmodat
+
+// errSymlink is a symlink where the copy has a file or directory whose
+// mode is to be set: put there since the copy looked (by someone else,
+// during the copy). It is not followed.
+var errSymlink = errors.New("replaced by a symlink during the copy: not followed")
+
+// chmodNoFollow sets the mode of p, never through a symlink: chmod(2)
+// follows one, and a name of the copy swapped for a symlink to a file
+// outside it would give that file the source's mode.
+func chmodNoFollow(p string, mode uint32) error {
+	err := fchmodat(unix.AT_FDCWD, p, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if !errors.Is(err, unix.EOPNOTSUPP) {
+		return err
+	}
+	// A symlink, or a kernel without fchmodat2 (Linux before 6.6): set
+	// the mode of what an open that follows no symlink finds, by its
+	// /proc name, which leads to that very inode.
+	fd, err := unix.Open(p, pathFlag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return errSymlink
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return errSymlink
+	}
+	if err := unix.Fchmod(fd, mode); err == nil || !errors.Is(err, unix.EBADF) {
+		return err
+	}
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode) // an O_PATH descriptor
 }
 
 // rename renames old to new; unix.Rename, not os.Rename, which lstats

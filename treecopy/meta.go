@@ -30,7 +30,7 @@ func (c *copier) meta(src, dst string, fi fs.FileInfo) error {
 		return err
 	}
 	if !isLink {
-		if err := unix.Chmod(dst, uint32(st.Mode)&07777); err != nil {
+		if err := chmodNoFollow(dst, uint32(st.Mode)&07777); err != nil {
 			return pathError("chmod", dst, err)
 		}
 	}

@@ -50,15 +50,7 @@ func TestBrowser(t *testing.T) {
 		results <- first
 	}()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancelTimeout()
+	bctx := browser(t, ctx, chromium)
 
 	row := `tr[data-job="` + id + `"]`
 	doneCell := row + ` td[data-col="done"]`
@@ -115,6 +107,20 @@ func TestBrowser(t *testing.T) {
 	waitPage(t, bctx, "the job shown cancelled", func() bool { return text(t, bctx, row+` .badge`) == view.Cancelled })
 	screenshot(t, bctx, filepath.Join(t.ArtifactDir(), "live-view-cancelled.png"))
 	t.Logf("screenshots in %s", filepath.Dir(shot))
+}
+
+// browser starts headless Chromium for the test, for two minutes at most.
+func browser(t *testing.T, ctx context.Context, chromium string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	bctx, cancelTimeout := context.WithTimeout(bctx, 2*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return bctx
 }
 
 func repeat(v, n int) func(func(int) bool) {

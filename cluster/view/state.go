@@ -69,8 +69,9 @@ type Job struct {
 	Reruns   int64 `json:"reruns"`
 	RerunsOK int64 `json:"reruns_ok"`
 
-	// Rate10s is the calls done or failed per second over the last 10 s
-	// (cancelled ones did no work); Rate, over the job's life.
+	// Rate10s is the calls done or failed per second over the last 10 s,
+	// or over the job's life while it is younger (cancelled calls did no
+	// work); Rate, over the job's life.
 	Rate10s float64 `json:"rate_10s"`
 	Rate    float64 `json:"rate"`
 	// Spark is the calls done or failed in each of the last SparkSeconds

@@ -54,9 +54,9 @@ directories, and the same on every rerun):
   SRC/ DST     the contents of the directory SRC go into DST: DST becomes the copy
   SRC DST/     SRC goes inside DST, as DST/NAME (DST is made if missing)
   SRC DST      as SRC DST/ when DST is an existing directory; a file SRC onto a
-               missing DST makes DST the copy; a directory SRC onto a missing DST
-               is refused (cp would make DST the copy, rsync DST/SRC): write
-               SRC/ or DST/ to say which
+               missing DST, or onto a file, makes DST the copy; a directory SRC
+               onto a missing DST is refused (cp would make DST the copy, rsync
+               DST/SRC): write SRC/ or DST/ to say which; onto a file, refused
   SRC... DST   several sources: each goes into DST as above (DST/NAME, or its
                contents for SRC/), as one run: hardlinks between them are kept;
                a name several SRC/ have comes from the first, as in rsync,

@@ -124,6 +124,24 @@ func runCrewCopy(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// rsyncItemized runs rsync -i with args and returns its lines, sorted,
+// but for "created directory" (which crew lists as cd+++++++++).
+func rsyncItemized(t *testing.T, rsync string, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command(rsync, append([]string{"-i"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rsync %q: %v\n%s", args, err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if !strings.HasPrefix(l, "created directory") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	return lines
+}
+
 // TestCopyFiltersMatchRsync copies one tree with each set of filter rules
 // by crew copy and by rsync -a and compares what arrives.
 func TestCopyFiltersMatchRsync(t *testing.T) {
@@ -230,17 +248,7 @@ func TestCopyItemizeMatchesRsync(t *testing.T) {
 		if rsync == "" {
 			return
 		}
-		rout, err := exec.Command(rsync, append(append([]string{"-aX", "-i"}, extra...), src+"/", filepath.Join(dir, "rsync")+"/")...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: rsync: %v\n%s", step, err, rout)
-		}
-		var want []string
-		for _, l := range strings.Split(strings.TrimSuffix(string(rout), "\n"), "\n") {
-			if !strings.HasPrefix(l, "created directory") {
-				want = append(want, l)
-			}
-		}
-		slices.Sort(want)
+		want := rsyncItemized(t, rsync, append(append([]string{"-aX"}, extra...), src+"/", filepath.Join(dir, "rsync")+"/")...)
 		if !slices.Equal(lines, want) {
 			t.Errorf("%s: crew copy -i printed\n%s\nrsync -i printed\n%s", step, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 		}
@@ -283,17 +291,7 @@ func TestCopySeveralSourcesMatchRsync(t *testing.T) {
 	slices.Sort(lines)
 	got := map[string][]string{"-i": lines, "tree": copyListTree(t, filepath.Join(dir, "crew"))}
 	if rsync != "" {
-		rout, err := exec.Command(rsync, append(append([]string{"-a", "-i"}, args...), filepath.Join(dir, "rsync")+"/")...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("rsync: %v\n%s", err, rout)
-		}
-		var want []string
-		for _, l := range strings.Split(strings.TrimSuffix(string(rout), "\n"), "\n") {
-			if !strings.HasPrefix(l, "created directory") {
-				want = append(want, l)
-			}
-		}
-		slices.Sort(want)
+		want := rsyncItemized(t, rsync, append(append([]string{"-a"}, args...), filepath.Join(dir, "rsync")+"/")...)
 		if !slices.Equal(lines, want) {
 			t.Errorf("crew copy -i printed\n%s\nrsync -i printed\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 		}

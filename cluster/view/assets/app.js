@@ -19,7 +19,6 @@
       if (v === undefined || v === null || v === false) continue;
       if (k === "class") e.className = v;
       else if (k === "text") e.textContent = v;
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else if (k.startsWith("data-")) e.setAttribute(k, v);
       else if (k in e) e[k] = v;
       else e.setAttribute(k, v);
@@ -29,6 +28,59 @@
       e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
     return e;
+  }
+
+  // Updates change the page in place: the elements stay, only what
+  // differs is written. Rebuilding the tables every second would lose a
+  // click pressed across an update (a new button under the pointer by
+  // the release) and the text a user selected to copy. Rows are matched
+  // by their data-job, data-worker, data-failure(s) key, the rest by
+  // position. Clicks are handled on the document (see below), so the
+  // elements kept carry no handler from an old render.
+  function keyOf(n) {
+    if (n.nodeType !== 1) return "";
+    for (const a of ["data-job", "data-worker", "data-failure", "data-failures"]) {
+      if (n.hasAttribute(a)) return a + "=" + n.getAttribute(a);
+    }
+    return "";
+  }
+
+  function same(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && keyOf(a) === keyOf(b);
+  }
+
+  function morph(from, to) {
+    for (const a of Array.from(from.attributes)) {
+      if (!to.hasAttribute(a.name)) from.removeAttribute(a.name);
+    }
+    for (const a of Array.from(to.attributes)) {
+      if (from.getAttribute(a.name) !== a.value) from.setAttribute(a.name, a.value);
+    }
+    if (from.disabled !== undefined) from.disabled = to.disabled;
+    morphChildren(from, Array.from(to.childNodes));
+  }
+
+  // morphChildren makes parent's children match want, reusing them.
+  function morphChildren(parent, want) {
+    const keyed = new Map();
+    for (const c of parent.childNodes) {
+      const k = keyOf(c);
+      if (k) keyed.set(k, c);
+    }
+    want.forEach((t, i) => {
+      let f = parent.childNodes[i] || null;
+      const k = keyOf(t);
+      const match = k ? keyed.get(k) : null;
+      if (match && match !== f) {
+        parent.insertBefore(match, f);
+        f = match;
+      }
+      if (!f) parent.append(t);
+      else if (!same(f, t)) keyOf(f) ? parent.insertBefore(t, f) : f.replaceWith(t);
+      else if (f.nodeType === 1) morph(f, t);
+      else if (f.nodeValue !== t.nodeValue) f.nodeValue = t.nodeValue;
+    });
+    while (parent.childNodes.length > want.length) parent.lastChild.remove();
   }
 
   const num = (n) => Number(n || 0).toLocaleString("en-US");
@@ -163,37 +215,56 @@
     }
   }
 
+  const confirming = (id) => armed.has(id) && Date.now() - armed.get(id) < 5000;
+
   function cancelButton(job) {
     if (job.state !== "running") return "";
     const key = "cancel " + job.id;
-    const confirming = armed.has(job.id) && Date.now() - armed.get(job.id) < 5000;
     return el("button", {
       class: "danger", "data-cancel": job.id, disabled: !unlocked || busy.has(key),
       title: unlocked ? "fail its pending calls with ErrJobCancelled, drop its queued tasks, cancel its running ones" : "unlock control first",
-      text: busy.has(key) ? "cancelling…" : confirming ? "confirm cancel" : "cancel",
-      onclick: () => {
-        if (!confirming) {
-          armed.set(job.id, Date.now());
-          render();
-          setTimeout(render, 5100);
-          return;
-        }
-        armed.delete(job.id);
-        act(key, "api/jobs/" + encodeURIComponent(job.id) + "/cancel", (b) => b.message);
-      },
+      text: busy.has(key) ? "cancelling…" : confirming(job.id) ? "confirm cancel" : "cancel",
     });
+  }
+
+  function cancelClicked(id) {
+    if (!confirming(id)) {
+      armed.set(id, Date.now());
+      render();
+      setTimeout(render, 5100);
+      return;
+    }
+    armed.delete(id);
+    act("cancel " + id, "api/jobs/" + encodeURIComponent(id) + "/cancel", (b) => b.message);
   }
 
   function rerunButton(job, f) {
     const key = "rerun " + f.id;
     return el("button", {
-      "data-rerun": f.id, disabled: !unlocked || !f.retryable || busy.has(key),
+      "data-rerun": f.id, "data-rerun-job": job.id, disabled: !unlocked || !f.retryable || busy.has(key),
       title: !f.retryable ? (job.state === "running" ? "its argument was too large to keep" : "the job has ended") :
         "run it again with the same argument; the call itself has already failed",
       text: busy.has(key) ? "queuing…" : "rerun",
-      onclick: () => act(key, "api/jobs/" + encodeURIComponent(job.id) + "/rerun/" + encodeURIComponent(f.id), (b) => "Queued again as " + b.id),
     });
   }
+
+  function rerunClicked(job, id) {
+    act("rerun " + id, "api/jobs/" + encodeURIComponent(job) + "/rerun/" + encodeURIComponent(id), (b) => "Queued again as " + b.id);
+  }
+
+  function errorClicked(id) {
+    if (!getSelection().isCollapsed) return; // selecting the text to copy it
+    expanded.has(id) ? expanded.delete(id) : expanded.add(id);
+    render();
+  }
+
+  document.addEventListener("click", (ev) => {
+    const t = ev.target instanceof Element ? ev.target.closest("[data-cancel], [data-rerun], [data-expand]") : null;
+    if (!t || t.disabled) return;
+    if (t.hasAttribute("data-cancel")) cancelClicked(t.getAttribute("data-cancel"));
+    else if (t.hasAttribute("data-rerun")) rerunClicked(t.getAttribute("data-rerun-job"), t.getAttribute("data-rerun"));
+    else errorClicked(t.getAttribute("data-expand"));
+  });
 
   // --- tables -------------------------------------------------------------
 
@@ -237,8 +308,7 @@
     const first = f.error.split("\n")[0];
     const open = expanded.has(f.id);
     const err = el("td", {},
-      el("div", { class: "err", title: "click for the full text", text: first,
-        onclick: () => { open ? expanded.delete(f.id) : expanded.add(f.id); render(); } }),
+      el("div", { class: "err", "data-expand": f.id, title: "click for the full text", text: first }),
       open ? el("pre", { class: "full", text: f.error }) : null);
     const reruns = (f.reruns || []).map((r) =>
       el("div", { class: "rerun " + (r.ok ? "ok" : "bad"), title: r.error || "", text: `rerun ${time(r.time)}: ${r.ok ? "ok" : "failed: " + r.error.split("\n")[0]}` }));
@@ -256,12 +326,12 @@
     if (!page) return;
     renderControl();
     const jobs = page.jobs || [], workers = page.workers || [];
-    $("jobs").tBodies[0].replaceChildren(...jobs.map(jobRow));
+    morphChildren($("jobs").tBodies[0], jobs.map(jobRow));
     $("no-jobs").hidden = jobs.length > 0;
     const running = jobs.filter((j) => j.state === "running").length;
     $("jobs-summary").textContent = `${running} running, ${jobs.length - running} ended`;
 
-    $("workers").tBodies[0].replaceChildren(...workers.map(workerRow));
+    morphChildren($("workers").tBodies[0], workers.map(workerRow));
     $("no-workers").hidden = workers.length > 0;
     const live = workers.filter((w) => !w.quiet);
     const slots = live.reduce((a, w) => a + w.slots, 0), inUse = live.reduce((a, w) => a + w.busy, 0);
@@ -273,7 +343,7 @@
         el("div", { class: "scroll" }, el("table", {},
           el("thead", {}, el("tr", {}, ["Time", "Task", "Call", "Error", "Worker", "Attempts", ""].map((h) => el("th", { text: h, class: h === "Attempts" ? "n" : "" })))),
           el("tbody", {}, j.failures.map((f) => failureRows(j, f)))))));
-    $("failures").replaceChildren(...sections);
+    morphChildren($("failures"), sections);
     $("no-failures").hidden = sections.length > 0;
   }
 
