@@ -282,7 +282,9 @@ func TestRefusals(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(dir, "o"), 0o755))
 	must(t, os.Symlink("../src/deep", filepath.Join(dir, "o", "lnk")))
 	must(t, os.Symlink("src/deep", filepath.Join(dir, "into")))
+	must(t, os.Symlink("nowhere", filepath.Join(dir, "dangling")))
 	cases := []struct{ name, src, dst string }{
+		{"directory onto a dangling symlink", src, filepath.Join(dir, "dangling")},
 		{"missing source", filepath.Join(dir, "nope"), filepath.Join(dir, "out")},
 		{"same", src, src},
 		{"same via symlink", src, filepath.Join(dir, "alias")},

@@ -517,6 +517,13 @@ func (c *copier) planTree(t Tree) (*rootDir, job, error) {
 		return nil, job{}, fmt.Errorf("%w: destination %s is a %s, not replaced by a copy of the directory %s",
 			ErrRefused, Quote(dst), describeType(lfi.Mode()), Quote(src))
 	}
+	if lfi, err := os.Lstat(strings.TrimSuffix(dst, "/")); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if _, err := os.Stat(dst); err != nil {
+			target, _ := os.Readlink(strings.TrimSuffix(dst, "/"))
+			return nil, job{}, fmt.Errorf("%w: destination %s is a symlink to %s, which does not exist: not replaced by a copy of the directory %s",
+				ErrRefused, Quote(dst), Quote(target), Quote(src))
+		}
+	}
 	d := dirJob{srcs: []string{src}, dst: dst, rel: rel, fi: sfi, follow: true, dev: uint64(sfi.Sys().(*unixStat).Dev)}
 	if sfi.Mode()&fs.ModeSymlink != 0 { // "link/": the directory it points to
 		if fi, err := os.Stat(src); err == nil {

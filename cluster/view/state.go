@@ -64,7 +64,7 @@ type Job struct {
 	Retried     int64 `json:"retried"`
 	Retries     int64 `json:"retries"`
 	Redelivered int64 `json:"redelivered"`
-	// Reruns are failed tasks run again from the page or crew jobs; the
+	// Reruns are failed tasks run again from the page (Observer.Rerun); the
 	// ones that succeeded are RerunsOK.
 	Reruns   int64 `json:"reruns"`
 	RerunsOK int64 `json:"reruns_ok"`

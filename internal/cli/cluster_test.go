@@ -61,14 +61,15 @@ func startWorker(t *testing.T, args ...string) (stop func()) {
 // one without it they wait, saying why, until such a worker connects.
 func TestClusterCommands(t *testing.T) {
 	url := startServer(t, "s3cret")
-	marker := filepath.Join(t.TempDir(), "ran")
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
 	runArgs := []string{"run", "--cluster", url, "--token", "s3cret", "-j", "4", "-k", "echo", "{}", "{#}", ":::", "a b", "c'd", "$x"}
 
 	startWorker(t, "--server", url, "--token", "s3cret", "-j", "2")
 	var waiting lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(t.Context(), []string{"run", "--cluster", url, "--token", "s3cret", "touch", marker, ":::", "1"},
+		done <- Main(t.Context(), []string{"run", "--cluster", url, "--token", "s3cret", "touch", filepath.Join(dir, "{}"), ":::", "ran"},
 			Streams{In: strings.NewReader(""), Out: &waiting, Err: &waiting})
 	}()
 	waitFor(t, "the notice that no worker runs shell jobs", func() bool {
