@@ -87,7 +87,9 @@ func Map[A, R any](ctx context.Context, ex Executor, t Task[A, R], in iter.Seq[A
 			more = m.ordered(yield)
 		}
 		m.stop(cancel)
-		if more && ctx.Err() != nil && (m.cut || !m.exhausted) {
+		// ctx may end after the last result was yielded but before the
+		// consumer loop saw the input's end: that stream is complete.
+		if more && ctx.Err() != nil && !(m.exhausted && m.yielded == m.n) {
 			yield(Result[R]{Index: -1, Err: fmt.Errorf("crew: Map stopped before the end of its input: %w", ctx.Err())})
 		}
 	}
@@ -116,7 +118,7 @@ type mapper[A, R any] struct {
 	total    chan int           // the feeder's count of inputs, sent once it stops
 	n        int                // total, once known (-1 before)
 	received int                // inputs whose completion was received
-	cut      bool               // the consumer stopped waiting as ctx ended
+	yielded  int                // results yielded to the consumer
 
 	mu        sync.Mutex
 	room      *sync.Cond   // signalled when held drops
@@ -226,7 +228,7 @@ func (m *mapper[A, R]) release(k int) {
 }
 
 // nextRange returns the next completed range, or false when all inputs
-// are in or ctx ended (cut is then set).
+// are in or ctx ended.
 func (m *mapper[A, R]) nextRange() (chunkRange[A, R], bool) {
 	for {
 		if len(m.ready) > 0 {
@@ -245,7 +247,6 @@ func (m *mapper[A, R]) nextRange() (chunkRange[A, R], bool) {
 		case <-m.events.wake:
 		case m.n = <-m.total:
 		case <-m.ctx.Done():
-			m.cut = true
 			return chunkRange[A, R]{}, false
 		}
 	}
@@ -307,6 +308,7 @@ func (m *mapper[A, R]) unordered(yield func(Result[R]) bool) bool {
 			if !yield(r.c.result(errs, i)) {
 				return false
 			}
+			m.yielded++
 		}
 		m.release(r.to - r.from)
 	}
@@ -340,6 +342,7 @@ func (m *mapper[A, R]) ordered(yield func(Result[R]) bool) bool {
 				}
 				h.next++
 				yielded++
+				m.yielded++
 			}
 			if h.next < len(h.args) {
 				break

@@ -203,7 +203,7 @@ func newTransport(cfg *Config) http.RoundTripper {
 	if cfg.InsecureSkipVerify || cfg.RootCAs != nil {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, RootCAs: cfg.RootCAs}
 	}
-	return &h1Transport{dial: dialer.DialContext, proxy: proxy, maxIdle: cfg.PerHost, idleTTL: idleConnTimeout, fallback: tr}
+	return &h1Transport{dial: dialer.DialContext, proxy: proxy, fallback: tr, pool: h1Pool{max: cfg.PerHost, ttl: idleConnTimeout}}
 }
 
 // idleConnTimeout is how long an unused connection is kept.

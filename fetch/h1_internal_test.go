@@ -1,37 +1,55 @@
 package fetch
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"testing"
 )
 
 // TestFastPathTaken: the default transport sends plain http:// GETs on
-// the fast path, and https, proxied requests and request bodies to
-// net/http.
+// the fast path, and https, proxied requests, request bodies and what
+// net/http refuses or treats specially to net/http.
 func TestFastPathTaken(t *testing.T) {
 	proxied, _ := url.Parse("http://127.0.0.1:3128")
 	plain := newTransport(&Config{PerHost: 2}).(*h1Transport)
 	viaProxy := newTransport(&Config{PerHost: 2, Proxy: proxied}).(*h1Transport)
-	req := func(method, u string) *http.Request {
-		r, err := http.NewRequest(method, u, nil)
+	req := func(method, u string, edit func(*http.Request)) *http.Request {
+		var body io.Reader
+		if method == "POST" {
+			body = strings.NewReader("x")
+		}
+		r, err := http.NewRequest(method, u, body)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(r)
 		}
 		return r
 	}
 	for _, tc := range []struct {
+		what string
 		tr   *h1Transport
 		req  *http.Request
 		fast bool
 	}{
-		{plain, req("GET", "http://127.0.0.1:1/x"), true},
-		{plain, req("GET", "https://127.0.0.1:1/x"), false},
-		{plain, req("POST", "http://127.0.0.1:1/x"), false},
-		{viaProxy, req("GET", "http://127.0.0.1:1/x"), false},
+		{"plain GET", plain, req("GET", "http://127.0.0.1:1/x", nil), true},
+		{"https", plain, req("GET", "https://127.0.0.1:1/x", nil), false},
+		{"POST with a body", plain, req("POST", "http://127.0.0.1:1/x", nil), false},
+		{"HEAD", plain, req("HEAD", "http://127.0.0.1:1/x", nil), false},
+		{"proxy", viaProxy, req("GET", "http://127.0.0.1:1/x", nil), false},
+		{"no host", plain, req("GET", "http:///x", nil), false},
+		{"bad header", plain, req("GET", "http://127.0.0.1:1/x", func(r *http.Request) { r.Header.Set("X", "a\nb") }), false},
+		{"upgrade", plain, req("GET", "http://127.0.0.1:1/x", func(r *http.Request) { r.Header.Set("Upgrade", "websocket") }), false},
+		{"client trace", plain, req("GET", "http://127.0.0.1:1/x", func(r *http.Request) {
+			*r = *r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{}))
+		}), false},
 	} {
 		if got := tc.tr.fast(tc.req); got != tc.fast {
-			t.Errorf("fast(%s %s) = %v", tc.req.Method, tc.req.URL, got)
+			t.Errorf("%s: fast(%s %s) = %v", tc.what, tc.req.Method, tc.req.URL, got)
 		}
 	}
 }

@@ -3,12 +3,14 @@ package fetch_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,5 +218,82 @@ func TestFastPathRefusesBadHeaders(t *testing.T) {
 	c := newClient(t, fetch.Config{Header: http.Header{"X-Evil": {"a\r\nInjected: yes"}}})
 	if _, err := c.Get(t.Context(), srv.URL); err == nil || !strings.Contains(err.Error(), "invalid header") {
 		t.Errorf("header with CRLF: %v", err)
+	}
+}
+
+// TestFastPathBodyCaps: MaxBodySize holds on the fast path whatever the
+// framing (length, chunks, until the server closes), and a body shorter
+// than its Content-Length or cut mid-chunk is an error, never a complete
+// page.
+func TestFastPathBodyCaps(t *testing.T) {
+	big := strings.Repeat("x", 5000)
+	base := rawServer(t, func(line string) string {
+		switch {
+		case strings.Contains(line, "/length"):
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big)
+		case strings.Contains(line, "/chunked"):
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(big), big)
+		case strings.Contains(line, "/until-close"):
+			return "HTTP/1.1 200 OK\r\n\r\n" + big
+		case strings.Contains(line, "/short"):
+			return "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\nonly this"
+		case strings.Contains(line, "/cut-chunk"):
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\nonly this"
+		}
+		return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	})
+	capped := newClient(t, fetch.Config{MaxBodySize: 4999})
+	exact := newClient(t, fetch.Config{MaxBodySize: 5000})
+	for _, p := range []string{"/length", "/chunked", "/until-close"} {
+		if _, err := capped.Get(t.Context(), base+p); !errors.Is(err, fetch.ErrTooLarge) {
+			t.Errorf("%s over the cap: %v, want ErrTooLarge", p, err)
+		}
+		if resp, err := exact.Get(t.Context(), base+p); err != nil || len(resp.Body) != 5000 {
+			t.Errorf("%s at the cap: %v, %d bytes", p, err, len(resp.Body))
+		}
+	}
+	for _, p := range []string{"/short", "/cut-chunk"} {
+		if _, err := exact.Get(t.Context(), base+p); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: %v, want io.ErrUnexpectedEOF", p, err)
+		}
+	}
+}
+
+// TestFastPathRedirectsAcrossSchemes: a redirect from http:// to https://
+// and back leaves and rejoins the fast path with the same result, and the
+// same credentials sent, as net/http alone.
+func TestFastPathRedirectsAcrossSchemes(t *testing.T) {
+	var plainURL string
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/back" {
+			http.Redirect(w, r, plainURL+"/end", http.StatusFound)
+			return
+		}
+		fmt.Fprintf(w, "tls %s %s", r.URL.Path, r.Header.Get("Authorization"))
+	}))
+	defer secure.Close()
+	plain := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/to-tls":
+			http.Redirect(w, r, secure.URL+"/there", http.StatusMovedPermanently)
+		case "/307":
+			http.Redirect(w, r, secure.URL+"/back", http.StatusTemporaryRedirect)
+		default:
+			fmt.Fprintf(w, "plain %s %s", r.URL.Path, r.Header.Get("Authorization"))
+		}
+	})
+	plainURL = plain.URL
+	cfg := fetch.Config{InsecureSkipVerify: true, User: url.UserPassword("u", "p")}
+	fast := newClient(t, cfg)
+	tr := &http.Transport{DisableCompression: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	cfg.Transport = tr
+	slow := newClient(t, cfg)
+	for p, want := range map[string]string{"/to-tls": "tls /there Basic dTpw", "/307": "plain /end Basic dTpw"} {
+		a, errA := fast.Get(t.Context(), plain.URL+p)
+		b, errB := slow.Get(t.Context(), plain.URL+p)
+		if errA != nil || errB != nil || string(a.Body) != want || string(b.Body) != want || a.FinalURL != b.FinalURL {
+			t.Errorf("%s: fast path %v %s %q; net/http %v %s %q; want %q", p, errA, a.FinalURL, a.Body, errB, b.FinalURL, b.Body, want)
+		}
 	}
 }
