@@ -98,7 +98,7 @@ type Config struct {
 	IgnoreRobots bool
 	Workers      int           // concurrent fetches in total; default 8
 	PerHost      int           // concurrent fetches per host; default 2
-	Delay        time.Duration // minimum gap between requests to one host (robots Crawl-delay if larger)
+	Delay        time.Duration // pause between the end of a request to a host and the start of the next (robots Crawl-delay if larger)
 	UserAgent    string        // default "crew-crawl/1"
 	MaxBodySize  int64         // default 10 MiB
 	Retries      int           // retries for 429/5xx/network errors; default 2, negative for none

@@ -87,7 +87,16 @@ type visitor struct {
 	client *fetch.Client
 	mu     sync.Mutex
 	robots map[string]*robotsEntry
-	next   map[string]time.Time // host → earliest start of its next request
+	gates  map[string]*hostGate // host → the turn of its requests under a delay
+}
+
+// hostGate orders one host's requests while a delay applies to it: turn
+// holds a token while one is in flight (a channel, so a waiting visit can
+// give up when its context ends), last is when the previous one ended.
+// Both belong to whoever holds the token.
+type hostGate struct {
+	turn chan struct{}
+	last time.Time
 }
 
 // How long robots.txt answers are kept. RFC 9309 §2.4 asks crawlers not to
@@ -118,7 +127,7 @@ func newVisitor(o VisitOpts) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &visitor{client: cl, robots: map[string]*robotsEntry{}, next: map[string]time.Time{}}, nil
+	return &visitor{client: cl, robots: map[string]*robotsEntry{}, gates: map[string]*hostGate{}}, nil
 }
 
 type visitorKey struct{}
@@ -185,11 +194,13 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 			}
 		}
 	}
-	if err := v.space(ctx, u.Host, max(a.Opts.Delay, r.CrawlDelay)); err != nil {
+	done, err := v.space(ctx, u.Host, max(a.Opts.Delay, r.CrawlDelay))
+	if err != nil {
 		r.Page.Error = err.Error()
 		return r, nil
 	}
 	resp, err := v.client.Get(ctx, it.URL)
+	done()
 	if resp != nil {
 		r.Page.Status = resp.Status
 		r.Page.Bytes = len(resp.Body)
@@ -244,29 +255,44 @@ func visit(ctx context.Context, a VisitArg) (VisitResult, error) {
 	return r, nil
 }
 
-// space waits until delay has passed since the start of this visitor's
-// last request to host. The coordinator already spaces its visits; this
-// holds the gap where the request leaves, however long a visit waited to
-// be run.
-func (v *visitor) space(ctx context.Context, host string, delay time.Duration) error {
+// space waits for host's turn when delay is positive: until no other
+// request of this visitor to host is in flight and delay has passed since
+// the last one ended; done ends this request's turn. Counting the delay
+// from the end of the previous request, as wget --wait does, rather than
+// from its start keeps the gap the server sees at least delay however late
+// a goroutine runs on a busy machine. The coordinator already spaces its
+// visits; this holds the gap where the request leaves, however long a
+// visit waited to be run.
+func (v *visitor) space(ctx context.Context, host string, delay time.Duration) (done func(), err error) {
 	if delay <= 0 {
-		return nil
+		return func() {}, nil
 	}
 	v.mu.Lock()
-	start := time.Now()
-	if n := v.next[host]; n.After(start) {
-		start = n
+	g := v.gates[host]
+	if g == nil {
+		g = &hostGate{turn: make(chan struct{}, 1)}
+		v.gates[host] = g
 	}
-	v.next[host] = start.Add(delay)
 	v.mu.Unlock()
-	t := time.NewTimer(time.Until(start))
-	defer t.Stop()
 	select {
-	case <-t.C:
-		return nil
+	case g.turn <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
+	if wait := time.Until(g.last.Add(delay)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			<-g.turn
+			return nil, ctx.Err()
+		}
+	}
+	return func() {
+		g.last = time.Now()
+		<-g.turn
+	}, nil
 }
 
 func isRedirect(status int) bool {

@@ -38,7 +38,8 @@ func Command(argv ...string) crew.Option {
 }
 
 // Stderr sends the workers' standard error (and output), each line
-// prefixed with "[worker N] ", to w instead of the parent's stderr.
+// prefixed with "[worker N] ", to w instead of the parent's stderr. The
+// pool makes one Write at a time to w.
 func Stderr(w io.Writer) crew.Option { return executor.Custom(stderrKey{}, w) }
 
 // handshakeTimeout bounds the wait for a new worker's hello frame: a

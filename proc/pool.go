@@ -131,6 +131,7 @@ type Pool struct {
 	argv     []string
 	env      []string // the workers' environment
 	stderr   io.Writer
+	stderrMu sync.Mutex // held while a worker's output is written to stderr
 
 	mu          sync.Mutex
 	cond        *sync.Cond // queue, workers or outstanding changed

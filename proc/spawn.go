@@ -120,7 +120,7 @@ func (p *Pool) spawn(id int) (*procWorker, error) {
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env = p.env
 	cmd.ExtraFiles = []*os.File{childIn, childOut}
-	cmd.Stdout = &prefixWriter{w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
+	cmd.Stdout = &prefixWriter{mu: &p.stderrMu, w: p.stderr, prefix: fmt.Sprintf("[worker %d] ", id)}
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = outputDelay
 	cmd.SysProcAttr = sysProcAttr()
@@ -207,9 +207,11 @@ func exitStatus(waitErr, readErr error) string {
 	return "exited"
 }
 
-// prefixWriter writes each line with a prefix.
+// prefixWriter writes each line with a prefix. The workers' writers share
+// mu, the pool's: the writer given to Stderr is called by one at a time, as
+// os/exec promises for one command's Stdout and Stderr.
 type prefixWriter struct {
-	mu      sync.Mutex
+	mu      *sync.Mutex
 	w       io.Writer
 	prefix  string
 	midLine bool

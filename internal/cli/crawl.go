@@ -26,7 +26,7 @@ type crawlOptions struct {
 	tracking, session          []string
 	jobs, perHost, retries     int
 	maxRedirects               int
-	delay, timeout             time.Duration
+	delay, timeout             seconds
 	userAgent, maxSize         string
 	maxURLLength, maxPathDeep  int
 	maxRepeats, maxPatternDeep int
@@ -74,7 +74,8 @@ agent) unless --ignore-robots. As RFC 9309 asks, a robots.txt that cannot be
 fetched (network error, timeout, 5xx) disallows its whole site: the pages
 skipped are recorded with that reason and visited again on the next run; a
 4xx robots.txt allows everything. At most --per-host requests run at once
-per host, --delay apart; 429 and 5xx responses are retried with backoff,
+per host; with --delay (or a Crawl-delay), one at a time, each starting
+at least that long after the previous one to the host ended; 429 and 5xx responses are retried with backoff,
 honouring Retry-After. Only http and https are fetched; bodies over
 --max-size are cut off and recorded as errors; non-HTML responses are
 recorded but not parsed.
@@ -155,10 +156,11 @@ interrupted (state saved; run again to resume).`,
 	f.StringSliceVar(&o.session, "session-params", crawl.DefaultSessionParams, "session-id parameters to drop from queries and ;paths (any case; '' for none)")
 	f.IntVarP(&o.jobs, "jobs", "j", 16, "pages fetched at once in total")
 	f.IntVar(&o.perHost, "per-host", 2, "pages fetched at once from one host")
-	f.DurationVar(&o.delay, "delay", 0, "minimum gap between requests to one host (robots Crawl-delay if larger)")
+	f.Var(&o.delay, "delay", "pause between requests to one host, in `seconds` or a duration (robots Crawl-delay if larger)")
 	f.IntVar(&o.retries, "retries", 2, "retries after network errors, 429 and 5xx")
 	f.IntVar(&o.maxRedirects, "max-redirects", 10, "longest redirect chain followed (0: redirects recorded, not followed)")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "limit for one request attempt, body included")
+	o.timeout = seconds(30 * time.Second)
+	f.Var(&o.timeout, "timeout", "limit for one request attempt, body included, in `seconds` or a duration")
 	f.StringVar(&o.userAgent, "user-agent", "crew-crawl/1", "User-Agent header, also the name matched in robots.txt")
 	f.StringVar(&o.maxSize, "max-size", "10M", "largest page body accepted")
 	f.IntVar(&o.maxURLLength, "max-url-length", 2048, "do not follow longer URLs")
@@ -180,8 +182,8 @@ func runCrawl(cmd *cobra.Command, s Streams, o crawlOptions, args []string) erro
 	cfg := crawl.Config{
 		Out: o.out, State: o.state, Depth: o.depth, MaxPages: o.maxPages,
 		Scope: crawl.Scope(o.scope), AllowHosts: o.allowHosts, IgnoreRobots: o.ignoreRobots,
-		Workers: o.jobs, PerHost: o.perHost, Delay: o.delay, UserAgent: o.userAgent,
-		Retries: o.retries, Timeout: o.timeout, MaxRedirects: o.maxRedirects,
+		Workers: o.jobs, PerHost: o.perHost, Delay: time.Duration(o.delay), UserAgent: o.userAgent,
+		Retries: o.retries, Timeout: time.Duration(o.timeout), MaxRedirects: o.maxRedirects,
 		Canon: crawl.Canonicalizer{
 			TrackingParams: nonNil(o.tracking), SessionParams: nonNil(o.session), StripQuery: o.stripQuery,
 		},

@@ -8,7 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,5 +248,46 @@ func TestCrawlSave(t *testing.T) {
 	}
 	if code, msg := runCLIErr(t, "crawl", "--layout", "tree", srv.URL+"/"); code != 2 || !strings.Contains(msg, "--save") {
 		t.Errorf("--layout without --save: exit %d, %s; want a usage error", code, msg)
+	}
+}
+
+// TestCrawlTakesSeconds: --delay and --timeout take bare seconds, as wget's
+// --wait and curl's --max-time do, or a Go duration; the delay is kept
+// between the requests the server sees.
+func TestCrawlTakesSeconds(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		starts []time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.Header().Set("Content-Type", "text/html")
+		if n < 3 {
+			fmt.Fprintf(w, `<a href="/%d">next</a><a href="/%d">next</a>`, n+1, n+10)
+		}
+	}))
+	defer srv.Close()
+	code, _, stderr := runCLI(t, "", "crawl", "-q", "--ignore-robots", "--delay", "0.05", "--timeout", "5", "-o", t.TempDir(), srv.URL+"/0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) < 5 {
+		t.Fatalf("%d requests, want at least 5", len(starts))
+	}
+	slices.SortFunc(starts, time.Time.Compare)
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap < 50*time.Millisecond {
+			t.Errorf("requests %d and %d %v apart with --delay 0.05", i-1, i, gap)
+		}
+	}
+	for _, bad := range []string{"-1", "soon", "NaN"} {
+		if code, _, stderr := runCLI(t, "", "crawl", "--delay", bad, "-o", t.TempDir(), srv.URL); code != exitUsage || !strings.Contains(stderr, "--delay") {
+			t.Errorf("--delay %s: exit %d, %q", bad, code, stderr)
+		}
 	}
 }
