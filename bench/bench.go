@@ -14,8 +14,10 @@ import (
 	"github.com/crewrun/crew"
 )
 
-// Run runs the experiments and returns their report. It stops early, with
-// ctx's error, when ctx ends.
+// Run runs the experiments and returns their report. When ctx ends it
+// stops early and returns ctx's error — with the report of the
+// experiments that finished, if any did (Report.Interrupted names the one
+// cut short), so that minutes of measurements are not lost to a ^C.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
@@ -46,7 +48,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		res, err := runExperiment(ctx, cfg, e)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", e.name, err)
+			err = fmt.Errorf("bench: %s: %w", e.name, err)
+			if ctx.Err() == nil || len(rep.Experiments) == 0 {
+				return nil, err
+			}
+			rep.Interrupted = e.name
+			rep.Finished = time.Now().UTC()
+			rep.finish()
+			return rep, err
 		}
 		rep.Experiments = append(rep.Experiments, res)
 	}

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"image/png"
 	"math/rand/v2"
 	"slices"
@@ -320,4 +322,34 @@ func names(r *Report) []string {
 		out = append(out, e.Name)
 	}
 	return out
+}
+
+// TestInterruptedRunKeepsWhatFinished: a run stopped during an experiment
+// returns ctx's error and the report of the experiments before it, which
+// says it was cut short.
+func TestInterruptedRunKeepsWhatFinished(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rep, err := Run(ctx, Config{Quick: true, Only: []string{"overhead", "shared-counter"}, Progress: func(step string) {
+		if strings.HasPrefix(step, "shared-counter:") {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "shared-counter") {
+		t.Fatalf("err %v, want context.Canceled during shared-counter", err)
+	}
+	if rep == nil || !slices.Equal(names(rep), []string{"overhead"}) || rep.Interrupted != "shared-counter" {
+		t.Fatalf("report %+v, want overhead's, interrupted during shared-counter", rep)
+	}
+	if !slices.ContainsFunc(rep.Warnings, func(w string) bool {
+		return strings.Contains(w, "interrupted during shared-counter") && strings.Contains(w, "1 experiment that finished")
+	}) {
+		t.Errorf("warnings %q do not say the run was cut short", rep.Warnings)
+	}
+	// Stopped before any experiment finished, there is nothing to report.
+	ctx, cancel = context.WithCancel(t.Context())
+	cancel()
+	if rep, err := Run(ctx, Config{Quick: true, Only: []string{"overhead"}}); rep != nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("Run with a cancelled context: %v, %v; want no report and context.Canceled", rep, err)
+	}
 }

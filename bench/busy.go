@@ -22,6 +22,10 @@ const (
 // warnings says what makes this run's figures less than trustworthy.
 func (r *Report) warnings() []string {
 	w := []string{} // [] in bench.json, not null
+	if r.Interrupted != "" {
+		w = append(w, fmt.Sprintf("The run was interrupted during %s: this report holds the %s that finished before it.",
+			r.Interrupted, plural(len(r.Experiments), "experiment")))
+	}
 	if b := r.busyReasons(); len(b) > 0 {
 		w = append(w, "The machine was busy: "+strings.Join(b, "; ")+
 			". Timings are noisy and speed-ups understate what it can do: run the bench again when it is quiet.")

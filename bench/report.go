@@ -18,6 +18,9 @@ type Report struct {
 	// PythonReps is how many times each Python row ran (0: no Python).
 	PythonReps  int          `json:"python_reps"`
 	Experiments []Experiment `json:"experiments"`
+	// Interrupted names the experiment that was running when the run was
+	// stopped; the report holds the ones that finished before it.
+	Interrupted string `json:"interrupted,omitempty"`
 	// Warnings say why the figures may mislead: a busy machine, a short
 	// run.
 	Warnings []string `json:"warnings"`

@@ -309,15 +309,7 @@ func FuzzReadReport(f *testing.F) {
 // every experiment: the terminal table fits and explains its columns, the
 // page has every section, and every chart is valid in both formats.
 func TestRecordedRunRenders(t *testing.T) {
-	f, err := os.Open("testdata/quick.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := ReadReport(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReportFile(t, "testdata/quick.json")
 	var table, page bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -353,15 +345,7 @@ func TestRecordedRunRenders(t *testing.T) {
 // report.
 func TestDocsReportIsDrawnFromItsData(t *testing.T) {
 	const dir = "../docs/bench"
-	f, err := os.Open(dir + "/bench.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := ReadReport(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReportFile(t, dir+"/bench.json")
 	if rep.Quick || rep.PythonReps < 3 || len(rep.Experiments) != len(ExperimentNames()) {
 		t.Errorf("docs/bench/bench.json: quick %v, Python rows ×%d, %d experiments: want a full run with Python and every experiment",
 			rep.Quick, rep.PythonReps, len(rep.Experiments))
@@ -386,4 +370,19 @@ func TestDocsReportIsDrawnFromItsData(t *testing.T) {
 			t.Errorf("docs/bench/%s is not what the report draws from docs/bench/bench.json: run\n\tgo run ./cmd/crew bench --from docs/bench/bench.json --out docs/bench", name)
 		}
 	}
+}
+
+// readReportFile reads a bench.json.
+func readReportFile(t *testing.T, path string) *Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ReadReport(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rep
 }

@@ -56,6 +56,8 @@ short of a core, other programs using the CPU) is warned about.
 Results go to --out: bench.html (open it in a browser: per experiment the tutorial's
 question, a chart, the table and what the numbers say), bench.json, bench.md, and
 the charts as SVG and PNG (bench.png is the headline: time per mode, Go and Python).
+Stopped with ^C, it writes the report of the experiments that finished, says which
+one it cut short, and exits with status 130.
 
 On the project's 2 cores, shared with other work (a load average of 6 to 18), a full
 run took 7 to 8 minutes with Python and 79 s without, and --quick 8 to 16 s without
@@ -153,9 +155,22 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 			if errors.Is(err, bench.ErrUnknownExperiment) {
 				return usageError{err}
 			}
+			if rep == nil {
+				return err
+			}
+			// Interrupted: what finished is written, then the exit
+			// status says the run was cut short.
+			if werr := writeBench(s, o.out, rep); werr != nil {
+				return errors.Join(err, werr)
+			}
 			return err
 		}
 	}
+	return writeBench(s, o.out, rep)
+}
+
+// writeBench prints the report's table and writes its files to dir.
+func writeBench(s Streams, dir string, rep *bench.Report) error {
 	if err := rep.WriteTable(s.Out); err != nil {
 		return err
 	}
@@ -176,12 +191,12 @@ func runBench(ctx context.Context, s Streams, o benchOptions) error {
 		}
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(o.out, f.name), f.write); err != nil {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
 	fmt.Fprintf(s.Out, "\nWrote %s: open it in a browser.\nBeside it: bench.json, bench.md and %d charts (.svg and .png).\n",
-		filepath.Join(o.out, "bench.html"), len(rep.Charts()))
+		filepath.Join(dir, "bench.html"), len(rep.Charts()))
 	return nil
 }
 

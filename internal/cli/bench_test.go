@@ -99,6 +99,57 @@ func TestBenchCommandBadInput(t *testing.T) {
 	}
 }
 
+// TestBenchInterruptedWritesWhatFinished: crew bench stopped during an
+// experiment (as by ^C) writes the table and files of those that finished,
+// says which one it cut short, and exits 130.
+func TestBenchInterruptedWritesWhatFinished(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	stderr := &cancelOn{text: "shared-counter:", cancel: cancel}
+	code := Main(ctx, []string{"bench", "--quick", "--no-python", "--only", "overhead,shared-counter", "--out", out},
+		Streams{In: strings.NewReader(""), Out: &stdout, Err: stderr})
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitInterrupted, stderr.buf.String())
+	}
+	if !strings.Contains(stdout.String(), "5. Overhead") || !strings.Contains(stdout.String(), "interrupted during shared-counter") {
+		t.Errorf("stdout lacks overhead's table or the interruption:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.buf.String(), "shared-counter") {
+		t.Errorf("stderr does not name the experiment cut short: %q", stderr.buf.String())
+	}
+	j, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bench.ReadReport(bytes.NewReader(j))
+	if err != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if rep.Interrupted != "shared-counter" || len(rep.Experiments) != 1 {
+		t.Errorf("bench.json: interrupted %q, %d experiments; want overhead's, interrupted during shared-counter", rep.Interrupted, len(rep.Experiments))
+	}
+	if _, err := os.Stat(filepath.Join(out, "bench.html")); err != nil {
+		t.Error(err)
+	}
+}
+
+// cancelOn collects what is written and calls cancel once it holds text.
+type cancelOn struct {
+	buf    bytes.Buffer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.text) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
 // TestBenchFrom draws a recorded run again: the same table, every file.
 func TestBenchFrom(t *testing.T) {
 	report := filepath.Join("..", "..", "bench", "testdata", "quick.json")

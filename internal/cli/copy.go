@@ -72,7 +72,11 @@ without a name (O_TMPFILE) and linked in when complete; elsewhere it is written
 to a temp name (` + treecopy.TempPrefix + `…) and renamed. A killed copy never leaves
 partial content under a final name. That is not durability: after a power cut
 recently copied files may be missing or empty unless --fsync was given. Two
-copies into one DST at once: the second is refused, naming the first.
+copies into one DST at once: the second is refused, naming the first. Like
+cp, crew trusts DST while it runs: a directory in DST that someone swaps for a
+symlink during the copy can send files through the link (one found between
+runs is reported and kept, never followed), so do not copy into a tree that
+users you do not trust can write to while the copy runs.
 
 Filters (--exclude, --include, --exclude-from, --include-from) follow rsync's
 rules, in command-line order, first match wins: "*" stops at "/", "**" does
