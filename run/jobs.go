@@ -15,6 +15,7 @@ type job struct {
 	records  [][]string // the records the job read: a value (or the columns) of each source
 	args     []string   // the records flattened: what {} is filled from; [""] when there are none
 	cmd      string
+	reader   string         // -vv --pipe-part: GNU parallel's command that reads the job's chunk
 	stdin    []byte         // --pipe block
 	stdinR   *io.PipeReader // --round-robin, --tee: standard input streamed in
 	dir      string         // --workdir

@@ -141,7 +141,12 @@ func (b *blockSplitter) close() {
 type chunk struct {
 	header []byte
 	data   []byte
+	reader string // -vv --pipe-part: GNU parallel's command that reads this chunk, up to the job's
 }
+
+// partReader is the perl program GNU parallel runs to read a --pipe-part
+// chunk: pairs of (offset, length) in its arguments, the header's first.
+const partReader = `perl -e 'while(@ARGV){sysseek(STDIN,shift,0)||die;$left=shift;while($read=sysread(STDIN,$buf,$left>32767?32767:$left)){$left-=$read;syswrite(STDOUT,$buf);}}'`
 
 func (b *blockSplitter) jobs() iter.Seq2[*job, error] {
 	chunks := b.chunks
@@ -166,7 +171,7 @@ func (b *blockSplitter) jobs() iter.Seq2[*job, error] {
 			if b.r.o.Cat || b.r.o.Fifo {
 				args = []string{"$PARALLEL_TMP"} // {} names the file, which the shell expands
 			}
-			if !yield(&job{seq: seq, stdin: stdin, args: args, records: [][]string{args}}, nil) {
+			if !yield(&job{seq: seq, stdin: stdin, args: args, records: [][]string{args}, reader: c.reader}, nil) {
 				return
 			}
 		}
@@ -509,7 +514,11 @@ func (b *blockSplitter) partChunks() iter.Seq2[chunk, error] {
 					yield(chunk{}, fmt.Errorf("--pipe-part: %w", err))
 					return
 				}
-				if !yield(chunk{header: header, data: data}, nil) {
+				c := chunk{header: header, data: data}
+				if b.r.o.VeryVerbose {
+					c.reader = fmt.Sprintf("<%s %s 0 %d %d %d", Quote(f.Name()), partReader, len(header), pos[i], len(data))
+				}
+				if !yield(c, nil) {
 					return
 				}
 			}

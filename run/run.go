@@ -69,6 +69,7 @@ type Options struct {
 	TagString   string // --tagstring: prefix output lines with this (replacement strings filled in) and a tab
 	DryRun      bool   // print the commands instead of running them
 	Verbose     bool   // -v: print each command on Stdout before its output
+	VeryVerbose bool   // -vv: with PipePart, print the command as GNU parallel shows it: its perl reading the job's byte ranges
 	PrintCmd    bool   // -t: print each command on Stderr when it starts
 	Interactive bool   // -p: ask on /dev/tty before each job
 	Files       bool   // --files: save each job's stdout in a file, print its name
@@ -699,7 +700,11 @@ func (r *runner) execute(ctx context.Context, j *job) {
 		return
 	}
 	if r.o.Verbose {
-		j.stdout.WriteString(j.cmd + "\n")
+		if j.reader != "" {
+			j.stdout.WriteString(j.reader + " |(" + j.cmd + ")\n")
+		} else {
+			j.stdout.WriteString(j.cmd + "\n")
+		}
 		if r.o.Ungroup {
 			r.outMu.Lock()
 			r.o.Stdout.Write(j.stdout.Bytes())

@@ -310,7 +310,7 @@ func (f *runFlags) options(s Streams, rest []string) (run.Options, error) {
 		Results: f.results, Pipe: f.pipe || f.roundRobin || f.cat || f.fifo, PipePart: f.pipePart, RoundRobin: f.roundRobin,
 		Tee: f.tee, Cat: f.cat, Fifo: f.fifo, Regexp: f.regexp, RemoveRecSep: f.rrs,
 		RecStart: f.recStart, RecEnd: f.recEnd, RecEndSet: f.recEndSet,
-		Verbose: f.verbose > 0, PrintCmd: f.printCmd || f.interactive, Interactive: f.interactive,
+		Verbose: f.verbose > 0, VeryVerbose: f.verbose > 1, PrintCmd: f.printCmd || f.interactive, Interactive: f.interactive,
 		Files: f.files, TmpDir: f.tmpdir, ShellQuote: f.shellQuote, Shuffle: f.shuf, Filter: f.filter,
 		Env: f.env, SlotVar: f.slotVar, Workdir: f.workdir, SkipFirstLine: f.skipFirstLine,
 		Shell: run.DefaultShell(), Stdin: s.In, Stdout: s.Out, Stderr: s.Err,

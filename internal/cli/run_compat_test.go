@@ -86,6 +86,7 @@ var compatCases = []compatCase{
 	{name: "pipe-header-regexp", args: []string{"-k", "--header", `(%.*\n)*`, "--pipe", "-N3", "echo", "JOB{#};cat"}, stdin: "%head1\n%head2\n" + seqString(10), ordered: true},
 	{name: "pipe-r", args: []string{"-k", "-r", "--pipe", "-N2", "cat;", "echo", "--"}, stdin: "a\n \n\nb\nc\n", ordered: true},
 	{name: "pipe-part", args: []string{"-k", "--pipe-part", "--block", "10k", "-a", "num30000", "wc", "-l"}, ordered: true},
+	{name: "pipe-part-vv", args: []string{"-k", "-vv", "--pipe-part", "--block", "100k", "wc", "-l", "::::", "num30000"}, ordered: true},
 	{name: "pipe-round-robin-k", args: []string{"-k", "--pipe", "--round-robin", "-j3", "--block", "6", "wc", "-l"}, stdin: seqString(10), ordered: true},
 	{name: "pipe-cat", args: []string{"-k", "--pipe", "-N2", "--cat", "wc", "-l", "{}"}, stdin: seqString(5), ordered: true},
 	{name: "pipe-fifo", args: []string{"-k", "--pipe", "-N2", "--fifo", "wc -l < {}"}, stdin: seqString(5), ordered: true},
