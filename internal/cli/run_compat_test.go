@@ -222,6 +222,9 @@ var compatCases = []compatCase{
 	{name: "number-of-sockets", machine: true, args: []string{"--number-of-sockets"}},
 	{name: "max-line-length", machine: true, args: []string{"--max-line-length-allowed"}},
 	{name: "minversion", args: []string{"--minversion", "20160822"}},
+	{name: "semaphore-fg", args: []string{"--semaphore", "--id", "crewtest-fg", "--fg", "echo a; exit 3"}},
+	{name: "semaphore-fg-j2", args: []string{"--semaphore", "--id", "crewtest-j2", "--fg", "-j2", "echo", "b"}},
+	{name: "semaphore-wait", args: []string{"--semaphore", "--id", "crewtest-wait", "--wait"}},
 	{name: "resume", args: []string{"-k", "--resume", "--joblog", "log", "echo", ":::", "a", "b", "c"}, files: []string{"log"}},
 	{name: "retry-failed", args: []string{"-k", "--retry-failed", "--joblog", "retrylog", "ignored"}, files: []string{"retrylog"}},
 }
