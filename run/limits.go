@@ -105,12 +105,17 @@ func (l *limiter) readJobsFile(first bool) error {
 		return nil
 	}
 	l.lastRead = time.Now()
-	fi, err := os.Stat(l.jobsFile)
-	if err != nil {
+	// The first read must succeed; later, a file being rewritten keeps
+	// the count it had.
+	fail := func(err error) error {
 		if first {
 			return fmt.Errorf("-j %s: %w", l.jobsFile, err)
 		}
 		return nil
+	}
+	fi, err := os.Stat(l.jobsFile)
+	if err != nil {
+		return fail(err)
 	}
 	if !first && !fi.ModTime().After(l.fileMod) {
 		return nil
@@ -118,17 +123,11 @@ func (l *limiter) readJobsFile(first bool) error {
 	l.fileMod = fi.ModTime()
 	b, err := os.ReadFile(l.jobsFile)
 	if err != nil {
-		if first {
-			return fmt.Errorf("-j %s: %w", l.jobsFile, err)
-		}
-		return nil
+		return fail(err)
 	}
 	n, err := ParseJobs(string(b), CPUs().Threads)
 	if err != nil {
-		if first {
-			return fmt.Errorf("-j %s: %w", l.jobsFile, err)
-		}
-		return nil
+		return fail(err)
 	}
 	l.allowed = min(n, maxJobsFromFile)
 	return nil
