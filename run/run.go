@@ -167,11 +167,14 @@ func (r *runner) run(ctx context.Context) error {
 	return nil
 }
 
-// slotGoroutines is how many goroutines take jobs: Jobs, or with -j FILE
+// slotGoroutines is how many goroutines take jobs: Jobs (one for a dry run), or with -j FILE
 // the most it may ever allow (the limiter holds back the rest).
 func (r *runner) slotGoroutines() iter.Seq[int] {
 	n := r.o.Jobs
-	if r.limits != nil && r.limits.jobsFile != "" {
+	switch {
+	case r.o.DryRun:
+		n = 1 // nothing runs: more goroutines would only contend for the input and the output
+	case r.limits != nil && r.limits.jobsFile != "":
 		n = maxJobsFromFile
 	}
 	return func(yield func(int) bool) {
