@@ -173,14 +173,6 @@ func testMap100k(t *testing.T, newExecutor NewExecutor) {
 			}
 		}
 	}
-	// A first, small Map pays what an executor sets up once (a cluster's
-	// stream, consumers and buffers), so that what is measured below is
-	// what grows with the input.
-	for r := range crew.Map(t.Context(), ex, Square, ints(4*window), crew.Window(window)) {
-		if r.Err != nil {
-			t.Fatalf("warm-up Map: %+v", r)
-		}
-	}
 	runtime.GC()
 	var before, mid, after runtime.MemStats
 	runtime.ReadMemStats(&before)
