@@ -71,7 +71,7 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 		return true
 	}
 	defer c.close()
-	r.reap.add(j.seq, c.pid)
+	r.reap.add(j.seq, c.pid, j.start)
 	h := &procHandle{kill: func() { syscall.Kill(-c.pid, syscall.SIGTERM) }}
 	r.limits.track(j.seq, h)
 	defer r.limits.untrack(j.seq)
@@ -100,7 +100,7 @@ func (r *runner) attemptDirect(ctx context.Context, j *job) bool {
 	}
 	j.runtime = time.Since(j.start)
 	if !j.killed {
-		r.reap.waitOlder(j.seq)
+		r.reap.waitOlder(j.seq, j.runtime)
 	}
 	for _, o := range []struct {
 		fd  int

@@ -236,6 +236,7 @@ func (r *runner) next(ctx context.Context) *job {
 		r.lastStart = time.Now()
 		r.started.Add(1)
 		j.slot = r.takeSlot()
+		r.reap.take(j.seq)
 		return j
 	}
 	r.limits.release()
