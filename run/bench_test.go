@@ -5,6 +5,7 @@ package run
 import (
 	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,5 +40,20 @@ func BenchmarkRun(b *testing.B) {
 			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/job")
 		})
+	}
+}
+
+// BenchmarkDryRun measures what crew spends per input line to read it,
+// fill in the command and print it: `seq N | crew run --dry-run echo`.
+func BenchmarkDryRun(b *testing.B) {
+	var in strings.Builder
+	for i := range b.N {
+		in.WriteString(strconv.Itoa(i + 1))
+		in.WriteByte('\n')
+	}
+	b.ResetTimer()
+	err := Run(b.Context(), Options{Command: []string{"echo"}, Sources: []Source{Reader(strings.NewReader(in.String()))}, Jobs: 2, DryRun: true, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		b.Fatal(err)
 	}
 }

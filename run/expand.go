@@ -128,6 +128,15 @@ func (x *expansion) argIndex(pos int) int {
 // expand fills the template, as GNU parallel's replace_placeholders does.
 func (x *expansion) expand() (string, error) {
 	m := &emitter{quote: x.t.quoteWords}
+	if x.t.exprCount > 0 {
+		n := 0
+		for _, a := range x.args {
+			n += len(a) + 1
+		}
+		m.b.Grow(x.t.textLen + x.t.exprCount*n)
+	} else {
+		m.b.Grow(x.t.textLen)
+	}
 	var err error
 	if x.t.context {
 		err = x.expandContext(m)

@@ -359,7 +359,7 @@ func (in *inputSpec) records(readers []*recordReader) iter.Seq2[[]string, error]
 			}
 		}()
 		emit := func(values []string) bool {
-			var rec []string
+			rec := make([]string, 0, len(values))
 			for _, v := range values {
 				var err error
 				if rec, err = in.cols.split(v, rec); err != nil {

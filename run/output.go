@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -128,7 +130,7 @@ func (r *runner) releaseLines(j *job) {
 // caller holds outMu.
 func (r *runner) print(j *job) {
 	if r.o.DryRun {
-		r.writeTagged(r.o.Stdout, j, []byte(j.cmd+"\n"))
+		r.writeTagged(r.dryOut, j, append([]byte(j.cmd), '\n'))
 		return
 	}
 	switch {
@@ -275,4 +277,41 @@ func (l *lineWriter) emit(b []byte) {
 		return
 	}
 	l.r.writeTagged(l.w, l.j, b)
+}
+
+// batchedOut holds --dry-run's lines and writes them in batches: a write
+// a line would cost crew more than filling the lines in. What it holds
+// is written when 64 KiB are held, 20 ms after the first line held (a
+// slow input's lines still show as they come), and when the run ends.
+type batchedOut struct {
+	mu    *sync.Mutex // the runner's outMu, which print holds
+	w     *bufio.Writer
+	timer *time.Timer
+}
+
+func newBatchedOut(w io.Writer, mu *sync.Mutex) *batchedOut {
+	b := &batchedOut{mu: mu, w: bufio.NewWriterSize(w, 64<<10)}
+	b.timer = time.AfterFunc(time.Hour, func() {
+		b.mu.Lock()
+		b.w.Flush()
+		b.mu.Unlock()
+	})
+	b.timer.Stop()
+	return b
+}
+
+// Write is called with mu held.
+func (b *batchedOut) Write(p []byte) (int, error) {
+	if b.w.Buffered() == 0 {
+		b.timer.Reset(20 * time.Millisecond)
+	}
+	return b.w.Write(p)
+}
+
+// close writes what is held; no line comes after it.
+func (b *batchedOut) close() {
+	b.timer.Stop()
+	b.mu.Lock()
+	b.w.Flush()
+	b.mu.Unlock()
 }

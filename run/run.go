@@ -70,6 +70,7 @@ type runner struct {
 	pipe    *blockSplitter
 	streams *streams   // --round-robin, --tee
 	reap    *reapOrder // nil unless the order jobs finish in shows
+	dryOut  *batchedOut
 
 	inMu      sync.Mutex // guards the input and the slots
 	pull      func() (*job, error, bool)
@@ -135,6 +136,9 @@ func (r *runner) run(ctx context.Context) error {
 		})
 	}
 	slots.Wait()
+	if r.dryOut != nil {
+		r.dryOut.close()
+	}
 	r.limits.stop()
 	if r.streams != nil {
 		r.streams.stop()
@@ -233,7 +237,9 @@ func (r *runner) next(ctx context.Context) *job {
 				break
 			}
 		}
-		r.lastStart = time.Now()
+		if r.o.Delay > 0 {
+			r.lastStart = time.Now()
+		}
 		r.started.Add(1)
 		j.slot = r.takeSlot()
 		r.reap.take(j.seq)
@@ -249,7 +255,8 @@ func (r *runner) next(ctx context.Context) *job {
 func (r *runner) takeSlot() int {
 	if len(r.freeSlots) > 0 {
 		s := r.freeSlots[0]
-		r.freeSlots = r.freeSlots[1:]
+		// shifted, not resliced, so that freeSlot's appends reuse the array
+		r.freeSlots = r.freeSlots[:copy(r.freeSlots, r.freeSlots[1:])]
 		return s
 	}
 	r.maxSlot++

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -785,5 +786,30 @@ func TestEmptySourcesRunNoJob(t *testing.T) {
 		if out, _, err := runOpts(t, Options{Command: []string{"echo", "ran"}, Sources: []Source{s}}); err == nil || out != "" {
 			t.Errorf("source %+v: out %q, err %v; want an error and no job", s, out, err)
 		}
+	}
+}
+
+// TestDryRunShowsLinesAsTheyCome: --dry-run writes its lines in batches,
+// but a line read from a slow input is shown before the next one comes.
+func TestDryRunShowsLinesAsTheyCome(t *testing.T) {
+	in, feed := io.Pipe()
+	out := &syncBuffer{}
+	done := make(chan error)
+	go func() {
+		done <- Run(t.Context(), Options{Command: []string{"echo"}, Sources: []Source{Reader(in)}, DryRun: true, Jobs: 1, Stdout: out, Stderr: io.Discard})
+	}()
+	for _, v := range []string{"a", "b"} {
+		feed.Write([]byte(v + "\n"))
+		want := "echo " + v + "\n"
+		for deadline := time.Now().Add(10 * time.Second); !strings.HasSuffix(out.String(), want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("--dry-run held %q back while the input waited: stdout %q", want, out.String())
+			}
+			time.Sleep(5 * time.Millisecond) // polling the output
+		}
+	}
+	feed.Close()
+	if err := <-done; err != nil || out.String() != "echo a\necho b\n" {
+		t.Errorf("--dry-run: %q, %v", out.String(), err)
 	}
 }

@@ -275,6 +275,9 @@ func (r *runner) prepare() error {
 	for _, t := range r.templates() {
 		usesSlot = usesSlot || t.usesSlot()
 	}
+	if o.DryRun {
+		r.dryOut = newBatchedOut(o.Stdout, &r.outMu)
+	}
 	if o.Halt.enabled() || usesSlot {
 		r.reap = newReapOrder()
 	}

@@ -48,6 +48,9 @@ type Template struct {
 	replaceCount map[int]int
 	needsPerl    bool
 	needsTotal   bool
+	// textLen and exprCount size a command line's buffer before it is
+	// filled in.
+	textLen, exprCount int
 }
 
 type tokKind uint8
@@ -168,6 +171,8 @@ func parseTemplate(words []string, rs *rplSet, o templateOptions) (*Template, er
 			t.tokens = append(t.tokens, token{kind: tExpr, expr: idx})
 		}
 		t.measure(segs, exprs, wordLen)
+		t.textLen += wordLen + 1
+		t.exprCount += exprs
 	}
 	return t, nil
 }
