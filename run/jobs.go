@@ -61,6 +61,39 @@ func flatten(recs [][]string) []string {
 	return out
 }
 
+// gather reads a job's records: up to maxArgs of them (all there are if
+// maxArgs ≤ 0), fewer when est finds the command line would grow too long.
+func (r *runner) gather(p *pushback, maxArgs int, est *lineEstimate) ([][]string, error) {
+	recs := make([][]string, 0, max(min(maxArgs, 64), 1))
+	for maxArgs <= 0 || len(recs) < maxArgs {
+		rec, err, ok := p.get()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		recs = append(recs, rec)
+		if est == nil {
+			continue
+		}
+		est.push(rec)
+		if l := est.length(); l >= r.maxLen {
+			if len(recs) > 1 {
+				est.pop(rec)
+				p.unget(rec)
+				return recs[:len(recs)-1], nil
+			}
+			args := strings.Join(rec, " ")
+			if len(args) > 50 {
+				args = args[:50] + "..."
+			}
+			return nil, fmt.Errorf("command line too long (%d >= %d) at input %d: %s", l, r.maxLen, p.number, args)
+		}
+	}
+	return recs, nil
+}
+
 // pushback wraps a record stream so that records can be put back.
 type pushback struct {
 	next   func() ([]string, error, bool)
@@ -158,58 +191,25 @@ func (r *runner) argJobs() iter.Seq2[*job, error] {
 		}
 		spread := false
 		for seq := 1; ; seq++ {
-			var recs [][]string
 			var est *lineEstimate
 			if r.fill || r.o.MaxChars > 0 {
 				est = r.newEstimate(seq)
 			}
-			for {
-				rec, err, ok := p.get()
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				if !ok {
-					break
-				}
-				recs = append(recs, rec)
-				if est != nil {
-					est.push(rec)
-					if l := est.length(); l >= r.maxLen {
-						if len(recs) > 1 {
-							est.pop(rec)
-							p.unget(rec)
-							recs = recs[:len(recs)-1]
-							break
-						}
-						args := strings.Join(rec, " ")
-						if len(args) > 50 {
-							args = args[:50] + "..."
-						}
-						yield(nil, fmt.Errorf("command line too long (%d >= %d) at input %d: %s", l, r.maxLen, p.number, args))
-						return
-					}
-				}
-				if maxArgs > 0 && len(recs) >= maxArgs {
-					break
-				}
+			recs, err := r.gather(p, maxArgs, est)
+			if err != nil {
+				yield(nil, err)
+				return
 			}
 			if r.o.Spread && !spread && r.maxJobs > 0 && p.empty() {
 				spread = true
 				if len(recs) > 1 {
+					// The input has ended: what is left is spread over the
+					// job slots. A part of records that fitted fits.
 					maxArgs = (len(recs) + r.maxJobs - 1) / r.maxJobs
 					p.unget(recs...)
-					recs = nil
-					for len(recs) < maxArgs {
-						rec, err, ok := p.get()
-						if err != nil {
-							yield(nil, err)
-							return
-						}
-						if !ok {
-							break
-						}
-						recs = append(recs, rec)
+					if recs, err = r.gather(p, maxArgs, nil); err != nil {
+						yield(nil, err)
+						return
 					}
 				}
 			}

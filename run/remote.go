@@ -90,6 +90,15 @@ func (r *runner) attemptRemote(ctx context.Context, j *job) {
 	}).Wait(ctx)
 	if err != nil {
 		j.runtime = time.Since(j.start)
+		if ctx.Err() == nil && (errors.Is(err, crew.ErrClosed) || errors.Is(err, context.Canceled)) {
+			// The executor takes no more calls (closed, or its cluster job
+			// cancelled from outside): every job left would fail the same
+			// way, so the run stops with this one error. The job is not
+			// logged, so --resume runs it again.
+			j.killed = true
+			r.fatal(fmt.Errorf("the executor stopped taking jobs: %w", err))
+			return
+		}
 		j.killed = ctx.Err() != nil // the run was cancelled or halted, not the job
 		j.startErr = err
 		j.exit = 255

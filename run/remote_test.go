@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +110,19 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestRemoteRunStopsWhenExecutorCloses: an executor that takes no more
+// calls ends the run with one error, not a failed job per input left.
+func TestRemoteRunStopsWhenExecutorCloses(t *testing.T) {
+	ex := crew.Goroutines()
+	ex.Close()
+	values := make([]string, 50)
+	for i := range values {
+		values[i] = strconv.Itoa(i)
+	}
+	out, stderr, err := runOpts(t, Options{Command: []string{"echo", "{}"}, Sources: []Source{Args(values...)}, Jobs: 2, Executor: ex})
+	if !errors.Is(err, crew.ErrClosed) || out != "" || strings.Count(stderr, "closed") > 0 {
+		t.Errorf("run on a closed executor: err %v, stdout %q, stderr %q; want one error wrapping ErrClosed, nothing printed per job", err, out, stderr)
+	}
 }

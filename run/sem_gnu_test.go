@@ -26,7 +26,7 @@ type gnuSemHolder struct {
 func holdWithGNUSem(t *testing.T, id string, count string) *gnuSemHolder {
 	t.Helper()
 	h := &gnuSemHolder{dir: t.TempDir(), done: make(chan error, 1)}
-	h.cmd = exec.Command("sem", "--id", id, "-j", count, "--fg", "touch started; while [ ! -e release ]; do sleep 0.01; done")
+	h.cmd = exec.Command("sem", "--id", id, "-j", count, "--fg", "touch started; while [ -e started ] && [ ! -e release ]; do sleep 0.01; done")
 	h.cmd.Dir = h.dir
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -163,6 +163,6 @@ func TestSemaphoreSharedWithGNUSem(t *testing.T) {
 			t.Fatalf("crew after the GNU sem holder died: %v", err)
 		}
 		s.Release()
-		os.WriteFile(filepath.Join(h.dir, "release"), nil, 0o644) // ends its orphaned job
+		os.Remove(filepath.Join(h.dir, "started")) // ends its orphaned job
 	})
 }
