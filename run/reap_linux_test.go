@@ -26,14 +26,20 @@ func TestReapOrderWaitsForYoungOlderJobs(t *testing.T) {
 	t.Run("young", func(t *testing.T) {
 		o := newReapOrder()
 		o.take(1)
-		o.add(1, startSleep(t), time.Now())
+		pid, start := startSleep(t), time.Now()
+		o.add(1, pid, start)
 		o.take(2)
 		began := time.Now()
 		o.waitOlder(2, 60*time.Millisecond)
-		// The older job still runs: the younger waits out half its own
-		// run time (30 ms), which ends before the older one's grace.
-		if d := time.Since(began); d < 25*time.Millisecond || d > 5*time.Second {
-			t.Errorf("waited %v for a young older job; want about 30 ms", d)
+		ended := time.Now()
+		// The older job still runs: the younger waits until half its own
+		// run time (30 ms) has passed or the older one is no longer young,
+		// whichever comes first.
+		if want := minTime(began.Add(30*time.Millisecond), start.Add(youngGrace)); ended.Before(want) {
+			t.Errorf("waited %v for a young older job; want until %v", ended.Sub(began), want.Sub(began))
+		}
+		if d := ended.Sub(began); d > 5*time.Second {
+			t.Errorf("waited %v for a young older job", d)
 		}
 	})
 	t.Run("old", func(t *testing.T) {
@@ -74,4 +80,11 @@ func TestReapOrderWaitsForYoungOlderJobs(t *testing.T) {
 			t.Errorf("waited %v for a younger job", d)
 		}
 	})
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
