@@ -34,7 +34,9 @@ type Config struct {
 	// UI and Metrics are the listen addresses (host:port) of the page and
 	// of the Prometheus metrics; empty: not served. The same address
 	// serves both. A bare ":port" or "port" listens on 127.0.0.1: other
-	// machines reach the page only when a host says so.
+	// machines reach the page only when a host says so. On a loopback
+	// address, requests must name it by IP or as localhost (a defence
+	// against DNS rebinding); elsewhere, protect control with a token.
 	UI, Metrics string
 	// Control is the page's control mode (ControlToken needs Token).
 	Control string
@@ -95,7 +97,11 @@ func Serve(ctx context.Context, src Source, cfg Config) error {
 			return fmt.Errorf("view: listen %s: %w", addr, err)
 		}
 		urls[addr] = "http://" + ln.Addr().String()
-		s := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+		var handler http.Handler = m
+		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsLoopback() {
+			handler = loopbackHosts(m)
+		}
+		s := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 		servers = append(servers, s)
 		go s.Serve(ln)
 	}
@@ -133,6 +139,26 @@ func Loopback(addr string) string {
 		return "127.0.0.1" + addr
 	}
 	return addr
+}
+
+// loopbackHosts refuses a request to a loopback listener that names
+// another host: a web page elsewhere whose name it made resolve to
+// 127.0.0.1 (DNS rebinding) would otherwise count as this page's own
+// origin and could read the cluster's state and, with no token, cancel its
+// jobs. The page's own addresses are IP literals and localhost.
+func loopbackHosts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.ToLower(host), ".")
+		if net.ParseIP(strings.Trim(host, "[]")) == nil && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
+			http.Error(w, fmt.Sprintf("crew: this page answers on its loopback address only, not as %q", r.Host), http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // hub reads the state every cfg.Every and hands the latest to the page's

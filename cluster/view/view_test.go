@@ -158,6 +158,28 @@ func TestLiveView(t *testing.T) {
 		}
 	}
 
+	// A page elsewhere that made its name resolve to 127.0.0.1 (DNS
+	// rebinding) reaches neither the state nor control.
+	for _, method := range []string{"GET", "POST"} {
+		path := "api/state"
+		if method == "POST" {
+			path = "api/jobs/" + bID + "/cancel"
+		}
+		req, _ := http.NewRequest(method, s.ui+path, nil)
+		req.Host = "rebind.example:" + req.URL.Port()
+		req.Header.Set("X-Crew-Control", "1")
+		req.Header.Set("Origin", "http://"+req.Host)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("%s /%s as Host %s: %d, want %d", method, path, req.Host, resp.StatusCode, http.StatusMisdirectedRequest)
+		}
+	}
+
 	// Control needs the token, and the page's header.
 	cancelPath := "api/jobs/" + bID + "/cancel"
 	for _, tc := range []struct {
