@@ -194,7 +194,7 @@ func newTransport(cfg *Config) http.RoundTripper {
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		DisableCompression:    true,
-		MaxIdleConns:          0, // no global cap; the per-host one matters
+		MaxIdleConns:          maxIdleTotal,
 		MaxIdleConnsPerHost:   cfg.PerHost,
 		IdleConnTimeout:       idleConnTimeout,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
@@ -208,6 +208,12 @@ func newTransport(cfg *Config) http.RoundTripper {
 
 // idleConnTimeout is how long an unused connection is kept.
 const idleConnTimeout = 90 * time.Second
+
+// maxIdleTotal caps the connections kept open unused, over all hosts: a
+// list of ten thousand sites would otherwise hold a socket per site for
+// idleConnTimeout, past a default limit of 1024 open files. curl's
+// connection cache is bounded too.
+const maxIdleTotal = 256
 
 // rateBurst is the most bytes one read may take from a LimitRate limiter:
 // a second's worth, at most 64 KiB, so the rate stays smooth.

@@ -1,12 +1,16 @@
 package fetch
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFastPathTaken: the default transport sends plain http:// GETs on
@@ -51,5 +55,35 @@ func TestFastPathTaken(t *testing.T) {
 		if got := tc.tr.fast(tc.req); got != tc.fast {
 			t.Errorf("%s: fast(%s %s) = %v", tc.what, tc.req.Method, tc.req.URL, got)
 		}
+	}
+}
+
+// TestIdlePoolCappedOverall: connections to many hosts are kept idle up
+// to maxIdleTotal in all; past it the one idle longest is closed.
+func TestIdlePoolCappedOverall(t *testing.T) {
+	p := &h1Pool{max: 4, ttl: time.Hour}
+	defer p.closeIdle()
+	var far []net.Conn // the other ends, which see a close as EOF
+	for i := range maxIdleTotal + 10 {
+		a, b := net.Pipe()
+		far = append(far, b)
+		p.put(&h1Conn{key: fmt.Sprintf("host%d:80", i), nc: a})
+	}
+	if p.n != maxIdleTotal {
+		t.Errorf("%d idle connections kept, want %d", p.n, maxIdleTotal)
+	}
+	for i, b := range far {
+		b.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, err := b.Read(make([]byte, 1))
+		closed := errors.Is(err, io.EOF)
+		if want := i < 10; closed != want {
+			t.Errorf("connection %d: closed %v, want %v (%v)", i, closed, want, err)
+		}
+	}
+	if _, ok := p.get("host0:80"); ok {
+		t.Error("the evicted host's connection was handed out")
+	}
+	if _, ok := p.get(fmt.Sprintf("host%d:80", maxIdleTotal+9)); !ok {
+		t.Error("the newest connection is not kept")
 	}
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // h1Pool keeps the fast path's idle connections, as net/http's Transport
-// keeps its own: at most max per host:port, each closed once it has been
+// keeps its own: at most max per host:port and maxIdleTotal in all (the
+// one idle longest closed to make room), each closed once it has been
 // idle for ttl (IdleConnTimeout), and the most recently used handed out
 // first.
 type h1Pool struct {
@@ -45,17 +46,41 @@ func (p *h1Pool) put(c *h1Conn) {
 	if p.idle == nil {
 		p.idle = map[string][]*h1Conn{}
 	}
+	var evicted *h1Conn
 	if cs := p.idle[c.key]; len(cs) < p.max {
+		if p.n >= maxIdleTotal {
+			evicted = p.removeOldest()
+		}
 		c.idleSince = time.Now()
-		p.idle[c.key] = append(cs, c)
+		p.idle[c.key] = append(p.idle[c.key], c)
 		p.n++
 		p.arm(p.ttl)
 		c = nil
 	}
 	p.mu.Unlock()
-	if c != nil {
-		c.nc.Close()
+	for _, x := range []*h1Conn{c, evicted} {
+		if x != nil {
+			x.nc.Close()
+		}
 	}
+}
+
+// removeOldest takes out the connection idle longest, of any host. Caller
+// holds p.mu. A scan, but only when the pool is full, and its hosts are
+// at most maxIdleTotal.
+func (p *h1Pool) removeOldest() *h1Conn {
+	var key string
+	var oldest *h1Conn
+	for k, cs := range p.idle {
+		if oldest == nil || cs[0].idleSince.Before(oldest.idleSince) {
+			key, oldest = k, cs[0]
+		}
+	}
+	if oldest != nil {
+		p.setIdle(key, p.idle[key][1:])
+		p.n--
+	}
+	return oldest
 }
 
 // expire closes the connections idle for ttl or longer, and comes back
