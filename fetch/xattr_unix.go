@@ -1,34 +1,26 @@
-//go:build linux || darwin
+//go:build linux || darwin || freebsd
 
 package fetch
 
-import (
-	"os"
-	"runtime"
+import "os"
 
-	"golang.org/x/sys/unix"
-)
-
-func attrName() string {
-	if runtime.GOOS == "linux" {
-		return "user." + validatorsAttr
-	}
-	return validatorsAttr
-}
-
+// setAttr stores b as the file's validators attribute.
 func setAttr(f *os.File, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	err = rc.Control(func(fd uintptr) { serr = unix.Fsetxattr(int(fd), attrName(), b, 0) })
-	if err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = fsetAttr(int(fd), b) }); err != nil {
 		return err
 	}
 	return serr
 }
 
+// getAttr reads the file's validators attribute.
 func getAttr(f *os.File) ([]byte, bool) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -37,7 +29,7 @@ func getAttr(f *os.File) ([]byte, bool) {
 	buf := make([]byte, 4096)
 	n := -1
 	rc.Control(func(fd uintptr) {
-		if m, err := unix.Fgetxattr(int(fd), attrName(), buf); err == nil {
+		if m, err := fgetAttr(int(fd), buf); err == nil {
 			n = m
 		}
 	})
