@@ -16,12 +16,12 @@ import (
 // oldest child that has ended, and only after it has started the jobs it
 // could — which takes it milliseconds a job, so quick jobs have mostly
 // ended in the order they started. A job that ends while an older one,
-// started less than youngGrace ago, still runs waits for it that long: so
+// started less than youngGrace ago, still runs waits for it — until the
+// older one is youngGrace old, and for at most half its own run time: so
 // the tutorial's `-j2 --halt now,fail=1 echo {}\; exit {} ::: 0 0 1 2 3`
 // prints 0 0 1, as documented, rather than 0 0 2 when the second job's
 // process happened to end first. Only runs whose outcome shows the order —
-// --halt, or a job slot ({%}) in use — pay for it, and at most youngGrace
-// a job.
+// --halt, or a job slot ({%}) in use — pay for it.
 type reapOrder struct {
 	mu   sync.Mutex
 	jobs map[int]*reapEntry
