@@ -152,19 +152,26 @@ func (l *limiter) wait(ctx context.Context, stop <-chan struct{}) bool {
 		}
 		ch := l.changed
 		l.mu.Unlock()
-		t := time.NewTimer(l.poll)
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-stop:
-			t.Stop()
+		if !l.pause(ctx, stop, ch) {
 			return false
 		}
-		t.Stop()
 	}
+}
+
+// pause waits for a poll period or until wake is closed (nil: never); false
+// when ctx ends or the run stops first.
+func (l *limiter) pause(ctx context.Context, stop, wake <-chan struct{}) bool {
+	t := time.NewTimer(l.poll)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+	return true
 }
 
 // release counts a job as ended (or a wait that took no job).
@@ -186,14 +193,7 @@ func (l *limiter) waitMemory(ctx context.Context, stop <-chan struct{}) bool {
 		return true
 	}
 	for !l.memOK() {
-		t := time.NewTimer(l.poll)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-stop:
-			t.Stop()
+		if !l.pause(ctx, stop, nil) {
 			return false
 		}
 	}
